@@ -1,0 +1,143 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL is the environment variable naming an existing server for the tests.
+const EnvURL = "UNO_TEST_DATABASE_URL"
+
+var (
+	sharedOnce    sync.Once
+	sharedURL     *url.URL
+	sharedCluster *Cluster
+	sharedErr     error
+	dbSeq         atomic.Int64
+)
+
+// Main runs the package's tests and stops the shared cluster afterwards. Call
+// it from TestMain:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if sharedCluster != nil {
+		sharedCluster.Destroy()
+	}
+	os.Exit(code)
+}
+
+// server returns the admin URL of the shared server, starting a cluster on
+// first use when UNO_TEST_DATABASE_URL is not set.
+func server() (*url.URL, error) {
+	sharedOnce.Do(func() {
+		if raw := os.Getenv(EnvURL); raw != "" {
+			sharedURL, sharedErr = url.Parse(raw)
+			if sharedErr != nil {
+				sharedErr = fmt.Errorf("pgtest: %s does not parse as a URL", EnvURL)
+			}
+			return
+		}
+		sharedCluster, sharedErr = NewCluster()
+		if sharedErr == nil {
+			sharedURL, sharedErr = url.Parse(sharedCluster.URL("postgres"))
+		}
+	})
+	return sharedURL, sharedErr
+}
+
+// AdminURL returns a URL for a superuser connection to the shared server's
+// maintenance database. The test fails if no server can be had.
+func AdminURL(t testing.TB) string {
+	t.Helper()
+	u, err := server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.String()
+}
+
+// Database is a fresh database on the shared server, dropped when the test
+// ends.
+type Database struct {
+	Name string // database name
+	URL  string // superuser URL for the database
+}
+
+// NewDatabase creates a database of the test's own and returns it. The name
+// is unique in the cluster, so role names derived from it are too.
+func NewDatabase(t testing.TB) Database {
+	t.Helper()
+	u, err := server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("uno_t%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, dbSeq.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatalf("pgtest: connect to test server: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() { dropDatabase(u.String(), name) })
+	du := *u
+	du.Path = "/" + name
+	return Database{Name: name, URL: du.String()}
+}
+
+// dropDatabase drops a test database and every role whose name starts with
+// the database name followed by an underscore.
+func dropDatabase(adminURL, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return
+	}
+	defer admin.Close(ctx)
+	_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	rows, err := admin.Query(ctx, "SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)", name+"_")
+	if err != nil {
+		return
+	}
+	roles, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, r := range roles {
+		_, _ = admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize())
+	}
+}
+
+// StartCluster starts a private cluster the test may stop and restart. It is
+// destroyed when the test ends.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := NewCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Destroy)
+	return c
+}
+
+// WithPath returns rawURL with its database path replaced by database.
+func WithPath(rawURL, database string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	u.Path = "/" + strings.TrimPrefix(database, "/")
+	return u.String()
+}
