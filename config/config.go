@@ -1,0 +1,361 @@
+// Package config holds ConnectionConfig, the immutable settings of one uno
+// database connection: where the server is, which database and login role,
+// the uno role names, pool sizes, timeouts and the retry policy.
+//
+// A Config is a plain value. Build it with [Parse] (a URL or keyword/value
+// DSN), [FromEnv] (DATABASE_URL and the libpq PG* variables) or a struct
+// literal passed through [Config.WithDefaults], adjust fields on the copy you
+// hold, and hand it to the engine, which validates it with [Config.Validate]
+// and copies it. Printing, logging or marshalling a Config never shows the
+// password.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret is a string that never prints: fmt, slog and encoding/json all show
+// it as "********" (or "" when empty). Use [Secret.Reveal] to read it.
+type Secret string
+
+const redacted = "********"
+
+// Reveal returns the secret text.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns a redacted form.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString returns a redacted form for %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// Format redacts the secret for every fmt verb.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' || (verb == 'v' && f.Flag('#')) {
+		_, _ = f.Write([]byte(strconv.Quote(s.String())))
+		return
+	}
+	_, _ = f.Write([]byte(s.String()))
+}
+
+// LogValue redacts the secret in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText redacts the secret in encoding/json and similar encoders.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Roles are the uno roles of one database. The application logs in as Login
+// (the only LOGIN role, NOINHERIT) and switches, per transaction, to Reader,
+// Writer or Admin. Base is the role the others are members of.
+type Roles struct {
+	Login  string
+	Reader string
+	Writer string
+	Admin  string
+	Base   string
+}
+
+// DefaultRoles derives uno's role names from a database name:
+// <db>_login, <db>_reader, <db>_writer, <db>_admin and <db>_base_role.
+func DefaultRoles(database string) Roles {
+	return Roles{
+		Login:  database + "_login",
+		Reader: database + "_reader",
+		Writer: database + "_writer",
+		Admin:  database + "_admin",
+		Base:   database + "_base_role",
+	}
+}
+
+// Pool holds the connection pool settings.
+type Pool struct {
+	MaxConns          int           // most connections open at once; default max(4, GOMAXPROCS)
+	MinConns          int           // connections kept open when idle; default 0
+	MaxConnLifetime   time.Duration // a connection older than this is closed; default 1h
+	MaxConnIdleTime   time.Duration // an idle connection older than this is closed; default 30m
+	HealthCheckPeriod time.Duration // how often idle connections are checked; default 1m
+	AcquireTimeout    time.Duration // how long borrowing may wait, retries included; 0: only the caller's ctx
+}
+
+// Retry is the policy for retrying transient failures: connecting (always)
+// and whole transactions (only where the caller opts in).
+type Retry struct {
+	MaxAttempts  int           // attempts in all, the first included; default 4
+	InitialDelay time.Duration // delay before the second attempt; default 25ms
+	MaxDelay     time.Duration // largest delay between attempts; default 1s
+	Multiplier   float64       // growth of the delay per attempt; default 2
+}
+
+// Delay returns the backoff before attempt n (n ≥ 2: the second attempt
+// waits InitialDelay), before jitter, capped at MaxDelay.
+func (r Retry) Delay(n int) time.Duration {
+	d := float64(r.InitialDelay)
+	for i := 2; i < n; i++ {
+		d *= r.Multiplier
+		if d >= float64(r.MaxDelay) {
+			return r.MaxDelay
+		}
+	}
+	if time.Duration(d) > r.MaxDelay {
+		return r.MaxDelay
+	}
+	return time.Duration(d)
+}
+
+// SSL modes accepted in [Config.SSLMode], as in libpq.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// Query execution modes accepted in [Config.QueryExecMode]. pgx's
+// "simple_protocol" mode is refused: it interpolates values into the SQL text
+// on the client.
+var execModes = []string{"cache_statement", "cache_describe", "describe_exec", "exec"}
+
+// Config is uno's ConnectionConfig. The zero value is not usable; start
+// from [Parse], [FromEnv] or [Config.WithDefaults].
+type Config struct {
+	Host            string
+	Port            int
+	Database        string
+	User            string // the login role; default Roles.Login (<db>_login)
+	Password        Secret
+	Schema          string // first entry of search_path; empty keeps the server's
+	SSLMode         string // libpq sslmode; default "prefer"
+	ApplicationName string // shown in pg_stat_activity; default "uno"
+
+	ConnectTimeout   time.Duration // per connection attempt; default 10s
+	StatementTimeout time.Duration // server-side statement_timeout; 0: server default
+
+	// QueryExecMode is pgx's default query execution mode; default
+	// "cache_statement". "simple_protocol" is refused.
+	QueryExecMode string
+
+	// RuntimeParams are extra server settings sent at connect, such as
+	// "timezone". Keys are setting names.
+	RuntimeParams map[string]string
+
+	Roles Roles // default DefaultRoles(Database)
+	Pool  Pool
+	Retry Retry
+}
+
+// FieldError reports an invalid configuration field. It matches
+// [ErrInvalid] under errors.Is.
+type FieldError struct {
+	Field  string // the Config field, such as "Port" or "Pool.MaxConns"
+	Reason string
+}
+
+// ErrInvalid is matched by every validation error.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Reason }
+
+// Is reports whether target is ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// WithDefaults returns c with every unset field given its default. It does
+// not validate.
+func (c Config) WithDefaults() Config {
+	if c.Port == 0 {
+		c.Port = 5432
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = "prefer"
+	}
+	if c.ApplicationName == "" {
+		c.ApplicationName = "uno"
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.QueryExecMode == "" {
+		c.QueryExecMode = "cache_statement"
+	}
+	def := DefaultRoles(c.Database)
+	if c.Roles.Login == "" {
+		c.Roles.Login = def.Login
+	}
+	if c.Roles.Reader == "" {
+		c.Roles.Reader = def.Reader
+	}
+	if c.Roles.Writer == "" {
+		c.Roles.Writer = def.Writer
+	}
+	if c.Roles.Admin == "" {
+		c.Roles.Admin = def.Admin
+	}
+	if c.Roles.Base == "" {
+		c.Roles.Base = def.Base
+	}
+	if c.User == "" {
+		c.User = c.Roles.Login
+	}
+	if c.Pool.MaxConns == 0 {
+		c.Pool.MaxConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	if c.Pool.MaxConnLifetime == 0 {
+		c.Pool.MaxConnLifetime = time.Hour
+	}
+	if c.Pool.MaxConnIdleTime == 0 {
+		c.Pool.MaxConnIdleTime = 30 * time.Minute
+	}
+	if c.Pool.HealthCheckPeriod == 0 {
+		c.Pool.HealthCheckPeriod = time.Minute
+	}
+	if c.Retry.MaxAttempts == 0 {
+		c.Retry.MaxAttempts = 4
+	}
+	if c.Retry.InitialDelay == 0 {
+		c.Retry.InitialDelay = 25 * time.Millisecond
+	}
+	if c.Retry.MaxDelay == 0 {
+		c.Retry.MaxDelay = time.Second
+	}
+	if c.Retry.Multiplier == 0 {
+		c.Retry.Multiplier = 2
+	}
+	return c
+}
+
+// Validate reports the first invalid field, as a *FieldError.
+func (c Config) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Host) == "":
+		return fieldErr("Host", "must not be empty")
+	case strings.ContainsRune(c.Host, 0):
+		return fieldErr("Host", "contains a NUL byte")
+	case c.Port < 1 || c.Port > 65535:
+		return fieldErr("Port", "%d is outside 1..65535", c.Port)
+	case c.Database == "":
+		return fieldErr("Database", "must not be empty")
+	case c.User == "":
+		return fieldErr("User", "must not be empty")
+	case !contains(sslModes, c.SSLMode):
+		return fieldErr("SSLMode", "%q is not one of %s", c.SSLMode, strings.Join(sslModes, ", "))
+	case c.QueryExecMode == "simple_protocol":
+		return fieldErr("QueryExecMode", "simple_protocol interpolates values on the client; uno refuses it")
+	case !contains(execModes, c.QueryExecMode):
+		return fieldErr("QueryExecMode", "%q is not one of %s", c.QueryExecMode, strings.Join(execModes, ", "))
+	case c.ConnectTimeout < 0:
+		return fieldErr("ConnectTimeout", "must not be negative")
+	case c.StatementTimeout < 0:
+		return fieldErr("StatementTimeout", "must not be negative")
+	case c.Pool.MaxConns < 1:
+		return fieldErr("Pool.MaxConns", "%d must be at least 1", c.Pool.MaxConns)
+	case c.Pool.MaxConns > 1<<20:
+		return fieldErr("Pool.MaxConns", "%d is too large", c.Pool.MaxConns)
+	case c.Pool.MinConns < 0:
+		return fieldErr("Pool.MinConns", "%d must not be negative", c.Pool.MinConns)
+	case c.Pool.MinConns > c.Pool.MaxConns:
+		return fieldErr("Pool.MinConns", "%d exceeds Pool.MaxConns %d", c.Pool.MinConns, c.Pool.MaxConns)
+	case c.Pool.MaxConnLifetime < 0:
+		return fieldErr("Pool.MaxConnLifetime", "must not be negative")
+	case c.Pool.MaxConnIdleTime < 0:
+		return fieldErr("Pool.MaxConnIdleTime", "must not be negative")
+	case c.Pool.HealthCheckPeriod < 0:
+		return fieldErr("Pool.HealthCheckPeriod", "must not be negative")
+	case c.Pool.AcquireTimeout < 0:
+		return fieldErr("Pool.AcquireTimeout", "must not be negative")
+	case c.Retry.MaxAttempts < 1:
+		return fieldErr("Retry.MaxAttempts", "%d must be at least 1", c.Retry.MaxAttempts)
+	case c.Retry.InitialDelay < 0:
+		return fieldErr("Retry.InitialDelay", "must not be negative")
+	case c.Retry.MaxDelay < c.Retry.InitialDelay:
+		return fieldErr("Retry.MaxDelay", "must be at least Retry.InitialDelay")
+	case c.Retry.Multiplier < 1:
+		return fieldErr("Retry.Multiplier", "%v must be at least 1", c.Retry.Multiplier)
+	}
+	for _, r := range []struct{ field, name string }{
+		{"Roles.Login", c.Roles.Login}, {"Roles.Reader", c.Roles.Reader}, {"Roles.Writer", c.Roles.Writer},
+		{"Roles.Admin", c.Roles.Admin}, {"Roles.Base", c.Roles.Base},
+	} {
+		if r.name == "" {
+			return fieldErr(r.field, "must not be empty")
+		}
+		if len(r.name) > 63 {
+			return fieldErr(r.field, "%q is longer than PostgreSQL's 63-byte limit", r.name)
+		}
+		if strings.ContainsRune(r.name, 0) {
+			return fieldErr(r.field, "contains a NUL byte")
+		}
+	}
+	for k := range c.RuntimeParams {
+		if k == "" || strings.ContainsAny(k, " ='\\\x00") {
+			return fieldErr("RuntimeParams", "%q is not a setting name", k)
+		}
+		if k == "default_query_exec_mode" && c.RuntimeParams[k] == "simple_protocol" {
+			return fieldErr("RuntimeParams", "simple_protocol interpolates values on the client; uno refuses it")
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Key identifies the pool a Config selects: server, database and login
+// role. Two configs with the same Key share one pool in a factory.
+type Key struct {
+	Host     string
+	Port     int
+	Database string
+	User     string
+}
+
+// Key returns the pool key of c.
+func (c Config) Key() Key { return Key{Host: c.Host, Port: c.Port, Database: c.Database, User: c.User} }
+
+// String describes the key as user@host:port/database.
+func (k Key) String() string {
+	return fmt.Sprintf("%s@%s:%d/%s", k.User, k.Host, k.Port, k.Database)
+}
+
+// String describes c without its password.
+func (c Config) String() string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=%s&application_name=%s (password %s)",
+		c.User, c.Host, c.Port, c.Database, c.SSLMode, c.ApplicationName, passwordState(c.Password))
+}
+
+// GoString describes c without its password, for %#v.
+func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }
+
+// Format describes c without its password, for every fmt verb.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue describes c in log/slog output without its password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("host", c.Host), slog.Int("port", c.Port), slog.String("database", c.Database),
+		slog.String("user", c.User), slog.String("password", passwordState(c.Password)),
+		slog.String("sslmode", c.SSLMode), slog.String("application_name", c.ApplicationName),
+		slog.Int("max_conns", c.Pool.MaxConns),
+	)
+}
+
+func passwordState(s Secret) string {
+	if s == "" {
+		return "unset"
+	}
+	return redacted
+}
