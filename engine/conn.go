@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uno-db/uno/dberr"
+)
+
+// Querier is anything that runs queries: the pool, a borrowed connection or
+// a transaction. Repositories take a Querier so they work the same inside
+// and outside a transaction. *pgxpool.Pool, *pgx.Conn, pgx.Tx, [*Conn] and
+// [*Tx] all satisfy it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+var (
+	_ Querier = (*pgxpool.Pool)(nil)
+	_ Querier = (*Conn)(nil)
+	_ Querier = (*Tx)(nil)
+)
+
+// SettingPrefix is the prefix of uno's transaction-local identity settings,
+// as in uno's row-level security policies: rls_var.user_id,
+// rls_var.tenant_id, rls_var.is_superuser and rls_var.<claim>.
+const SettingPrefix = "rls_var."
+
+// guardSQL reports whether a connection is clean: its role is the login role
+// and no standard identity setting is left. It runs after a scoped helper
+// returns the connection.
+const guardSQL = "SELECT current_user = session_user" +
+	" AND coalesce(current_setting('rls_var.user_id', true), '') = ''" +
+	" AND coalesce(current_setting('rls_var.tenant_id', true), '') = ''" +
+	" AND coalesce(current_setting('rls_var.is_superuser', true), '') = ''"
+
+// Conn is a connection borrowed by [DB.WithConn]. It is valid only inside
+// the function it was given to.
+type Conn struct {
+	pc *pgxpool.Conn
+}
+
+// Exec runs sql and returns its command tag; errors are classified by
+// [dberr.Classify].
+func (c *Conn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := c.pc.Exec(ctx, sql, args...)
+	return tag, dberr.Classify(err)
+}
+
+// Query runs sql and returns its rows.
+func (c *Conn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := c.pc.Query(ctx, sql, args...)
+	return rows, dberr.Classify(err)
+}
+
+// QueryRow runs sql and returns its single row; Scan errors are classified.
+func (c *Conn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return classifiedRow{c.pc.QueryRow(ctx, sql, args...)}
+}
+
+// SendBatch sends a batch in one round trip.
+func (c *Conn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return c.pc.SendBatch(ctx, b)
+}
+
+// CopyFrom loads rows with COPY.
+func (c *Conn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	n, err := c.pc.CopyFrom(ctx, table, columns, src)
+	return n, dberr.Classify(err)
+}
+
+// Raw returns the underlying pgx connection, for what Conn does not offer.
+func (c *Conn) Raw() *pgx.Conn { return c.pc.Conn() }
+
+type classifiedRow struct{ row pgx.Row }
+
+func (r classifiedRow) Scan(dest ...any) error { return dberr.Classify(r.row.Scan(dest...)) }
+
+// ctxKey is the context key under which a scoped helper stores the
+// connection or transaction it runs on.
+type ctxKey struct{}
+
+type scope struct {
+	db   *DB
+	conn *Conn
+	tx   *Tx
+}
+
+// Querier returns what a query made with ctx should run on: the transaction
+// ctx carries for this DB, else the connection it carries, else the pool.
+func (db *DB) Querier(ctx context.Context) Querier {
+	if s, ok := ctx.Value(ctxKey{}).(*scope); ok && s.db == db {
+		if s.tx != nil {
+			return s.tx
+		}
+		return s.conn
+	}
+	return db.pool
+}
+
+// TxFromContext returns the transaction of db that ctx carries, if any.
+func (db *DB) TxFromContext(ctx context.Context) (*Tx, bool) {
+	if s, ok := ctx.Value(ctxKey{}).(*scope); ok && s.db == db && s.tx != nil {
+		return s.tx, true
+	}
+	return nil, false
+}
+
+// WithConn borrows a connection, runs fn with it and always releases it,
+// also when fn panics (the panic goes on after the release). The context
+// given to fn carries the connection, so [DB.Querier] and repositories use
+// it. The returned error is classified by [dberr.Classify]. A connection
+// that fn left in a transaction, with another role or with an identity
+// setting is destroyed rather than reused.
+func (db *DB) WithConn(ctx context.Context, fn func(ctx context.Context, c *Conn) error) (err error) {
+	pc, err := db.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	c := &Conn{pc: pc}
+	defer func() {
+		if p := recover(); p != nil {
+			db.release(pc, true)
+			panic(p)
+		}
+		db.release(pc, true)
+	}()
+	err = fn(context.WithValue(ctx, ctxKey{}, &scope{db: db, conn: c}), c)
+	return db.wrapErr(ctx, err, pc.Conn().IsClosed())
+}
+
+// wrapErr classifies err and makes sure a context that ended shows in it.
+// lost tells that the connection died, so the pool pings connections for a
+// while.
+func (db *DB) wrapErr(ctx context.Context, err error, lost bool) error {
+	if err == nil {
+		return nil
+	}
+	if lost {
+		db.markSuspect()
+	}
+	err = dberr.Classify(err)
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
+}
+
+// acquire borrows a connection, retrying transient failures with backoff.
+func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if err := db.errIfClosed(); err != nil {
+		return nil, err
+	}
+	if t := db.cfg.Pool.AcquireTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	for attempt := 1; ; attempt++ {
+		pc, err := db.pool.Acquire(ctx)
+		if err == nil {
+			return pc, nil
+		}
+		if cerr := db.errIfClosed(); cerr != nil {
+			return nil, cerr
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("uno: acquire connection to %s: %w (%w)", db.cfg.Key(), ctx.Err(), dberr.Classify(err))
+		}
+		if !dberr.IsTransientConnect(err) || attempt >= db.cfg.Retry.MaxAttempts {
+			return nil, fmt.Errorf("uno: acquire connection to %s after %d attempts: %w",
+				db.cfg.Key(), attempt, dberr.Classify(err))
+		}
+		db.markSuspect()
+		db.log.Warn("uno: connect failed, retrying", "pool", db.cfg.Key().String(), "attempt", attempt, "err", err)
+		if err := db.sleep(ctx, attempt+1); err != nil {
+			return nil, fmt.Errorf("uno: acquire connection to %s: %w", db.cfg.Key(), err)
+		}
+	}
+}
+
+// sleep waits the backoff before attempt n, with full jitter, or until ctx
+// ends.
+func (db *DB) sleep(ctx context.Context, n int) error {
+	d := db.cfg.Retry.Delay(n)
+	if d > 0 {
+		d = time.Duration(rand.Int64N(int64(d)) + 1)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release returns pc to the pool. With check set it first makes sure the
+// connection holds no role or identity; a connection that does, or that
+// cannot be checked, is closed so the pool destroys it.
+func (db *DB) release(pc *pgxpool.Conn, check bool) {
+	conn := pc.Conn()
+	if conn.IsClosed() {
+		db.markSuspect()
+		pc.Release()
+		return
+	}
+	if !check || conn.PgConn().IsBusy() || conn.PgConn().TxStatus() != 'I' {
+		pc.Release() // pgxpool destroys busy connections and ones inside a transaction
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var clean bool
+	if err := conn.QueryRow(ctx, guardSQL).Scan(&clean); err != nil || !clean {
+		db.discard(ctx, pc, err)
+		return
+	}
+	pc.Release()
+}
+
+// discard closes pc's connection so the pool destroys it on release.
+func (db *DB) discard(ctx context.Context, pc *pgxpool.Conn, reason error) {
+	db.log.Warn("uno: connection discarded: role or identity left on it", "pool", db.cfg.Key().String(), "err", reason)
+	db.discards.Add(1)
+	_ = pc.Conn().Close(ctx)
+	pc.Release()
+}
+
+// Discards reports how many connections the release guard destroyed because
+// they carried a role or an identity setting.
+func (db *DB) Discards() int64 { return db.discards.Load() }

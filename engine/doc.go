@@ -1,0 +1,59 @@
+// Package engine is uno's connection layer: the Go form of uno's
+// DatabaseFactory and its sync_connection / async_connection context
+// managers.
+//
+// One [Factory] per process caches one pgx pool per (server, database, login
+// role): [Factory.Open] returns the same [*DB] for every later request with
+// that key. A DB offers
+//
+//   - the native pgx pool ([DB.Pool]: batches, pipelining, COPY), the
+//     "async engine";
+//   - a *sql.DB over the same pool ([DB.SQL]) for database/sql tools, the
+//     "sync engine";
+//   - scoped helpers: [DB.WithConn] borrows a connection, runs a function and
+//     always releases it; [DB.WithTx] runs a function in a transaction,
+//     committing on success and rolling back on error or panic;
+//   - a session factory: [DB.Begin] starts a unit of work bound to one
+//     transaction, committed or rolled back by the caller.
+//
+// # Roles and identity
+//
+// uno logs in as <db>_login and switches, per transaction, to the reader,
+// writer or admin role ([TxOptions.Role]) with set_config('role', …, true),
+// which is SET LOCAL ROLE with the role name as a bind parameter. The
+// transaction-local identity ([Identity]: user id, tenant id, superuser flag,
+// claims) is set with set_config(name, value, true) under the "rls_var."
+// prefix, which row-level security policies and audit triggers read. Nothing
+// outlives its transaction, so a pooled connection never carries a role or
+// an identity into someone else's work, and the design works behind
+// PgBouncer in transaction mode. As a guard, a connection used through a
+// scoped helper is checked when it is returned: if current_user differs from
+// session_user, or an identity setting is still set (raw SQL may have run a
+// session-level SET ROLE or set_config), the connection is destroyed.
+//
+// # Nesting
+//
+// A transaction travels in the context given to the function. A WithTx call
+// whose context already carries a transaction of the same DB joins it inside
+// a SAVEPOINT: an error from the inner function rolls back the inner work
+// only and is returned to the outer function, which decides. The inner call
+// may not ask for a different role, identity or isolation level than the
+// outer transaction has ([ErrNestedOptions]). Repositories find the
+// transaction with [DB.Querier].
+//
+// # Retry
+//
+// Borrowing a connection retries transient failures (refused connections,
+// SQLSTATE class 08, 57P01–57P03, 53300) with exponential backoff and full
+// jitter, bounded by [config.Retry] and the caller's context. A transaction
+// is run again as a whole, on a fresh connection and snapshot, only when the
+// caller sets [TxOptions.Retry] and the failure is a serialization failure
+// (40001), a deadlock (40P01) or a connection lost before COMMIT was sent.
+// It is never retried after the caller's context ended or on a canceled
+// query (57014). When the connection is lost while COMMIT is in flight, the
+// outcome is resolved instead of guessed: the transaction id recorded before
+// COMMIT is looked up with pg_xact_status on a fresh connection, and WithTx
+// returns success if it committed, retries (or returns the failure) if it
+// aborted, and returns [dberr.ErrCommitUnknown] only when the server cannot
+// tell.
+package engine

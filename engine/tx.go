@@ -1,0 +1,556 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/quote"
+)
+
+// Role selects which uno role a transaction runs as.
+type Role int
+
+// The uno roles. RoleLogin, the zero value, keeps the login role.
+const (
+	RoleLogin Role = iota
+	RoleReader
+	RoleWriter
+	RoleAdmin
+)
+
+// String names the role kind.
+func (r Role) String() string {
+	switch r {
+	case RoleLogin:
+		return "login"
+	case RoleReader:
+		return "reader"
+	case RoleWriter:
+		return "writer"
+	case RoleAdmin:
+		return "admin"
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Identity is who a transaction acts for. Each non-empty part is set with
+// set_config(name, value, true) for the transaction only: UserID as
+// rls_var.user_id, TenantID as rls_var.tenant_id, Superuser as
+// rls_var.is_superuser = 'true', and each claim as rls_var.<name>.
+type Identity struct {
+	UserID    string
+	TenantID  string
+	Superuser bool
+	Claims    map[string]string // names: lower-case letters, digits and _
+}
+
+func (id Identity) isZero() bool {
+	return id.UserID == "" && id.TenantID == "" && !id.Superuser && len(id.Claims) == 0
+}
+
+func (id Identity) equal(o Identity) bool {
+	return id.UserID == o.UserID && id.TenantID == o.TenantID && id.Superuser == o.Superuser &&
+		maps.Equal(id.Claims, o.Claims)
+}
+
+// settings returns the (name, value) pairs to set, in a stable order.
+func (id Identity) settings() ([]string, error) {
+	var kv []string
+	if id.UserID != "" {
+		kv = append(kv, SettingPrefix+"user_id", id.UserID)
+	}
+	if id.TenantID != "" {
+		kv = append(kv, SettingPrefix+"tenant_id", id.TenantID)
+	}
+	if id.Superuser {
+		kv = append(kv, SettingPrefix+"is_superuser", "true")
+	}
+	for _, name := range sortedKeys(id.Claims) {
+		if !validClaim(name) {
+			return nil, fmt.Errorf("uno: identity claim %q: names are lower-case letters, digits and _", name)
+		}
+		if name == "user_id" || name == "tenant_id" || name == "is_superuser" {
+			return nil, fmt.Errorf("uno: identity claim %q: use the Identity field instead", name)
+		}
+		kv = append(kv, SettingPrefix+name, id.Claims[name])
+	}
+	for i := 1; i < len(kv); i += 2 {
+		if strings.IndexByte(kv[i], 0) >= 0 {
+			return nil, fmt.Errorf("uno: identity setting %s holds a NUL byte", kv[i-1])
+		}
+	}
+	return kv, nil
+}
+
+func validClaim(s string) bool {
+	if s == "" || len(s) > 63 || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// TxOptions shape a transaction.
+type TxOptions struct {
+	Isolation  pgx.TxIsoLevel // "" keeps the server default
+	ReadOnly   bool
+	Deferrable bool // with Serializable and ReadOnly: wait for a safe snapshot
+	Role       Role // the uno role to run as; RoleLogin keeps the login role
+	Identity   Identity
+	// Retry runs the whole function again, on a fresh connection and
+	// snapshot, after a serialization failure, a deadlock or a connection
+	// lost before COMMIT was sent, up to config.Retry.MaxAttempts in all.
+	// Set it only when the function has no effects outside the database.
+	Retry bool
+}
+
+// ErrNestedOptions is returned when a WithTx nested in another asks for a
+// role, identity, isolation level or read-only mode the outer transaction
+// does not have.
+var ErrNestedOptions = errors.New("uno: nested transaction options differ from the outer transaction")
+
+// errTxLost marks a transaction whose connection died before COMMIT was
+// sent: the transaction died with its backend.
+var errTxLost = errors.New("uno: connection lost before COMMIT; the transaction was rolled back by the server")
+
+// errTxAborted marks a transaction whose COMMIT was in flight when the
+// connection was lost and that the server reports as aborted.
+var errTxAborted = errors.New("uno: connection lost during COMMIT; the server reports the transaction aborted")
+
+// Tx is a transaction run by [DB.WithTx] or owned by a [Session]. Queries on
+// it run inside the transaction; their errors are classified by
+// [dberr.Classify].
+type Tx struct {
+	db         *DB
+	pc         *pgxpool.Conn
+	conn       *pgx.Conn
+	opts       TxOptions
+	savepoints int
+}
+
+// Exec runs sql in the transaction.
+func (tx *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := tx.conn.Exec(ctx, sql, args...)
+	return tag, dberr.Classify(err)
+}
+
+// Query runs sql in the transaction and returns its rows.
+func (tx *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := tx.conn.Query(ctx, sql, args...)
+	return rows, dberr.Classify(err)
+}
+
+// QueryRow runs sql in the transaction and returns its single row.
+func (tx *Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return classifiedRow{tx.conn.QueryRow(ctx, sql, args...)}
+}
+
+// SendBatch sends a batch inside the transaction in one round trip.
+func (tx *Tx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return tx.conn.SendBatch(ctx, b)
+}
+
+// CopyFrom loads rows with COPY inside the transaction.
+func (tx *Tx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	n, err := tx.conn.CopyFrom(ctx, table, columns, src)
+	return n, dberr.Classify(err)
+}
+
+// Raw returns the underlying pgx connection. Do not commit or roll back on
+// it: the helper that owns the transaction does.
+func (tx *Tx) Raw() *pgx.Conn { return tx.conn }
+
+// Options returns the options the transaction was started with.
+func (tx *Tx) Options() TxOptions { return tx.opts }
+
+// WithTx runs fn in a transaction: it commits when fn returns nil and rolls
+// back when fn returns an error or panics (the panic goes on after the
+// rollback). The context given to fn carries the transaction, so repository
+// calls made with it join the transaction. When ctx already carries a
+// transaction of db, fn runs inside a savepoint of it instead (see the
+// package documentation). The returned error is classified by
+// [dberr.Classify]; see [TxOptions.Retry] for when fn runs again.
+func (db *DB) WithTx(ctx context.Context, opts TxOptions, fn func(ctx context.Context, tx *Tx) error) error {
+	if outer, ok := db.TxFromContext(ctx); ok {
+		return outer.nested(ctx, opts, fn)
+	}
+	attempts := 1
+	if opts.Retry {
+		attempts = db.cfg.Retry.MaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		retryable, err := db.runTx(ctx, opts, fn)
+		if err == nil || !retryable || attempt >= attempts || ctx.Err() != nil {
+			return err
+		}
+		db.log.Info("uno: transaction failed, retrying", "pool", db.cfg.Key().String(),
+			"attempt", attempt, "sqlstate", dberr.Code(err), "err", err)
+		if serr := db.sleep(ctx, attempt+1); serr != nil {
+			return fmt.Errorf("%w (%w)", serr, err)
+		}
+	}
+}
+
+// runTx makes one attempt; retryable tells whether running fn again is safe
+// by the rules of [TxOptions.Retry].
+func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context, *Tx) error) (retryable bool, err error) {
+	tx, err := db.begin(ctx, opts)
+	if err != nil {
+		return false, err
+	}
+	panicked := true
+	defer func() {
+		if panicked {
+			tx.rollback(ctx)
+			db.release(tx.pc, false)
+		}
+	}()
+	fnErr := fn(context.WithValue(ctx, ctxKey{}, &scope{db: db, tx: tx}), tx)
+	panicked = false
+	if fnErr != nil {
+		lost := tx.conn.IsClosed()
+		tx.rollback(ctx)
+		db.release(tx.pc, false)
+		err := db.wrapErr(ctx, fnErr, lost)
+		if ctx.Err() != nil || dberr.Code(err) == dberr.CodeQueryCanceled {
+			return false, err
+		}
+		return lost || dberr.IsRetryableTx(err), err
+	}
+	retryable, err = tx.commit(ctx)
+	db.release(tx.pc, false)
+	return retryable, err
+}
+
+// begin borrows a connection and starts a transaction on it with the role
+// and identity of opts, in one round trip. A connection found dead at BEGIN
+// is replaced: nothing has run yet, so that is always safe.
+func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
+	settings, err := opts.Identity.settings()
+	if err != nil {
+		return nil, err
+	}
+	var role string
+	switch opts.Role {
+	case RoleLogin:
+	case RoleReader:
+		role = db.cfg.Roles.Reader
+	case RoleWriter:
+		role = db.cfg.Roles.Writer
+	case RoleAdmin:
+		role = db.cfg.Roles.Admin
+	default:
+		return nil, fmt.Errorf("uno: unknown role %v", opts.Role)
+	}
+	beginSQL := beginStatement(opts)
+	var setSQL string
+	var args []any
+	if role != "" || len(settings) > 0 {
+		var b strings.Builder
+		b.WriteString("SELECT ")
+		n := 0
+		add := func(name, value string) {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, name, value)
+			b.WriteString("set_config($" + strconv.Itoa(2*n+1) + ", $" + strconv.Itoa(2*n+2) + ", true)")
+			n++
+		}
+		if role != "" {
+			add("role", role)
+		}
+		for i := 0; i < len(settings); i += 2 {
+			add(settings[i], settings[i+1])
+		}
+		setSQL = b.String()
+	}
+	for attempt := 1; ; attempt++ {
+		pc, err := db.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tx := &Tx{db: db, pc: pc, conn: pc.Conn(), opts: opts}
+		if setSQL == "" {
+			_, err = tx.conn.Exec(ctx, beginSQL)
+		} else {
+			b := &pgx.Batch{}
+			b.Queue(beginSQL)
+			b.Queue(setSQL, args...)
+			err = tx.conn.SendBatch(ctx, b).Close()
+		}
+		if err == nil {
+			return tx, nil
+		}
+		if tx.conn.IsClosed() && ctx.Err() == nil && attempt < db.cfg.Retry.MaxAttempts {
+			db.markSuspect()
+			db.release(pc, false)
+			continue
+		}
+		lost := tx.conn.IsClosed()
+		tx.rollback(ctx)
+		db.release(pc, false)
+		if role != "" && !lost {
+			return nil, fmt.Errorf("uno: begin as %s role %q: %w", opts.Role, role, db.wrapErr(ctx, err, false))
+		}
+		return nil, fmt.Errorf("uno: begin: %w", db.wrapErr(ctx, err, false))
+	}
+}
+
+func beginStatement(opts TxOptions) string {
+	s := "BEGIN"
+	switch opts.Isolation {
+	case pgx.Serializable:
+		s += " ISOLATION LEVEL SERIALIZABLE"
+	case pgx.RepeatableRead:
+		s += " ISOLATION LEVEL REPEATABLE READ"
+	case pgx.ReadCommitted:
+		s += " ISOLATION LEVEL READ COMMITTED"
+	case pgx.ReadUncommitted:
+		s += " ISOLATION LEVEL READ UNCOMMITTED"
+	}
+	if opts.ReadOnly {
+		s += " READ ONLY"
+	}
+	if opts.Deferrable {
+		s += " DEFERRABLE"
+	}
+	return s
+}
+
+// rollback ends the transaction, also when ctx has ended. ROLLBACK undoes
+// every SET made in the transaction, session-level ones included, so the
+// connection is as clean as when it was borrowed. A connection that cannot
+// roll back is closed.
+func (tx *Tx) rollback(ctx context.Context) {
+	if tx.conn.IsClosed() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := tx.conn.Exec(rctx, "ROLLBACK"); err != nil {
+		_ = tx.conn.Close(rctx)
+	}
+}
+
+// commitSQL commits and, in the same round trip, checks that the
+// connection carries no role or identity into the pool.
+const commitSQL = "COMMIT; " + guardSQL
+
+// commit commits the transaction. When the connection is lost with COMMIT
+// in flight it resolves the outcome from the transaction id.
+func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
+	db := tx.db
+	if tx.conn.PgConn().TxStatus() == 'E' {
+		// An error inside the function was swallowed: the transaction can
+		// only roll back.
+		tx.rollback(ctx)
+		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
+	}
+	var xid *string
+	if !tx.opts.ReadOnly {
+		if err := tx.conn.QueryRow(ctx, "SELECT pg_current_xact_id_if_assigned()::text").Scan(&xid); err != nil {
+			lost := tx.conn.IsClosed()
+			tx.rollback(ctx)
+			err = db.wrapErr(ctx, err, lost)
+			if lost {
+				return ctx.Err() == nil, fmt.Errorf("%w: %w", errTxLost, err)
+			}
+			return ctx.Err() == nil && dberr.IsRetryableTx(err), err
+		}
+	}
+	results, err := tx.conn.PgConn().Exec(ctx, commitSQL).ReadAll()
+	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"
+	if len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "ROLLBACK" {
+		tx.checkGuard(ctx, results)
+		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
+	}
+	if err == nil || committed {
+		tx.checkGuard(ctx, results)
+		return false, nil
+	}
+	if !tx.conn.IsClosed() {
+		// The server answered COMMIT with an error: it rolled back.
+		err = db.wrapErr(ctx, err, false)
+		return ctx.Err() == nil && dberr.IsRetryableTx(err), err
+	}
+	db.markSuspect()
+	if pgconn.SafeToRetry(err) {
+		return ctx.Err() == nil, fmt.Errorf("%w: %w", errTxLost, dberr.Classify(err))
+	}
+	if xid == nil {
+		// Nothing was written (read-only, or no transaction id assigned):
+		// whatever happened to COMMIT, no effect is lost.
+		return false, nil
+	}
+	return db.resolve(ctx, *xid, err)
+}
+
+// checkGuard destroys the connection if the guard query that followed
+// COMMIT found a role or identity left on it.
+func (tx *Tx) checkGuard(ctx context.Context, results []*pgconn.Result) {
+	if len(results) == 2 && results[1].Err == nil && len(results[1].Rows) == 1 &&
+		len(results[1].Rows[0]) == 1 && string(results[1].Rows[0][0]) == "t" {
+		return
+	}
+	tx.db.discards.Add(1)
+	tx.db.log.Warn("uno: connection discarded: role or identity left on it", "pool", tx.db.cfg.Key().String())
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = tx.conn.Close(cctx)
+}
+
+// resolve asks a fresh connection whether transaction xid committed, after
+// the connection was lost with its COMMIT in flight.
+func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error) {
+	db.log.Warn("uno: connection lost during COMMIT; resolving the outcome", "pool", db.cfg.Key().String(), "xid", xid)
+	unknown := func(why error) error {
+		return &dberr.Error{Kind: dberr.ErrCommitUnknown,
+			Err: fmt.Errorf("transaction %s: %w (lost connection: %v)", xid, why, cause)}
+	}
+	for i := 0; ; i++ {
+		var status *string
+		err := db.WithConn(ctx, func(ctx context.Context, c *Conn) error {
+			return c.QueryRow(ctx, "SELECT pg_xact_status($1::xid8)", xid).Scan(&status)
+		})
+		switch {
+		case err != nil:
+			return false, unknown(err)
+		case status == nil:
+			return false, unknown(errors.New("the server no longer knows the transaction"))
+		case *status == "committed":
+			db.log.Info("uno: transaction committed before the connection was lost", "xid", xid)
+			return false, nil
+		case *status == "aborted":
+			return ctx.Err() == nil, fmt.Errorf("%w (transaction %s): %w", errTxAborted, xid, dberr.Classify(cause))
+		}
+		// "in progress": the old backend has not finished yet.
+		if i >= 200 {
+			return false, unknown(errors.New("still in progress"))
+		}
+		t := time.NewTimer(25 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, unknown(ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// nested runs fn inside a savepoint of tx.
+func (tx *Tx) nested(ctx context.Context, opts TxOptions, fn func(context.Context, *Tx) error) (err error) {
+	o := tx.opts
+	switch {
+	case opts.Role != RoleLogin && opts.Role != o.Role:
+		return fmt.Errorf("%w: role %s inside %s", ErrNestedOptions, opts.Role, o.Role)
+	case !opts.Identity.isZero() && !opts.Identity.equal(o.Identity):
+		return fmt.Errorf("%w: identity", ErrNestedOptions)
+	case opts.Isolation != "" && opts.Isolation != o.Isolation:
+		return fmt.Errorf("%w: isolation %s", ErrNestedOptions, opts.Isolation)
+	case opts.ReadOnly && !o.ReadOnly:
+		return fmt.Errorf("%w: read-only inside read-write", ErrNestedOptions)
+	}
+	tx.savepoints++
+	sp := quote.Ident("uno_sp_" + strconv.Itoa(tx.savepoints))
+	if _, err := tx.conn.Exec(ctx, "SAVEPOINT "+sp); err != nil {
+		return tx.db.wrapErr(ctx, err, tx.conn.IsClosed())
+	}
+	panicked := true
+	defer func() {
+		if panicked {
+			_, _ = tx.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+sp)
+		}
+	}()
+	err = fn(ctx, tx)
+	panicked = false
+	if err != nil {
+		if _, rerr := tx.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("uno: rollback to savepoint: %w", rerr))
+		}
+		return tx.db.wrapErr(ctx, err, tx.conn.IsClosed())
+	}
+	if _, err := tx.conn.Exec(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+		return tx.db.wrapErr(ctx, err, tx.conn.IsClosed())
+	}
+	return nil
+}
+
+// Session is a unit of work bound to one transaction, for code that cannot
+// put its work in one function: the session factory of uno. Commit or roll
+// it back; Rollback after Commit does nothing, so it is safe to defer.
+type Session struct {
+	tx   *Tx
+	done bool
+}
+
+// Begin starts a session. It never joins a transaction ctx carries.
+// Sessions are not retried: the caller owns the work.
+func (db *DB) Begin(ctx context.Context, opts TxOptions) (*Session, error) {
+	tx, err := db.begin(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{tx: tx}, nil
+}
+
+// Tx returns the session's transaction.
+func (s *Session) Tx() *Tx { return s.tx }
+
+// Context returns ctx carrying the session's transaction, so repository
+// calls made with it join the session.
+func (s *Session) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &scope{db: s.tx.db, tx: s.tx})
+}
+
+// Commit commits the session. If the connection is lost with COMMIT in
+// flight the outcome is resolved; [dberr.ErrCommitUnknown] is returned only
+// when the server cannot tell.
+func (s *Session) Commit(ctx context.Context) error {
+	if s.done {
+		return errors.New("uno: session already ended")
+	}
+	s.done = true
+	_, err := s.tx.commit(ctx)
+	s.tx.db.release(s.tx.pc, false)
+	return err
+}
+
+// Rollback rolls the session back and releases its connection. It does
+// nothing if the session has ended.
+func (s *Session) Rollback(ctx context.Context) {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.tx.rollback(ctx)
+	s.tx.db.release(s.tx.pc, false)
+}
