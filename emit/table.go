@@ -1,0 +1,305 @@
+package emit
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/quote"
+)
+
+// TableEmitter emits the DDL of a set of models.
+type TableEmitter struct {
+	// Tables are the models to emit, in any order: the output is sorted.
+	// Foreign keys may point to tables outside the set, which must then
+	// exist when the statements run.
+	Tables []*model.Table
+}
+
+// NewTableEmitter returns an emitter for the given tables.
+func NewTableEmitter(tables ...*model.Table) *TableEmitter {
+	return &TableEmitter{Tables: tables}
+}
+
+// ErrNilTable is returned by [TableEmitter.Emit] for a nil table.
+var ErrNilTable = errors.New("emit: nil table")
+
+// Emit returns the statements creating the tables: schemas, enum types,
+// tables in dependency order, cyclic foreign keys, indexes and comments.
+func (e *TableEmitter) Emit() ([]Statement, error) {
+	tables := make([]*model.Table, 0, len(e.Tables))
+	seen := map[*model.Table]bool{}
+	for _, t := range e.Tables {
+		if t == nil {
+			return nil, ErrNilTable
+		}
+		if !seen[t] {
+			seen[t] = true
+			tables = append(tables, t)
+		}
+	}
+	slices.SortFunc(tables, func(a, b *model.Table) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name))
+	})
+	order := dependencyOrder(tables)
+
+	var out []Statement
+	var schemas []string
+	for _, t := range order {
+		if t.Schema != "" && !slices.Contains(schemas, t.Schema) {
+			schemas = append(schemas, t.Schema)
+		}
+		for _, et := range t.Enums {
+			if et.Schema != "" && !slices.Contains(schemas, et.Schema) {
+				schemas = append(schemas, et.Schema)
+			}
+		}
+	}
+	slices.Sort(schemas)
+	for _, s := range schemas {
+		out = append(out, Statement{Name: s, Kind: KindSchema, SQL: "CREATE SCHEMA IF NOT EXISTS " + quote.Ident(s)})
+	}
+	enums := map[string]bool{}
+	for _, t := range order {
+		for _, et := range t.Enums {
+			if enums[et.QuotedName] {
+				continue
+			}
+			enums[et.QuotedName] = true
+			out = append(out, enumStatement(et))
+		}
+	}
+	emitted := map[*model.Table]bool{}
+	var deferred []*model.Constraint
+	for _, t := range order {
+		var inline []*model.Constraint
+		for _, fk := range t.ForeignKeys {
+			if fk.RefTable == t || emitted[fk.RefTable] || !seen[fk.RefTable] {
+				inline = append(inline, fk)
+			} else {
+				deferred = append(deferred, fk)
+			}
+		}
+		out = append(out, Statement{Name: objectName(t.Schema, t.Name), Kind: KindTable, SQL: createTable(t, inline)})
+		emitted[t] = true
+	}
+	for _, fk := range deferred {
+		out = append(out, addForeignKey(fk))
+	}
+	for _, t := range order {
+		for _, u := range t.Uniques {
+			if u.AsIndex {
+				out = append(out, createIndex(t, u.Name, u.QuotedName, true, u.Columns, u.Using, u.Where))
+			}
+		}
+		for _, ix := range t.Indexes {
+			out = append(out, createIndex(t, ix.Name, ix.QuotedName, false, ix.Columns, ix.Using, ix.Where))
+		}
+	}
+	for _, t := range order {
+		if t.Comment != "" {
+			out = append(out, Statement{Name: objectName(t.Schema, t.Name), Kind: KindComment,
+				SQL: "COMMENT ON TABLE " + t.QuotedName + " IS " + quote.Literal(t.Comment)})
+		}
+		for _, c := range t.Columns {
+			if c.Comment != "" {
+				out = append(out, Statement{Name: objectName(t.Schema, t.Name) + "." + c.Name, Kind: KindComment,
+					SQL: "COMMENT ON COLUMN " + t.QuotedName + "." + c.QuotedName + " IS " + quote.Literal(c.Comment)})
+			}
+		}
+	}
+	return out, nil
+}
+
+func objectName(schema, name string) string {
+	if schema == "" {
+		return name
+	}
+	return schema + "." + name
+}
+
+// dependencyOrder sorts tables so each comes after the tables its foreign
+// keys point to; sorted input keeps ties (and cycle breaking) deterministic.
+func dependencyOrder(tables []*model.Table) []*model.Table {
+	inSet := map[*model.Table]bool{}
+	for _, t := range tables {
+		inSet[t] = true
+	}
+	done := map[*model.Table]bool{}
+	order := make([]*model.Table, 0, len(tables))
+	ready := func(t *model.Table) bool {
+		for _, fk := range t.ForeignKeys {
+			if r := fk.RefTable; r != t && inSet[r] && !done[r] {
+				return false
+			}
+		}
+		return true
+	}
+	for len(order) < len(tables) {
+		var next *model.Table
+		for _, t := range tables {
+			if !done[t] && ready(t) {
+				next = t
+				break
+			}
+		}
+		if next == nil { // a cycle: take the first remaining table
+			for _, t := range tables {
+				if !done[t] {
+					next = t
+					break
+				}
+			}
+		}
+		done[next] = true
+		order = append(order, next)
+	}
+	return order
+}
+
+func enumStatement(et *model.EnumType) Statement {
+	var b strings.Builder
+	b.WriteString("    IF to_regtype(")
+	b.WriteString(quote.Literal(et.QuotedName))
+	b.WriteString(") IS NULL THEN\n        CREATE TYPE ")
+	b.WriteString(et.QuotedName)
+	b.WriteString(" AS ENUM (")
+	for i, v := range et.Values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote.Literal(v))
+	}
+	b.WriteString(");\n    END IF;\n")
+	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(b.String())}
+}
+
+func columnList(b *strings.Builder, cols []*model.Column) {
+	b.WriteByte('(')
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.QuotedName)
+	}
+	b.WriteByte(')')
+}
+
+func createTable(t *model.Table, fks []*model.Constraint) string {
+	var b strings.Builder
+	b.Grow(64 * (len(t.Columns) + 4))
+	b.WriteString("CREATE TABLE IF NOT EXISTS ")
+	b.WriteString(t.QuotedName)
+	b.WriteString(" (")
+	sep := func() { b.WriteString(",\n    ") }
+	for i, c := range t.Columns {
+		if i == 0 {
+			b.WriteString("\n    ")
+		} else {
+			sep()
+		}
+		b.WriteString(c.QuotedName)
+		b.WriteByte(' ')
+		b.WriteString(c.SQLType)
+		if c.Identity != "" {
+			b.WriteString(" GENERATED ")
+			b.WriteString(c.Identity)
+			b.WriteString(" AS IDENTITY")
+		}
+		if c.Default != "" {
+			b.WriteString(" DEFAULT ")
+			b.WriteString(c.Default)
+		}
+		if !c.Nullable {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	sep()
+	b.WriteString("CONSTRAINT ")
+	b.WriteString(t.PrimaryKey.QuotedName)
+	b.WriteString(" PRIMARY KEY ")
+	columnList(&b, t.PrimaryKey.Columns)
+	for _, u := range t.Uniques {
+		if u.AsIndex {
+			continue
+		}
+		sep()
+		b.WriteString("CONSTRAINT ")
+		b.WriteString(u.QuotedName)
+		b.WriteString(" UNIQUE ")
+		columnList(&b, u.Columns)
+	}
+	for _, c := range t.Checks {
+		sep()
+		b.WriteString("CONSTRAINT ")
+		b.WriteString(c.QuotedName)
+		b.WriteString(" CHECK (")
+		b.WriteString(c.Check)
+		b.WriteByte(')')
+	}
+	for _, fk := range fks {
+		sep()
+		foreignKey(&b, fk)
+	}
+	b.WriteString("\n)")
+	return b.String()
+}
+
+func foreignKey(b *strings.Builder, fk *model.Constraint) {
+	b.WriteString("CONSTRAINT ")
+	b.WriteString(fk.QuotedName)
+	b.WriteString(" FOREIGN KEY ")
+	columnList(b, fk.Columns)
+	b.WriteString(" REFERENCES ")
+	b.WriteString(fk.RefTable.QuotedName)
+	b.WriteByte(' ')
+	columnList(b, fk.RefColumns)
+	if fk.OnDelete != "" {
+		b.WriteString(" ON DELETE ")
+		b.WriteString(string(fk.OnDelete))
+	}
+	if fk.OnUpdate != "" {
+		b.WriteString(" ON UPDATE ")
+		b.WriteString(string(fk.OnUpdate))
+	}
+}
+
+func addForeignKey(fk *model.Constraint) Statement {
+	t := fk.Table
+	var b strings.Builder
+	b.WriteString("    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = ")
+	b.WriteString(quote.Literal(t.QuotedName))
+	b.WriteString("::regclass AND conname = ")
+	b.WriteString(quote.Literal(fk.Name))
+	b.WriteString(") THEN\n        ALTER TABLE ")
+	b.WriteString(t.QuotedName)
+	b.WriteString(" ADD ")
+	foreignKey(&b, fk)
+	b.WriteString(";\n    END IF;\n")
+	return Statement{Name: objectName(t.Schema, fk.Name), Kind: KindConstraint, SQL: doBlock(b.String())}
+}
+
+func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model.Column, using, where string) Statement {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if unique {
+		b.WriteString("UNIQUE ")
+	}
+	b.WriteString("INDEX IF NOT EXISTS ")
+	b.WriteString(quoted)
+	b.WriteString(" ON ")
+	b.WriteString(t.QuotedName)
+	if using != "" {
+		b.WriteString(" USING ")
+		b.WriteString(quote.Ident(using))
+	}
+	b.WriteByte(' ')
+	columnList(&b, cols)
+	if where != "" {
+		b.WriteString(" WHERE ")
+		b.WriteString(where)
+	}
+	return Statement{Name: objectName(t.Schema, name), Kind: KindIndex, SQL: b.String()}
+}

@@ -1,0 +1,681 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/types"
+)
+
+var baseModelType = reflect.TypeFor[BaseModel]()
+
+// pendingFK is a foreign key whose target is resolved once the whole batch
+// of models is known.
+type pendingFK struct {
+	field      string
+	name       string // explicit name; empty for the convention
+	columns    []*Column
+	refSchema  string
+	refTable   string
+	refColumns []string // empty: the target's primary key
+	onDelete   Action
+	onUpdate   Action
+}
+
+// pendingRel is a relationship field resolved once the batch is known.
+type pendingRel struct {
+	rel      *Relation
+	target   reflect.Type
+	value    string // the tag value: join column or association table
+	onDelete Action
+	onUpdate Action
+}
+
+// group collects the columns of a composite unique constraint or index
+// declared by field tags.
+type group struct {
+	key     string
+	columns []*Column
+	using   string
+	unique  bool
+	field   string
+}
+
+type enumRef struct {
+	col   *Column
+	typ   reflect.Type
+	array bool
+	field string
+}
+
+type checkRef struct {
+	name, expr, field string
+}
+
+// builder reflects one struct type into a Table.
+type builder struct {
+	naming   Naming
+	t        *Table
+	errs     []error
+	fks      []*pendingFK
+	rels     []*pendingRel
+	groups   []*group // unique and index groups in order of appearance
+	checks   []checkRef
+	enums    []enumRef
+	tableTag bool
+}
+
+func (b *builder) fail(field string, err error) {
+	b.errs = append(b.errs, &Error{Struct: b.t.goName, Field: field, Err: err})
+}
+
+// build reflects typ into a Table. Foreign keys and relationships stay
+// pending; names of constraints are assigned here except for foreign keys.
+func build(typ reflect.Type, naming Naming) (*builder, error) {
+	t := &Table{Type: typ, ptrType: reflect.PointerTo(typ), goName: typ.String(), byColumn: map[string]*Column{}}
+	b := &builder{naming: naming, t: t}
+	b.walk(typ, nil, 0, "", true)
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	b.finish()
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	return b, nil
+}
+
+func (b *builder) walk(typ reflect.Type, index []int, offset uintptr, path string, top bool) {
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		idx := append(slices.Clone(index), i)
+		fpath := f.Name
+		if path != "" {
+			fpath = path + "." + f.Name
+		}
+		tagStr, hasTag := f.Tag.Lookup("uno")
+		if f.Type == baseModelType {
+			if !top {
+				continue
+			}
+			if b.tableTag {
+				b.fail(fpath, fmt.Errorf("%w: BaseModel embedded twice", ErrBadTag))
+				continue
+			}
+			b.tableTag = true
+			b.tableOptions(fpath, tagStr, f.Tag.Get("doc"))
+			continue
+		}
+		if tagStr == "-" {
+			continue
+		}
+		if f.Anonymous {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+				b.fail(fpath, fmt.Errorf("%w: embedded *%s: embed mixins by value", ErrUnknownType, ft.Elem()))
+				continue
+			}
+			if ft.Kind() == reflect.Struct {
+				if _, mapped := exactTypes[ft]; !mapped && !ft.Implements(jsonbMarker) {
+					if hasTag {
+						b.fail(fpath, fmt.Errorf("%w: an embedded struct takes no uno tag but \"-\"", ErrBadTag))
+						continue
+					}
+					b.walk(ft, idx, offset+f.Offset, fpath, false)
+					continue
+				}
+			}
+		}
+		if !f.IsExported() {
+			if hasTag {
+				b.fail(fpath, fmt.Errorf("%w: unexported field has a uno tag", ErrBadTag))
+			}
+			continue
+		}
+		tag, err := ParseFieldTag(tagStr)
+		if err != nil {
+			b.fail(fpath, err)
+			continue
+		}
+		if tag.Has("belongs_to") || tag.Has("has_many") || tag.Has("many_to_many") {
+			b.relation(f, idx, offset+f.Offset, fpath, tag)
+			continue
+		}
+		b.column(f, idx, offset+f.Offset, fpath, tag)
+	}
+}
+
+func (b *builder) tableOptions(field, tagStr, doc string) {
+	tag, err := ParseTableTag(tagStr)
+	if err != nil {
+		b.fail(field, err)
+		return
+	}
+	if o, ok := tag.Lookup("table"); ok {
+		b.t.Name = o.Value
+	}
+	if o, ok := tag.Lookup("schema"); ok {
+		if err := checkName("schema", o.Value); err != nil {
+			b.fail(field, err)
+		}
+		b.t.Schema = o.Value
+	}
+	b.t.Comment = doc
+}
+
+func checkName(what, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty %s name", ErrName, what)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%w: %s name %q is %d bytes, over PostgreSQL's %d", ErrName, what, name, len(name), MaxNameLen)
+	case strings.ContainsRune(name, 0):
+		return fmt.Errorf("%w: NUL byte in %s name", ErrName, what)
+	}
+	return nil
+}
+
+var relationOnly = []string{"belongs_to", "has_many", "many_to_many"}
+
+func parseAction(o TagOption) (Action, error) {
+	switch strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(o.Value, " ", ""), "_", "")) {
+	case "cascade":
+		return Cascade, nil
+	case "restrict":
+		return Restrict, nil
+	case "setnull":
+		return SetNull, nil
+	case "setdefault":
+		return SetDefault, nil
+	case "noaction":
+		return NoAction, nil
+	}
+	return "", fmt.Errorf("%w: %s:%s is not cascade, restrict, setnull, setdefault or noaction", ErrBadTag, o.Key, o.Value)
+}
+
+func (b *builder) column(f reflect.StructField, idx []int, offset uintptr, fpath string, tag Tag) {
+	c := &Column{
+		Table: b.t, Name: tag.Name, Field: fpath, Index: idx, Offset: offset, GoType: f.Type,
+		Comment: f.Tag.Get("doc"),
+	}
+	if c.Name == "" {
+		c.Name = SnakeCase(f.Name)
+	}
+	if err := checkName("column", c.Name); err != nil {
+		b.fail(fpath, err)
+		return
+	}
+	c.QuotedName = quote.Ident(c.Name)
+	var m sqlMapping
+	if o, ok := tag.Lookup("type"); ok {
+		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: true}
+	} else {
+		var err error
+		if m, err = mapGoType(f.Type); err != nil {
+			b.fail(fpath, err)
+			return
+		}
+	}
+	c.SQLType = m.sqlType
+	if m.enum != nil {
+		b.enums = append(b.enums, enumRef{col: c, typ: m.enum, array: m.array, field: fpath})
+	}
+	for _, k := range relationOnly {
+		if tag.Has(k) {
+			b.fail(fpath, fmt.Errorf("%w: %s on a column", ErrBadTag, k))
+			return
+		}
+	}
+	pk, notnull, null := tag.Has("pk"), tag.Has("notnull"), tag.Has("null")
+	switch {
+	case notnull && null:
+		b.fail(fpath, fmt.Errorf("%w: both null and notnull", ErrBadTag))
+		return
+	case pk && null:
+		b.fail(fpath, fmt.Errorf("%w: a primary key column cannot be null", ErrBadTag))
+		return
+	case null && !m.nullable:
+		b.fail(fpath, fmt.Errorf("%w: %s cannot hold NULL; use a pointer or sql.Null", ErrNullability, f.Type))
+		return
+	}
+	c.Nullable = m.nullable && !notnull && !pk
+	c.PrimaryKey = pk
+	if o, ok := tag.Lookup("default"); ok {
+		c.Default = o.Value
+	}
+	if o, ok := tag.Lookup("identity"); ok {
+		switch strings.ToLower(o.Value) {
+		case "", "bydefault", "by default":
+			c.Identity = "BY DEFAULT"
+		case "always":
+			c.Identity = "ALWAYS"
+		default:
+			b.fail(fpath, fmt.Errorf("%w: identity:%s is not always or bydefault", ErrBadTag, o.Value))
+			return
+		}
+		if !m.integer {
+			b.fail(fpath, fmt.Errorf("%w: identity on non-integer type %s", ErrBadTag, f.Type))
+			return
+		}
+		if c.Default != "" {
+			b.fail(fpath, fmt.Errorf("%w: both identity and default", ErrBadTag))
+			return
+		}
+		c.Nullable = false
+	}
+	if o, ok := tag.Lookup("check"); ok {
+		b.checks = append(b.checks, checkRef{name: c.Name, expr: o.Value, field: fpath})
+	}
+	using, hasUsing := tag.Lookup("using")
+	_, hasUnique := tag.Lookup("unique")
+	_, hasIndex := tag.Lookup("index")
+	if hasUsing && !hasUnique && !hasIndex {
+		b.fail(fpath, fmt.Errorf("%w: using without index or unique", ErrBadTag))
+		return
+	}
+	for _, kind := range []string{"unique", "index"} {
+		o, ok := tag.Lookup(kind)
+		if !ok {
+			continue
+		}
+		key := kind + "\x00"
+		if o.HasValue {
+			key += o.Value
+		} else {
+			key += "\x00" + c.Name // a group of its own
+		}
+		g := b.group(key, kind == "unique", fpath)
+		g.columns = append(g.columns, c)
+		if hasUsing {
+			g.using = using.Value
+		}
+	}
+	fkOpt, hasFK := tag.Lookup("fk")
+	for _, k := range []string{"ondelete", "onupdate"} {
+		if tag.Has(k) && !hasFK {
+			b.fail(fpath, fmt.Errorf("%w: %s without fk", ErrBadTag, k))
+			return
+		}
+	}
+	if hasFK {
+		fk := &pendingFK{field: fpath, columns: []*Column{c}}
+		parts := strings.Split(fkOpt.Value, ".")
+		switch len(parts) {
+		case 1:
+			fk.refTable = parts[0]
+		case 2:
+			fk.refTable, fk.refColumns = parts[0], []string{parts[1]}
+		case 3:
+			fk.refSchema, fk.refTable, fk.refColumns = parts[0], parts[1], []string{parts[2]}
+		default:
+			b.fail(fpath, fmt.Errorf("%w: fk:%s is not table, table.column or schema.table.column", ErrBadTag, fkOpt.Value))
+			return
+		}
+		for _, p := range parts {
+			if p == "" {
+				b.fail(fpath, fmt.Errorf("%w: fk:%s has an empty part", ErrBadTag, fkOpt.Value))
+				return
+			}
+		}
+		var err error
+		if o, ok := tag.Lookup("ondelete"); ok {
+			if fk.onDelete, err = parseAction(o); err != nil {
+				b.fail(fpath, err)
+				return
+			}
+		}
+		if o, ok := tag.Lookup("onupdate"); ok {
+			if fk.onUpdate, err = parseAction(o); err != nil {
+				b.fail(fpath, err)
+				return
+			}
+		}
+		b.fks = append(b.fks, fk)
+	}
+	if _, dup := b.t.byColumn[c.Name]; dup {
+		b.fail(fpath, fmt.Errorf("%w: %q", ErrDuplicateColumn, c.Name))
+		return
+	}
+	c.Ordinal = len(b.t.Columns)
+	b.t.Columns = append(b.t.Columns, c)
+	b.t.byColumn[c.Name] = c
+}
+
+func (b *builder) group(key string, unique bool, field string) *group {
+	for _, g := range b.groups {
+		if g.key == key {
+			return g
+		}
+	}
+	g := &group{key: key, unique: unique, field: field}
+	b.groups = append(b.groups, g)
+	return g
+}
+
+func (b *builder) relation(f reflect.StructField, idx []int, offset uintptr, fpath string, tag Tag) {
+	rel := &Relation{Field: fpath, Index: idx, Offset: offset, GoType: f.Type}
+	p := &pendingRel{rel: rel}
+	n := 0
+	for _, k := range relationOnly {
+		if o, ok := tag.Lookup(k); ok {
+			n++
+			p.value = o.Value
+			switch k {
+			case "belongs_to":
+				rel.Kind = BelongsTo
+			case "has_many":
+				rel.Kind = HasMany
+			case "many_to_many":
+				rel.Kind = ManyToMany
+			}
+		}
+	}
+	if n > 1 {
+		b.fail(fpath, fmt.Errorf("%w: more than one relationship kind", ErrBadTag))
+		return
+	}
+	for _, o := range tag.Options {
+		switch o.Key {
+		case "belongs_to", "has_many", "many_to_many":
+		case "ondelete", "onupdate":
+			if rel.Kind != BelongsTo {
+				b.fail(fpath, fmt.Errorf("%w: %s on a %s relationship", ErrBadTag, o.Key, rel.Kind))
+				return
+			}
+			a, err := parseAction(o)
+			if err != nil {
+				b.fail(fpath, err)
+				return
+			}
+			if o.Key == "ondelete" {
+				p.onDelete = a
+			} else {
+				p.onUpdate = a
+			}
+		default:
+			b.fail(fpath, fmt.Errorf("%w: option %q on a relationship field", ErrBadTag, o.Key))
+			return
+		}
+	}
+	if tag.Name != "" {
+		b.fail(fpath, fmt.Errorf("%w: a relationship field has no column name", ErrBadTag))
+		return
+	}
+	t := f.Type
+	switch rel.Kind {
+	case BelongsTo:
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if p.value == "" {
+			p.value = SnakeCase(f.Name) + "_id"
+		}
+	default:
+		if t.Kind() != reflect.Slice {
+			b.fail(fpath, fmt.Errorf("%w: %s field must be a slice, not %s", ErrBadTag, rel.Kind, f.Type))
+			return
+		}
+		t = t.Elem()
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+	}
+	if t.Kind() != reflect.Struct {
+		b.fail(fpath, fmt.Errorf("%w: %s field of type %s does not hold a model", ErrBadTag, rel.Kind, f.Type))
+		return
+	}
+	p.target = t
+	b.rels = append(b.rels, p)
+}
+
+// finish names the table, checks keys, and builds constraints and indexes
+// that need no other model.
+func (b *builder) finish() {
+	t := b.t
+	if t.Name == "" {
+		t.Name = SnakeCase(t.Type.Name())
+	}
+	if err := checkName("table", t.Name); err != nil {
+		b.fail("", err)
+		return
+	}
+	t.QuotedName = quote.Qualified(t.Schema, t.Name)
+	if len(t.Columns) == 0 {
+		b.fail("", fmt.Errorf("%w: the model has no columns", ErrNoPrimaryKey))
+		return
+	}
+	for _, e := range b.enums {
+		et, err := enumOf(e.typ, t.Schema)
+		if err != nil {
+			b.fail(e.field, err)
+			continue
+		}
+		e.col.Enum = et
+		e.col.SQLType = et.QuotedName
+		if e.array {
+			e.col.SQLType += "[]"
+		}
+		if !slices.ContainsFunc(t.Enums, func(x *EnumType) bool { return x.GoType == et.GoType }) {
+			t.Enums = append(t.Enums, et)
+		}
+	}
+	if c, ok := t.byColumn["is_deleted"]; ok && c.SQLType == "BOOLEAN" {
+		t.SoftDelete, t.DeletedColumn = true, c
+	}
+	if c, ok := t.byColumn["tenant_id"]; ok {
+		t.TenantColumn = c
+	}
+	var pk []*Column
+	for _, c := range t.Columns {
+		if c.PrimaryKey {
+			pk = append(pk, c)
+		}
+		if c.Generated() {
+			t.Generated = append(t.Generated, c)
+		}
+	}
+	if len(pk) == 0 {
+		b.fail("", fmt.Errorf("%w: tag a field pk or embed model.ULIDKey", ErrNoPrimaryKey))
+		return
+	}
+	t.PrimaryKey = b.constraint(PrimaryKey, "", b.naming.PrimaryKey(t.Name), pk)
+
+	var def TableDef
+	if d, err := tableDef(t.Type); err != nil {
+		b.fail("", err)
+		return
+	} else if d != nil {
+		def = *d
+	}
+	for _, g := range b.groups {
+		names := columnNames(g.columns)
+		if g.unique {
+			u := b.constraint(Unique, "", b.naming.Unique(t.Name, names), g.columns)
+			u.Using = g.using
+			u.AsIndex = g.using != ""
+			t.Uniques = append(t.Uniques, u)
+		} else {
+			t.Indexes = append(t.Indexes, b.index("", b.naming.Index(t.Name, names), g.columns, g.using, ""))
+		}
+	}
+	for _, u := range def.Uniques {
+		cols := b.columns(u.Columns, "TableDef.Uniques")
+		if cols == nil {
+			continue
+		}
+		c := b.constraint(Unique, u.Name, b.naming.Unique(t.Name, u.Columns), cols)
+		c.Where, c.AsIndex = u.Where, u.Where != ""
+		t.Uniques = append(t.Uniques, c)
+	}
+	for _, ix := range def.Indexes {
+		cols := b.columns(ix.Columns, "TableDef.Indexes")
+		if cols == nil {
+			continue
+		}
+		if ix.Unique {
+			c := b.constraint(Unique, ix.Name, b.naming.Unique(t.Name, ix.Columns), cols)
+			c.Where, c.Using, c.AsIndex = ix.Where, ix.Using, true
+			t.Uniques = append(t.Uniques, c)
+			continue
+		}
+		t.Indexes = append(t.Indexes, b.index(ix.Name, b.naming.Index(t.Name, ix.Columns), cols, ix.Using, ix.Where))
+	}
+	if t.SoftDelete {
+		for _, u := range t.Uniques {
+			pred := "NOT " + t.DeletedColumn.QuotedName
+			if u.Where != "" {
+				pred = "(" + u.Where + ") AND " + pred
+			}
+			u.Where, u.AsIndex = pred, true
+		}
+	}
+	for _, ck := range b.checks {
+		c := b.constraint(Check, "", b.naming.Check(t.Name, ck.name), nil)
+		c.Check = ck.expr
+		t.Checks = append(t.Checks, c)
+	}
+	for _, ck := range def.Checks {
+		if ck.Name == "" || ck.Expr == "" {
+			b.fail("", fmt.Errorf("%w: TableDef.Checks needs a name and an expression", ErrBadTag))
+			continue
+		}
+		c := b.constraint(Check, "", b.naming.Check(t.Name, ck.Name), nil)
+		c.Check = ck.Expr
+		t.Checks = append(t.Checks, c)
+	}
+	for _, fk := range def.ForeignKeys {
+		cols := b.columns(fk.Columns, "TableDef.ForeignKeys")
+		if cols == nil {
+			continue
+		}
+		p := &pendingFK{field: "", name: fk.Name, columns: cols, refTable: fk.RefTable, refColumns: fk.RefColumns,
+			onDelete: fk.OnDelete, onUpdate: fk.OnUpdate}
+		if i := strings.IndexByte(fk.RefTable, '.'); i >= 0 {
+			p.refSchema, p.refTable = fk.RefTable[:i], fk.RefTable[i+1:]
+		}
+		for _, a := range []Action{fk.OnDelete, fk.OnUpdate} {
+			switch a {
+			case "", NoAction, Restrict, Cascade, SetNull, SetDefault:
+			default:
+				b.fail("", fmt.Errorf("%w: foreign key action %q", ErrBadTag, a))
+			}
+		}
+		b.fks = append(b.fks, p)
+	}
+	t.constraints = map[string]*Constraint{}
+}
+
+func columnNames(cols []*Column) []string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// columns resolves column names of a TableDef entry.
+func (b *builder) columns(names []string, where string) []*Column {
+	if len(names) == 0 {
+		b.fail("", fmt.Errorf("%w: %s entry without columns", ErrBadTag, where))
+		return nil
+	}
+	cols := make([]*Column, 0, len(names))
+	for _, n := range names {
+		c, ok := b.t.byColumn[n]
+		if !ok {
+			b.fail("", fmt.Errorf("%w: %s names column %q", ErrUnknownColumn, where, n))
+			return nil
+		}
+		cols = append(cols, c)
+	}
+	return cols
+}
+
+// finalName returns an explicit name (checked) or the shortened
+// convention name.
+func (b *builder) finalName(explicit, convention string) string {
+	if explicit != "" {
+		if err := checkName("constraint", explicit); err != nil {
+			b.fail("", err)
+		}
+		return explicit
+	}
+	return ShortenName(convention)
+}
+
+func (b *builder) constraint(kind ConstraintKind, explicit, convention string, cols []*Column) *Constraint {
+	name := b.finalName(explicit, convention)
+	return &Constraint{Table: b.t, Kind: kind, Name: name, QuotedName: quote.Ident(name), Columns: cols}
+}
+
+func (b *builder) index(explicit, convention string, cols []*Column, using, where string) *Index {
+	name := b.finalName(explicit, convention)
+	return &Index{Table: b.t, Name: name, QuotedName: quote.Ident(name), Columns: cols, Using: using, Where: where}
+}
+
+// tableDef calls TableDef on the zero value of a model implementing
+// TableDefiner, turning a panic into an error.
+func tableDef(typ reflect.Type) (def *TableDef, err error) {
+	var v any
+	switch {
+	case typ.Implements(reflect.TypeFor[TableDefiner]()):
+		v = reflect.Zero(typ).Interface()
+	case reflect.PointerTo(typ).Implements(reflect.TypeFor[TableDefiner]()):
+		v = reflect.New(typ).Interface()
+	default:
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			def, err = nil, fmt.Errorf("%w: TableDef panicked: %v", ErrBadTag, r)
+		}
+	}()
+	d := v.(TableDefiner).TableDef()
+	return &d, nil
+}
+
+// enumOf reads the values of an enum Go type.
+func enumOf(typ reflect.Type, schema string) (et *EnumType, err error) {
+	var v any
+	if typ.Implements(enumIface) {
+		v = reflect.Zero(typ).Interface()
+	} else {
+		v = reflect.New(typ).Interface()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			et, err = nil, fmt.Errorf("%w: %s.EnumValues panicked: %v", ErrBadEnum, typ, r)
+		}
+	}()
+	et = &EnumType{GoType: typ, Schema: schema, Name: SnakeCase(typ.Name())}
+	if n, ok := v.(types.EnumNamer); ok {
+		et.Name = n.EnumName()
+	}
+	if err := checkName("enum", et.Name); err != nil {
+		return nil, err
+	}
+	et.QuotedName = quote.Qualified(schema, et.Name)
+	et.Values = slices.Clone(v.(types.Enum).EnumValues())
+	if len(et.Values) == 0 {
+		return nil, fmt.Errorf("%w: enum %s (%s) has no values", ErrBadEnum, et.Name, typ)
+	}
+	seen := map[string]bool{}
+	for _, val := range et.Values {
+		switch {
+		case val == "":
+			return nil, fmt.Errorf("%w: enum %s has an empty value", ErrBadEnum, et.Name)
+		case len(val) > MaxNameLen:
+			return nil, fmt.Errorf("%w: enum %s value %q is over %d bytes", ErrBadEnum, et.Name, val, MaxNameLen)
+		case strings.ContainsRune(val, 0):
+			return nil, fmt.Errorf("%w: enum %s value holds a NUL byte", ErrBadEnum, et.Name)
+		case seen[val]:
+			return nil, fmt.Errorf("%w: enum %s repeats value %q", ErrBadEnum, et.Name, val)
+		}
+		seen[val] = true
+	}
+	return et, nil
+}
