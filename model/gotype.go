@@ -72,8 +72,9 @@ var (
 // column; every other type a NOT NULL one.
 func mapGoType(t reflect.Type) (sqlMapping, error) {
 	if t.Kind() == reflect.Pointer {
-		if t.Elem().Kind() == reflect.Pointer {
-			return sqlMapping{}, fmt.Errorf("%w: pointer to pointer %s", ErrUnknownType, t)
+		switch t.Elem().Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map:
+			return sqlMapping{}, fmt.Errorf("%w: %s: a nil %s already stands for NULL; drop the pointer", ErrUnknownType, t, t.Elem().Kind())
 		}
 		m, err := mapGoType(t.Elem())
 		m.nullable = true
