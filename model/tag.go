@@ -8,9 +8,10 @@ import (
 // Tag is a parsed `uno:"…"` struct tag: an optional name followed by
 // comma-separated options, each a bare key or key:value.
 //
-// A value runs to the next comma that is outside parentheses, brackets,
-// single-quoted strings and double-quoted identifiers, so SQL such as
-// `default:'a,b'` or `check:(x IN (1, 2))` needs no escaping.
+// The SQL value of default, check and type runs to the next comma that is
+// outside parentheses, brackets, single-quoted strings and double-quoted
+// identifiers, so SQL such as `default:'a,b'` or `check:(x IN (1, 2))` needs
+// no escaping; other values and the name run to the next comma.
 type Tag struct {
 	Name    string
 	Options []TagOption
@@ -74,19 +75,32 @@ var tableOptions = map[string]valueRule{
 	"schema": requiredValue,
 }
 
+// sqlOptions take SQL as their value: it may hold commas inside
+// parentheses, brackets and quotes.
+var sqlOptions = map[string]bool{"default": true, "check": true, "type": true}
+
 // ParseFieldTag parses the tag of a model field: the column name (empty
 // for the default) followed by options. It checks syntax, option names and
 // value presence; whether options fit the field is checked at registration.
+//
+// The name and the values of options other than default, check and type
+// run to the next comma and are taken verbatim (quotes included); the SQL
+// values of default, check and type run to the next comma outside
+// parentheses, brackets, '…' and "…".
 func ParseFieldTag(s string) (Tag, error) {
-	parts, err := splitTag(s)
-	if err != nil {
-		return Tag{}, err
-	}
-	t := Tag{Name: strings.TrimSpace(parts[0])}
+	name, rest, _ := strings.Cut(s, ",")
+	t := Tag{Name: strings.TrimSpace(name)}
 	if strings.ContainsRune(t.Name, 0) {
 		return Tag{}, fmt.Errorf("%w: NUL byte in name", ErrBadTag)
 	}
-	t.Options, err = parseOptions(parts[1:], fieldOptions)
+	if !strings.Contains(s, ",") {
+		return t, nil
+	}
+	parts, err := splitOptions(rest)
+	if err != nil {
+		return Tag{}, err
+	}
+	t.Options, err = parseOptions(parts, fieldOptions)
 	return t, err
 }
 
@@ -96,7 +110,7 @@ func ParseTableTag(s string) (Tag, error) {
 	if strings.TrimSpace(s) == "" {
 		return Tag{}, nil
 	}
-	parts, err := splitTag(s)
+	parts, err := splitOptions(s)
 	if err != nil {
 		return Tag{}, err
 	}
@@ -141,12 +155,34 @@ func parseOptions(parts []string, allowed map[string]valueRule) ([]TagOption, er
 	return opts, nil
 }
 
-// splitTag splits s at commas outside (), [], '…' and "…".
-func splitTag(s string) ([]string, error) {
+// splitOptions splits s into options at commas; inside the value of a
+// default, check or type option, commas within (), [], '…' and "…" do not
+// split.
+func splitOptions(s string) ([]string, error) {
 	var parts []string
+	for {
+		key, _, _ := strings.Cut(s, ",")
+		k, _, hasValue := strings.Cut(key, ":")
+		end := len(key)
+		if hasValue && sqlOptions[strings.TrimSpace(k)] {
+			var err error
+			if end, err = sqlEnd(s); err != nil {
+				return nil, err
+			}
+		}
+		parts = append(parts, s[:end])
+		if end == len(s) {
+			return parts, nil
+		}
+		s = s[end+1:]
+	}
+}
+
+// sqlEnd returns the index of the first comma of s outside (), [], '…'
+// and "…", or len(s).
+func sqlEnd(s string) (int, error) {
 	depth := 0
 	var quote byte
-	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if quote != 0 {
@@ -167,20 +203,19 @@ func splitTag(s string) ([]string, error) {
 		case ')', ']':
 			depth--
 			if depth < 0 {
-				return nil, fmt.Errorf("%w: unbalanced %q at byte %d", ErrBadTag, c, i)
+				return 0, fmt.Errorf("%w: unbalanced %q at byte %d", ErrBadTag, c, i)
 			}
 		case ',':
 			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
+				return i, nil
 			}
 		}
 	}
 	if quote != 0 {
-		return nil, fmt.Errorf("%w: unterminated %c quote", ErrBadTag, quote)
+		return 0, fmt.Errorf("%w: unterminated %c quote", ErrBadTag, quote)
 	}
 	if depth != 0 {
-		return nil, fmt.Errorf("%w: unbalanced parentheses", ErrBadTag)
+		return 0, fmt.Errorf("%w: unbalanced parentheses", ErrBadTag)
 	}
-	return append(parts, s[start:]), nil
+	return len(s), nil
 }
