@@ -658,6 +658,10 @@ func enumOf(typ reflect.Type, schema string) (et *EnumType, err error) {
 	if err := checkName("enum", et.Name); err != nil {
 		return nil, err
 	}
+	if len(et.Name) == MaxNameLen {
+		// PostgreSQL names the array type _name, which must fit too.
+		return nil, fmt.Errorf("%w: enum name %q leaves no room for its array type _%s", ErrName, et.Name, et.Name)
+	}
 	et.QuotedName = quote.Qualified(schema, et.Name)
 	et.Values = slices.Clone(v.(types.Enum).EnumValues())
 	if len(et.Values) == 0 {

@@ -422,5 +422,29 @@ func (r *Registry) Constraint(schema, name string) (*Constraint, bool) {
 	return c, ok
 }
 
+// EnumTypeNames returns, sorted, the names of the registered enum types and
+// of their array types (schema.name and schema._name, or name and _name
+// for an unqualified enum), as pgx's Conn.LoadTypes takes them. pgx sends
+// and reads a single enum value as text without help, but an array of enum
+// values needs the types registered on the connection:
+//
+//	loaded, err := conn.LoadTypes(ctx, reg.EnumTypeNames())
+//	…
+//	conn.TypeMap().RegisterTypes(loaded)
+//
+// (with a pool, in its AfterConnect hook).
+func (r *Registry) EnumTypeNames() []string {
+	var names []string
+	for _, et := range r.snap.Load().enums {
+		prefix := ""
+		if et.Schema != "" {
+			prefix = et.Schema + "."
+		}
+		names = append(names, prefix+et.Name, prefix+"_"+et.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Tables returns the registered tables in registration order.
 func (r *Registry) Tables() []*Table { return slices.Clone(r.snap.Load().tables) }

@@ -214,6 +214,9 @@ func TestRegisterMetadata(t *testing.T) {
 	if tb, ok := r.Table(reflect.TypeFor[*Order]()); !ok || tb != o {
 		t.Error("Table(*Order)")
 	}
+	if got := strings.Join(r.EnumTypeNames(), ","); got != "_status,status" {
+		t.Errorf("EnumTypeNames: %s", got)
+	}
 	if len(r.Tables()) != 3 {
 		t.Errorf("Tables: %d", len(r.Tables()))
 	}
@@ -274,5 +277,26 @@ func TestAddrs(t *testing.T) {
 	}
 	if _, err := tb.Addrs((*Order)(nil), nil); !errors.Is(err, model.ErrWrongType) {
 		t.Errorf("Addrs(nil) = %v", err)
+	}
+}
+
+func TestIdentityColumns(t *testing.T) {
+	t.Parallel()
+	type Counter struct {
+		ID  int64 `uno:"id,pk,identity:always"`
+		Seq int32 `uno:"seq,identity"`
+		N   int64 `uno:"n"`
+	}
+	r := register(t, Counter{})
+	tb, _ := model.TableOf[Counter](r)
+	id, seq, n := tb.Columns[0], tb.Columns[1], tb.Columns[2]
+	if id.Identity != "ALWAYS" || id.Insertable() || !id.Generated() {
+		t.Errorf("id: %+v", id)
+	}
+	if seq.Identity != "BY DEFAULT" || !seq.Insertable() || !seq.Generated() || seq.Nullable {
+		t.Errorf("seq: %+v", seq)
+	}
+	if n.Generated() || !n.Insertable() || names(tb.Generated) != "id,seq" {
+		t.Errorf("n: %+v, generated %s", n, names(tb.Generated))
 	}
 }

@@ -106,6 +106,10 @@ type Column struct {
 // leaves it out: it has a default or is an identity.
 func (c *Column) Generated() bool { return c.Default != "" || c.Identity != "" }
 
+// Insertable reports whether an INSERT may give the column a value:
+// every column but a GENERATED ALWAYS identity.
+func (c *Column) Insertable() bool { return c.Identity != "ALWAYS" }
+
 // Addr returns the address of the column's field in the struct v points
 // to, as a typed pointer (*string, *types.Decimal, …) in an interface; v
 // must be a *T of the column's table.
