@@ -58,8 +58,8 @@ func (k Kind) String() string {
 // trailing semicolon.
 type Statement struct {
 	Name string // the object, e.g. sales.customer or sales.customer.email
-	Kind Kind
-	SQL  string
+	Kind Kind   // what the statement creates or changes
+	SQL  string // the statement text
 }
 
 // Script joins statements into one SQL script, each ended by a semicolon

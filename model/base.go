@@ -63,43 +63,43 @@ type TableDefiner interface {
 // TableDef holds the table-level options of a [TableDefiner]. Column lists
 // name columns, not Go fields. An empty Name takes the naming convention.
 type TableDef struct {
-	Uniques     []UniqueDef
-	Indexes     []IndexDef
-	Checks      []CheckDef
-	ForeignKeys []ForeignKeyDef
+	Uniques     []UniqueDef     // unique constraints, partial when Where is set
+	Indexes     []IndexDef      // indexes, unique or not
+	Checks      []CheckDef      // named check constraints
+	ForeignKeys []ForeignKeyDef // foreign keys, composite ones included
 }
 
 // UniqueDef is a unique constraint over Columns. With Where it becomes a
 // partial unique index.
 type UniqueDef struct {
-	Name    string
-	Columns []string
-	Where   string // trusted SQL predicate
+	Name    string   // explicit name; empty for the convention
+	Columns []string // column names in order
+	Where   string   // trusted SQL predicate
 }
 
 // IndexDef is an index over Columns, using Using (btree when empty: gin,
 // gist, brin, hash, …), restricted to rows matching Where.
 type IndexDef struct {
-	Name    string
-	Columns []string
-	Unique  bool
-	Using   string
-	Where   string // trusted SQL predicate
+	Name    string   // explicit name; empty for the convention
+	Columns []string // column names in order
+	Unique  bool     // a unique index, reported like a unique constraint
+	Using   string   // access method; empty for btree
+	Where   string   // trusted SQL predicate
 }
 
 // CheckDef is a check constraint; Name is the part after ck_<table>_.
 type CheckDef struct {
-	Name string
+	Name string // the part after ck_<table>_
 	Expr string // trusted SQL expression
 }
 
 // ForeignKeyDef is a foreign key from Columns to RefColumns of RefTable
 // (table or schema.table; the model's own schema when unqualified).
 type ForeignKeyDef struct {
-	Name       string
-	Columns    []string
-	RefTable   string
-	RefColumns []string
-	OnDelete   Action
-	OnUpdate   Action
+	Name       string   // explicit name; empty for the convention
+	Columns    []string // referencing columns of this model
+	RefTable   string   // table or schema.table
+	RefColumns []string // referenced columns; empty for RefTable's primary key
+	OnDelete   Action   // empty: NO ACTION
+	OnUpdate   Action   // empty: NO ACTION
 }

@@ -18,9 +18,9 @@ func errTypeMismatch(v any, t *Table) error {
 type Table struct {
 	Type       reflect.Type // the model's struct type
 	Schema     string       // empty: unqualified, resolved by search_path
-	Name       string
-	QuotedName string // schema-qualified when Schema is set, every part quoted
-	Comment    string
+	Name       string       // the table name, unquoted
+	QuotedName string       // schema-qualified when Schema is set, every part quoted
+	Comment    string       // the doc tag of the BaseModel field
 
 	Columns     []*Column     // in struct order, embedded mixins in place
 	PrimaryKey  *Constraint   // Kind PrimaryKey
@@ -28,16 +28,16 @@ type Table struct {
 	Checks      []*Constraint // Kind Check
 	ForeignKeys []*Constraint // Kind ForeignKey
 	Indexes     []*Index      // non-unique indexes
-	Relations   []*Relation
-	Enums       []*EnumType // enum types used by columns, in column order
+	Relations   []*Relation   // relationship fields, in struct order
+	Enums       []*EnumType   // enum types used by columns, in column order
 
 	// Generated lists the columns the database fills when an INSERT leaves
 	// them out (a default or an identity): the RETURNING list.
 	Generated []*Column
 	// SoftDelete is set when the table has a BOOLEAN is_deleted column;
 	// DeletedColumn is that column.
-	SoftDelete    bool
-	DeletedColumn *Column
+	SoftDelete    bool    // the table deletes softly
+	DeletedColumn *Column // the is_deleted column, or nil
 	// TenantColumn is the tenant_id column, or nil.
 	TenantColumn *Column
 
@@ -84,8 +84,8 @@ func (t *Table) Addrs(v any, dst []any) ([]any, error) {
 
 // Column is one column of a [Table].
 type Column struct {
-	Table      *Table
-	Name       string
+	Table      *Table       // the table the column belongs to
+	Name       string       // the column name, unquoted
 	QuotedName string       // quoted, ready for SQL text
 	Field      string       // Go field path, dotted through embedded structs
 	Index      []int        // reflect field index path, for FieldByIndex
@@ -95,11 +95,11 @@ type Column struct {
 
 	SQLType    string    // e.g. VARCHAR(26), JSONB, BIGINT[], "sales"."status"
 	Enum       *EnumType // the enum type of the column (or of its array elements)
-	Nullable   bool
-	Default    string // trusted SQL expression; empty when none
-	Identity   string // "", "ALWAYS" or "BY DEFAULT"
-	PrimaryKey bool
-	Comment    string
+	Nullable   bool      // false: NOT NULL
+	Default    string    // trusted SQL expression; empty when none
+	Identity   string    // "", "ALWAYS" or "BY DEFAULT"
+	PrimaryKey bool      // a member of the primary key
+	Comment    string    // the doc tag of the field
 }
 
 // Generated reports whether the database fills the column when an INSERT
@@ -169,11 +169,11 @@ const (
 
 // Constraint is a primary key, unique, check or foreign key constraint.
 type Constraint struct {
-	Table      *Table
-	Kind       ConstraintKind
-	Name       string
-	QuotedName string
-	Columns    []*Column
+	Table      *Table         // the table the constraint is on
+	Kind       ConstraintKind // primary key, unique, foreign key or check
+	Name       string         // the name PostgreSQL reports, unquoted
+	QuotedName string         // the name, quoted
+	Columns    []*Column      // constrained columns in order; none for a Check
 
 	// Check is the expression of a Check constraint (trusted SQL).
 	Check string
@@ -183,25 +183,25 @@ type Constraint struct {
 	// is emitted as CREATE UNIQUE INDEX rather than a table constraint;
 	// PostgreSQL then reports violations under the index name, which is
 	// Name.
-	Where   string
-	Using   string
-	AsIndex bool
+	Where   string // trusted SQL predicate; empty for a full constraint
+	Using   string // index access method of a unique index; empty for btree
+	AsIndex bool   // emitted as CREATE UNIQUE INDEX
 
 	// RefTable and RefColumns are the target of a ForeignKey.
-	RefTable   *Table
-	RefColumns []*Column
-	OnDelete   Action
-	OnUpdate   Action
+	RefTable   *Table    // referenced table
+	RefColumns []*Column // referenced columns, paired with Columns
+	OnDelete   Action    // empty: NO ACTION
+	OnUpdate   Action    // empty: NO ACTION
 }
 
 // Index is a non-unique index.
 type Index struct {
-	Table      *Table
-	Name       string
-	QuotedName string
-	Columns    []*Column
-	Using      string // access method; empty for btree
-	Where      string // trusted SQL predicate; empty for a full index
+	Table      *Table    // the indexed table
+	Name       string    // the index name, unquoted
+	QuotedName string    // the name, quoted
+	Columns    []*Column // indexed columns in order
+	Using      string    // access method; empty for btree
+	Where      string    // trusted SQL predicate; empty for a full index
 }
 
 // RelationKind tells relationships apart.
@@ -230,28 +230,28 @@ func (k RelationKind) String() string {
 // Relation is a relationship field: a *T or T (belongs-to) or a []T or []*T
 // (has-many, many-to-many) of another registered model. It is not a column.
 type Relation struct {
-	Kind   RelationKind
-	Field  string // Go field path
-	Index  []int
-	Offset uintptr
-	GoType reflect.Type
-	Target *Table
+	Kind   RelationKind // belongs-to, has-many or many-to-many
+	Field  string       // Go field path
+	Index  []int        // reflect field index path
+	Offset uintptr      // byte offset of the field in the struct
+	GoType reflect.Type // the field's Go type
+	Target *Table       // the related model
 	// ForeignKey joins the tables: for BelongsTo it is on this table and
 	// points to Target; for HasMany it is on Target and points here; for
 	// ManyToMany it is on Through and points here.
 	ForeignKey *Constraint
 	// Through is the association table of a ManyToMany, and
 	// TargetForeignKey its foreign key to Target.
-	Through          *Table
-	TargetForeignKey *Constraint
+	Through          *Table      // the association table, for ManyToMany
+	TargetForeignKey *Constraint // its foreign key to Target
 }
 
 // EnumType is a PostgreSQL enum type declared by a Go string type
 // implementing types.Enum.
 type EnumType struct {
-	GoType     reflect.Type
-	Schema     string
-	Name       string
-	QuotedName string
-	Values     []string
+	GoType     reflect.Type // the declaring Go string type
+	Schema     string       // the schema of the model that uses it
+	Name       string       // the type name, unquoted
+	QuotedName string       // schema-qualified when Schema is set, quoted
+	Values     []string     // the labels, in order
 }

@@ -13,15 +13,15 @@ import (
 // identifiers, so SQL such as `default:'a,b'` or `check:(x IN (1, 2))` needs
 // no escaping; other values and the name run to the next comma.
 type Tag struct {
-	Name    string
-	Options []TagOption
+	Name    string      // the column name; empty for the default
+	Options []TagOption // in tag order
 }
 
 // TagOption is one option of a [Tag].
 type TagOption struct {
-	Key      string
-	Value    string
-	HasValue bool
+	Key      string // the option name, such as pk or default
+	Value    string // the text after the colon, trimmed
+	HasValue bool   // a colon was present
 }
 
 // Lookup returns the option with the given key.

@@ -10,9 +10,9 @@ import (
 // Date is a DATE column: a calendar date with no time zone. PostgreSQL's
 // infinite dates are rejected when scanned.
 type Date struct {
-	Year  int
-	Month time.Month
-	Day   int
+	Year  int        // year, 1 for 1 AD
+	Month time.Month // month of the year
+	Day   int        // day of the month, from 1
 }
 
 // DateOf returns the date of t in t's location.
@@ -49,7 +49,10 @@ func (d *Date) ScanDate(v pgtype.Date) error {
 // Time is a TIME column (time of day without time zone) with PostgreSQL's
 // microsecond precision.
 type Time struct {
-	Hour, Minute, Second, Microsecond int
+	Hour        int // 0–24 (24 only as 24:00:00)
+	Minute      int // 0–59
+	Second      int // 0–59
+	Microsecond int // 0–999999
 }
 
 // TimeOf returns the time of day of t, truncated to microseconds.
@@ -97,9 +100,9 @@ func (t *Time) ScanTime(v pgtype.Time) error {
 // days and a day no fixed number of seconds (daylight saving): "1 mon"
 // round-trips as one month, not 30 days.
 type Interval struct {
-	Months       int32
-	Days         int32
-	Microseconds int64
+	Months       int32 // whole months
+	Days         int32 // whole days
+	Microseconds int64 // the time part
 }
 
 // IntervalOf returns an interval of d, held as microseconds.

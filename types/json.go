@@ -10,7 +10,7 @@ import (
 // A JSON null is read back as the zero T; a SQL NULL needs a *JSONB[T]
 // field.
 type JSONB[T any] struct {
-	V T
+	V T // the value stored as JSON
 }
 
 // MarshalJSON implements json.Marshaler by marshalling V.
