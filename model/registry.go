@@ -27,6 +27,7 @@ type snapshot struct {
 	byName      map[string]*Table      // schemaKey + "." + name
 	constraints map[string]*Constraint // schemaKey + "." + constraint name
 	enums       map[string]*EnumType   // schemaKey + "." + enum name
+	indexes     map[string]*Index      // schemaKey + "." + index name
 	tables      []*Table               // in registration order
 }
 
@@ -45,6 +46,7 @@ func NewRegistryWithNaming(n Naming) *Registry {
 		byName:      map[string]*Table{},
 		constraints: map[string]*Constraint{},
 		enums:       map[string]*EnumType{},
+		indexes:     map[string]*Index{},
 	})
 	return r
 }
@@ -107,6 +109,7 @@ func (r *Registry) Register(models ...any) error {
 		byName:      maps(old.byName),
 		constraints: maps(old.constraints),
 		enums:       maps(old.enums),
+		indexes:     maps(old.indexes),
 		tables:      slices.Clone(old.tables),
 	}
 	for _, b := range batch {
@@ -374,10 +377,17 @@ func (s *snapshot) index(t *Table) []error {
 		relNames[c.Name] = true
 	}
 	for _, ix := range t.Indexes {
-		if relNames[ix.Name] || s.byName[nameKey(t.Schema, ix.Name)] != nil || s.constraints[nameKey(t.Schema, ix.Name)] != nil {
+		key := nameKey(t.Schema, ix.Name)
+		if relNames[ix.Name] || s.constraints[key] != nil || s.indexes[key] != nil {
 			errs = append(errs, &Error{Struct: t.goName, Err: fmt.Errorf("%w: index name %q is already used", ErrName, ix.Name)})
 		}
 		relNames[ix.Name] = true
+		s.indexes[key] = ix
+	}
+	for _, c := range t.Uniques {
+		if other := s.indexes[nameKey(t.Schema, c.Name)]; other != nil {
+			errs = append(errs, &Error{Struct: t.goName, Err: fmt.Errorf("%w: constraint name %q is also an index of %s", ErrName, c.Name, other.Table.goName)})
+		}
 	}
 	for n := range relNames {
 		if other, dup := s.byName[nameKey(t.Schema, n)]; dup {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,5 +299,49 @@ func TestIdentityColumns(t *testing.T) {
 	}
 	if n.Generated() || !n.Insertable() || names(tb.Generated) != "id,seq" {
 		t.Errorf("n: %+v, generated %s", n, names(tb.Generated))
+	}
+}
+
+// TestConcurrentUse registers batches while other goroutines look models
+// up; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	r := model.NewRegistry()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if tb, err := model.TableOf[Customer](r); err == nil && tb.Name != "customer" {
+					t.Error("torn read")
+					return
+				}
+				_, _ = r.Constraint("", "pk_order")
+				_ = r.Tables()
+			}
+		}()
+	}
+	var regs sync.WaitGroup
+	for _, batch := range [][]any{{Target{}}, {Customer{}, Order{}, OrderLine{}}, {SoftTarget{}}, {OrderLine{}, Order{}, Customer{}}} {
+		regs.Add(1)
+		go func() {
+			defer regs.Done()
+			if err := r.Register(batch...); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	regs.Wait()
+	close(done)
+	wg.Wait()
+	if n := len(r.Tables()); n != 5 {
+		t.Errorf("%d tables, want 5", n)
 	}
 }

@@ -404,3 +404,46 @@ type upperNaming struct{ model.DefaultNaming }
 func (upperNaming) PrimaryKey(t string) string         { return "PK_" + t }
 func (upperNaming) Unique(t string, c []string) string { return "UQ_" + t + "_" + strings.Join(c, "_") }
 func (upperNaming) Index(t string, c []string) string  { return "IX_" + t + "_" + strings.Join(c, "_") }
+
+type IndexNameA struct {
+	ID int64 `uno:"id,pk"`
+	X  int64 `uno:"x"`
+}
+
+func (IndexNameA) TableDef() model.TableDef {
+	return model.TableDef{Indexes: []model.IndexDef{{Name: "shared_ix", Columns: []string{"x"}}}}
+}
+
+type IndexNameB struct {
+	ID int64 `uno:"id,pk"`
+	Y  int64 `uno:"y"`
+}
+
+func (IndexNameB) TableDef() model.TableDef {
+	return model.TableDef{Indexes: []model.IndexDef{{Name: "shared_ix", Columns: []string{"y"}}}}
+}
+
+type IndexNameC struct {
+	uno.Model `uno:"schema:other"`
+	ID        int64 `uno:"id,pk"`
+	Y         int64 `uno:"y"`
+}
+
+func (IndexNameC) TableDef() model.TableDef {
+	return model.TableDef{Indexes: []model.IndexDef{{Name: "shared_ix", Columns: []string{"y"}}}}
+}
+
+// TestIndexNamesPerSchema checks that index names clash within a schema,
+// across models and batches, but not across schemas.
+func TestIndexNamesPerSchema(t *testing.T) {
+	t.Parallel()
+	r := model.NewRegistry()
+	if err := r.Register(IndexNameA{}, IndexNameC{}); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Register(IndexNameB{})
+	var me *model.Error
+	if !errors.Is(err, model.ErrName) || !errors.As(err, &me) || !strings.HasSuffix(me.Struct, "IndexNameB") {
+		t.Fatalf("error = %v", err)
+	}
+}
