@@ -88,7 +88,7 @@ func (Product) TableDef() model.TableDef {
 type Tag struct {
 	uno.Model `uno:"table:tag"`
 	ID        int64  `uno:"id,pk,identity"`
-	Label     string `uno:"label,unique"`
+	Label     string `uno:"label,unique,using:btree"`
 }
 
 // ProductTag is the association table of Product.Tags.
@@ -117,7 +117,7 @@ type Department struct {
 type Employee struct {
 	uno.Model    `uno:"table:employee"`
 	ID           int64 `uno:"id,pk"`
-	DepartmentID int64 `uno:"department_id,fk:department.id"`
+	DepartmentID int64 `uno:"department_id,default:1,fk:department.id,ondelete:setdefault,onupdate:noaction"`
 }
 
 // TypeZoo has a column of every standard type.
@@ -149,7 +149,7 @@ type TypeZoo struct {
 	Moods     []Mood                       `uno:"moods"`
 	Mood      *Mood                        `uno:"mood"`
 	F32       float32                      `uno:"f32"`
-	OptText   *string                      `uno:"opt_text"`
+	OptText   *string                      `uno:"opt_text,null"`
 	NullStr   sql.NullString               `uno:"null_str"`
 	PgInt     pgtype.Int4                  `uno:"pg_int"`
 	LineOrder *types.String26              `uno:"line_order"`

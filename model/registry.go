@@ -231,7 +231,7 @@ func addFK(t *Table, naming Naming, p *pendingFK, target *Table, refCols []*Colu
 		return fmt.Errorf("%w: foreign key has %d columns but %s has %d", ErrUnknownReference, len(p.columns), target.Name, len(refCols))
 	}
 	if !isKey(target, refCols) {
-		return fmt.Errorf("%w: %s(%s) is not the primary key or a unique constraint (a soft-deleting table's unique keys are partial indexes and cannot be referenced)",
+		return fmt.Errorf("%w: %s(%s) is not the primary key or a unique constraint (unique indexes, such as a soft-deleting table's partial ones, cannot be referenced)",
 			ErrUnknownReference, target.Name, strings.Join(columnNames(refCols), ", "))
 	}
 	for _, c := range p.columns {
@@ -254,13 +254,15 @@ func addFK(t *Table, naming Naming, p *pendingFK, target *Table, refCols []*Colu
 	return nil
 }
 
-// isKey reports whether cols are t's primary key or a full unique constraint.
+// isKey reports whether cols are t's primary key or a unique constraint.
+// Unique indexes do not count: the emitter creates them after the tables,
+// and partial ones can never be referenced.
 func isKey(t *Table, cols []*Column) bool {
 	if slices.Equal(t.PrimaryKey.Columns, cols) {
 		return true
 	}
 	for _, u := range t.Uniques {
-		if u.Where == "" && slices.Equal(u.Columns, cols) {
+		if !u.AsIndex && slices.Equal(u.Columns, cols) {
 			return true
 		}
 	}
