@@ -22,6 +22,11 @@ type SoftTarget struct {
 	Code string `uno:"code,unique"`
 }
 
+type IndexTarget struct {
+	ID   int64  `uno:"id,pk"`
+	Code string `uno:"code,unique,using:btree"`
+}
+
 type PanickyDef struct {
 	ID int64 `uno:"id,pk"`
 }
@@ -103,6 +108,10 @@ func TestRegisterErrors(t *testing.T) {
 		FKSoftUnique struct {
 			ID int64  `uno:"id,pk"`
 			X  string `uno:"x,fk:soft_target.code"`
+		}
+		FKUniqueIndex struct {
+			ID int64  `uno:"id,pk"`
+			X  string `uno:"x,fk:index_target.code"`
 		}
 		FKBadForm struct {
 			ID int64 `uno:"id,pk"`
@@ -268,6 +277,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"fk unknown column", []any{Target{}, FKUnknownColumn{}}, model.ErrUnknownReference, "FKUnknownColumn", "X"},
 		{"fk to non-key column", []any{Target{}, FKNotKey{}}, model.ErrUnknownReference, "FKNotKey", "X"},
 		{"fk to soft-delete unique", []any{SoftTarget{}, FKSoftUnique{}}, model.ErrUnknownReference, "FKSoftUnique", "X"},
+		{"fk to unique index", []any{IndexTarget{}, FKUniqueIndex{}}, model.ErrUnknownReference, "FKUniqueIndex", "X"},
 		{"fk bad form", []any{FKBadForm{}}, model.ErrBadTag, "FKBadForm", "X"},
 		{"belongs_to unregistered model", []any{BelongsUnregistered{}}, model.ErrUnknownReference, "BelongsUnregistered", "Customer"},
 		{"belongs_to without join column", []any{Target{}, BelongsNoColumn{}}, model.ErrUnknownColumn, "BelongsNoColumn", "Target"},
