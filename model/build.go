@@ -179,6 +179,12 @@ func checkName(what, name string) error {
 	return nil
 }
 
+// integerTypes are the SQL spellings of integer types, which may be
+// identity columns.
+var integerTypes = map[string]bool{
+	"SMALLINT": true, "INTEGER": true, "BIGINT": true, "INT": true, "INT2": true, "INT4": true, "INT8": true,
+}
+
 var relationOnly = []string{"belongs_to", "has_many", "many_to_many"}
 
 func parseAction(o TagOption) (Action, error) {
@@ -212,7 +218,7 @@ func (b *builder) column(f reflect.StructField, idx []int, offset uintptr, fpath
 	c.QuotedName = quote.Ident(c.Name)
 	var m sqlMapping
 	if o, ok := tag.Lookup("type"); ok {
-		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: true}
+		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: integerTypes[strings.ToUpper(o.Value)]}
 	} else {
 		var err error
 		if m, err = mapGoType(f.Type); err != nil {

@@ -137,7 +137,7 @@ func mapGoType(t reflect.Type) (sqlMapping, error) {
 	hint := ""
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map, reflect.Interface:
-		hint = " (use types.JSONB[T] for a JSONB column, or a type: option)"
+		hint = " (use types.JSONB[T] for a JSONB column, a type: option, or a belongs_to tag for a related model)"
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		hint = " (PostgreSQL has no unsigned integers; use a signed type)"
 	}

@@ -285,7 +285,7 @@ func TestIdentityColumns(t *testing.T) {
 	t.Parallel()
 	type Counter struct {
 		ID  int64 `uno:"id,pk,identity:always"`
-		Seq int32 `uno:"seq,identity"`
+		Seq int32 `uno:"seq,identity,type:integer"`
 		N   int64 `uno:"n"`
 	}
 	r := register(t, Counter{})

@@ -192,6 +192,9 @@ func TestRegisterErrors(t *testing.T) {
 		IdentityString struct {
 			ID string `uno:"id,pk,identity"`
 		}
+		IdentityTypeText struct {
+			ID int64 `uno:"id,pk,identity,type:TEXT"`
+		}
 		IdentityDefault struct {
 			ID int64 `uno:"id,pk,identity,default:1"`
 		}
@@ -298,6 +301,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"null and notnull", []any{NullAndNotNull{}}, model.ErrBadTag, "NullAndNotNull", "S"},
 		{"null primary key", []any{PKNull{}}, model.ErrBadTag, "PKNull", "ID"},
 		{"identity on string", []any{IdentityString{}}, model.ErrBadTag, "IdentityString", "ID"},
+		{"identity on a text type override", []any{IdentityTypeText{}}, model.ErrBadTag, "IdentityTypeText", "ID"},
 		{"identity with default", []any{IdentityDefault{}}, model.ErrBadTag, "IdentityDefault", "ID"},
 		{"identity bad value", []any{IdentityBad{}}, model.ErrBadTag, "IdentityBad", "ID"},
 		{"using without index", []any{UsingAlone{}}, model.ErrBadTag, "UsingAlone", "J"},

@@ -29,8 +29,16 @@ func (d Date) In(loc *time.Location) time.Time {
 // String returns the date as YYYY-MM-DD.
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
 
-// DateValue implements pgtype.DateValuer.
+// Valid reports whether d is a real calendar date (the zero Date is not).
+func (d Date) Valid() bool { return DateOf(d.In(time.UTC)) == d }
+
+// DateValue implements pgtype.DateValuer. A date that does not exist, such
+// as the zero Date or February 30, is an error rather than being silently
+// moved.
 func (d Date) DateValue() (pgtype.Date, error) {
+	if !d.Valid() {
+		return pgtype.Date{}, fmt.Errorf("types: %04d-%02d-%02d is not a date", d.Year, int(d.Month), d.Day)
+	}
 	return pgtype.Date{Time: d.In(time.UTC), Valid: true}, nil
 }
 

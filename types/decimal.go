@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -10,12 +11,16 @@ import (
 // Decimal is an exact NUMERIC column. It holds the decimal text of the
 // number ("12.50", "-3", "1.5e-7", "NaN", "Infinity", "-Infinity"), so any
 // precision PostgreSQL accepts — a 38-digit value included — round-trips
-// unchanged. Scale is kept: "1.50" stays "1.50". Use a `type:NUMERIC(p,s)`
-// tag to fix precision and scale in the column.
+// unchanged. Scale is kept: "1.50" stays "1.50". The zero value, "", is
+// written as 0. Use a `type:NUMERIC(p,s)` tag to fix precision and scale in
+// the column.
 type Decimal string
 
 // ParseDecimal validates s as a decimal number and returns it as a Decimal.
 func ParseDecimal(s string) (Decimal, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("types: empty Decimal")
+	}
 	if _, err := Decimal(s).NumericValue(); err != nil {
 		return "", err
 	}
@@ -36,7 +41,7 @@ func (d Decimal) NumericValue() (pgtype.Numeric, error) {
 	case "-Infinity":
 		return pgtype.Numeric{InfinityModifier: pgtype.NegativeInfinity, Valid: true}, nil
 	case "":
-		return pgtype.Numeric{}, fmt.Errorf("types: empty Decimal")
+		return pgtype.Numeric{Int: new(big.Int), Valid: true}, nil
 	}
 	var n pgtype.Numeric
 	if err := n.ScanScientific(strings.TrimPrefix(s, "+")); err != nil || !n.Valid {

@@ -58,6 +58,15 @@ func TestCivilTypes(t *testing.T) {
 	if iv := types.IntervalOf(90 * time.Minute); iv != (types.Interval{Microseconds: 5400e6}) {
 		t.Errorf("IntervalOf = %v", iv)
 	}
+	if _, err := (types.Date{}).DateValue(); err == nil {
+		t.Error("zero Date accepted")
+	}
+	if _, err := (types.Date{Year: 2023, Month: time.February, Day: 29}).DateValue(); err == nil {
+		t.Error("2023-02-29 accepted")
+	}
+	if n, err := types.Decimal("").NumericValue(); err != nil || n.Int.Sign() != 0 || n.Exp != 0 {
+		t.Errorf("zero Decimal = %v, %v", n, err)
+	}
 	if _, err := (types.Time{Hour: 24, Second: 1}).TimeValue(); err == nil {
 		t.Error("24:00:01 accepted")
 	}
