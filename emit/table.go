@@ -101,12 +101,12 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 	for _, t := range order {
 		if t.Comment != "" {
 			out = append(out, Statement{Name: objectName(t.Schema, t.Name), Kind: KindComment,
-				SQL: "COMMENT ON TABLE " + t.QuotedName + " IS " + quote.Literal(t.Comment)})
+				SQL: "COMMENT ON TABLE " + t.QuotedName + " IS " + literal(t.Comment)})
 		}
 		for _, c := range t.Columns {
 			if c.Comment != "" {
 				out = append(out, Statement{Name: objectName(t.Schema, t.Name) + "." + c.Name, Kind: KindComment,
-					SQL: "COMMENT ON COLUMN " + t.QuotedName + "." + c.QuotedName + " IS " + quote.Literal(c.Comment)})
+					SQL: "COMMENT ON COLUMN " + t.QuotedName + "." + c.QuotedName + " IS " + literal(c.Comment)})
 			}
 		}
 	}
@@ -162,7 +162,7 @@ func dependencyOrder(tables []*model.Table) []*model.Table {
 func enumStatement(et *model.EnumType) Statement {
 	var b strings.Builder
 	b.WriteString("    IF to_regtype(")
-	b.WriteString(quote.Literal(et.QuotedName))
+	b.WriteString(literal(et.QuotedName))
 	b.WriteString(") IS NULL THEN\n        CREATE TYPE ")
 	b.WriteString(et.QuotedName)
 	b.WriteString(" AS ENUM (")
@@ -170,7 +170,7 @@ func enumStatement(et *model.EnumType) Statement {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quote.Literal(v))
+		b.WriteString(literal(v))
 	}
 	b.WriteString(");\n    END IF;\n")
 	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(b.String())}
@@ -270,9 +270,9 @@ func addForeignKey(fk *model.Constraint) Statement {
 	t := fk.Table
 	var b strings.Builder
 	b.WriteString("    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = ")
-	b.WriteString(quote.Literal(t.QuotedName))
+	b.WriteString(literal(t.QuotedName))
 	b.WriteString("::regclass AND conname = ")
-	b.WriteString(quote.Literal(fk.Name))
+	b.WriteString(literal(fk.Name))
 	b.WriteString(") THEN\n        ALTER TABLE ")
 	b.WriteString(t.QuotedName)
 	b.WriteString(" ADD ")
@@ -303,3 +303,8 @@ func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model
 	}
 	return Statement{Name: objectName(t.Schema, name), Kind: KindIndex, SQL: b.String()}
 }
+
+// literal quotes s with quote.Literal, without the space quote.Literal
+// puts before an E'' literal (every use here follows a keyword, a comma or
+// a parenthesis).
+func literal(s string) string { return strings.TrimPrefix(quote.Literal(s), " ") }
