@@ -305,6 +305,6 @@ func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model
 }
 
 // literal quotes s with quote.Literal, without the space quote.Literal
-// puts before an E” literal (every use here follows a keyword, a comma or
+// puts before an E-prefixed literal (every use here follows a keyword, a comma or
 // a parenthesis).
 func literal(s string) string { return strings.TrimPrefix(quote.Literal(s), " ") }
