@@ -22,6 +22,7 @@ import (
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/quote"
 	"github.com/uno-db/uno/types"
 )
 
@@ -88,7 +89,7 @@ func catalogType(c *model.Column) string {
 	if c.Enum != nil {
 		s = c.Enum.Name
 		if c.Enum.Schema != "" {
-			s = c.Enum.Schema + "." + s
+			s = quoteIfNeeded(c.Enum.Schema) + "." + s
 		}
 	} else {
 		s = strings.ToLower(s)
@@ -105,6 +106,17 @@ func catalogType(c *model.Column) string {
 		s += "[]"
 	}
 	return s
+}
+
+// quoteIfNeeded quotes a name the way PostgreSQL's quote_ident does for
+// names that are not plain lower-case words.
+func quoteIfNeeded(name string) string {
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			return quote.Ident(name)
+		}
+	}
+	return name
 }
 
 type catalogColumn struct {
@@ -130,7 +142,7 @@ func TestEmittedDDLMatchesCatalog(t *testing.T) {
 	}
 	var nTables int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind = 'r' AND n.nspname IN ('public', 'shop')`).Scan(&nTables); err != nil || nTables != len(allModels) {
+		WHERE c.relkind = 'r' AND n.nspname IN ('public', 'shop', 'odd "schema"')`).Scan(&nTables); err != nil || nTables != len(allModels) {
 		t.Fatalf("%d tables in the catalog (%v), want %d", nTables, err, len(allModels))
 	}
 
@@ -147,6 +159,7 @@ func TestEmittedDDLMatchesCatalog(t *testing.T) {
 	}{
 		{"shop", "status", Status("").EnumValues()},
 		{"public", "mood", Mood("").EnumValues()},
+		{`odd "schema"`, "mood", Mood("").EnumValues()},
 	} {
 		var labels []string
 		err := conn.QueryRow(ctx, `SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_type t
@@ -356,8 +369,8 @@ func TestDeclaredSpecifics(t *testing.T) {
 		{`SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'type_zoo'::regclass AND attname = 'moods'`, `mood[]`},
 		{`SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'product'::regclass AND attname = 'id'`, `a`},
 		{`SELECT obj_description('"user"'::regclass, 'pg_class')`, `Accounts. It's a reserved word.`},
-		{`SELECT obj_description('"we""ird; DROP TABLE x; --"'::regclass, 'pg_class')`, `it's "weird"; DROP TABLE x; -- $uno$ \ back`},
-		{`SELECT col_description('"we""ird; DROP TABLE x; --"'::regclass, 2)`, `O'Reilly`},
+		{`SELECT obj_description('"odd ""schema"""."we""ird; DROP TABLE x; --"'::regclass, 'pg_class')`, `it's "weird"; DROP TABLE x; -- $uno$ \ back`},
+		{`SELECT col_description('"odd ""schema"""."we""ird; DROP TABLE x; --"'::regclass, 2)`, `O'Reilly`},
 	} {
 		var got string
 		if err := conn.QueryRow(ctx, q.sql).Scan(&got); err != nil || got != q.want {

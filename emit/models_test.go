@@ -165,10 +165,11 @@ func (TypeZoo) TableDef() model.TableDef {
 
 // Weird has hostile names everywhere.
 type Weird struct {
-	uno.Model `uno:"table:we\"ird; DROP TABLE x; --" doc:"it's \"weird\"; DROP TABLE x; -- $uno$ \\ back"`
+	uno.Model `uno:"table:we\"ird; DROP TABLE x; --,schema:odd \"schema\"" doc:"it's \"weird\"; DROP TABLE x; -- $uno$ \\ back"`
 	ID        int64   `uno:"select,pk"`
 	Quote     string  `uno:"it's \"quoted\",default:'it''s',unique" doc:"O'Reilly"`
 	Space     *string `uno:"with space,index"`
+	Mood      Mood    `uno:"mood,default:'happy'"`
 }
 
 var allModels = []any{
