@@ -147,10 +147,14 @@ func (db *DB) wrapErr(ctx context.Context, err error, lost bool) error {
 	if err == nil {
 		return nil
 	}
+	err = dberr.Classify(err)
 	if lost {
 		db.markSuspect()
+		var de *dberr.Error
+		if !errors.As(err, &de) {
+			err = &dberr.Error{Kind: dberr.ErrConnection, Err: err}
+		}
 	}
-	err = dberr.Classify(err)
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		err = fmt.Errorf("%w (%w)", cerr, err)
 	}

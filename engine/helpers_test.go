@@ -118,6 +118,8 @@ type cutProxy struct {
 	mode   atomic.Int32
 	cuts   atomic.Int32
 	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
 }
 
 const (
@@ -135,7 +137,15 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 	p := &cutProxy{ln: ln, target: target}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
 	return p
 }
 
@@ -153,6 +163,9 @@ func (p *cutProxy) serve() {
 			client.Close()
 			continue
 		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
 		p.wg.Add(2)
 		go func() { defer p.wg.Done(); _, _ = io.Copy(client, server); client.Close() }()
 		go func() { defer p.wg.Done(); p.forward(client, server); server.Close(); client.Close() }()

@@ -382,10 +382,13 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 			tx.rollback(ctx)
 			err = db.wrapErr(ctx, err, lost)
 			if lost {
-				return ctx.Err() == nil, fmt.Errorf("%w: %w", errTxLost, err)
+				return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: fmt.Errorf("%w: %w", errTxLost, err)}
 			}
 			return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 		}
+	}
+	if tx.conn.IsClosed() {
+		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
 	}
 	results, err := tx.conn.PgConn().Exec(ctx, commitSQL).ReadAll()
 	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"
@@ -403,9 +406,9 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 		return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 	}
 	db.markSuspect()
-	if pgconn.SafeToRetry(err) {
-		return ctx.Err() == nil, fmt.Errorf("%w: %w", errTxLost, dberr.Classify(err))
-	}
+	// COMMIT may have reached the server. (pgconn's SafeToRetry cannot be
+	// trusted here: a read failure after the write can surface as a
+	// "conn closed" lock error that claims nothing was sent.)
 	if xid == nil {
 		// Nothing was written (read-only, or no transaction id assigned):
 		// whatever happened to COMMIT, no effect is lost.
@@ -450,7 +453,8 @@ func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error
 			db.log.Info("uno: transaction committed before the connection was lost", "xid", xid)
 			return false, nil
 		case *status == "aborted":
-			return ctx.Err() == nil, fmt.Errorf("%w (transaction %s): %w", errTxAborted, xid, dberr.Classify(cause))
+			return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection,
+				Err: fmt.Errorf("%w (transaction %s): %w", errTxAborted, xid, cause)}
 		}
 		// "in progress": the old backend has not finished yet.
 		if i >= 200 {
