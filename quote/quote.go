@@ -39,7 +39,7 @@ func Qualified(schema, name string) string {
 
 // Literal returns s as a standard-conforming string literal: wrapped in
 // single quotes with every single quote doubled. A string holding a
-// backslash is written in the E'' form with backslashes doubled, so the
+// backslash is written in the E” form with backslashes doubled, so the
 // result means s whatever standard_conforming_strings is set to. NUL bytes,
 // which PostgreSQL text cannot hold, are removed.
 func Literal(s string) string {
