@@ -141,3 +141,13 @@ func WithPath(rawURL, database string) string {
 	u.Path = "/" + strings.TrimPrefix(database, "/")
 	return u.String()
 }
+
+// ServerURL returns the admin URL of the shared server, for Example
+// functions, which have no *testing.T.
+func ServerURL() (string, error) {
+	u, err := server()
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
