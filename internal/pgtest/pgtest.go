@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/internal/pgcluster"
 )
 
 // EnvURL is the environment variable naming an existing server for the tests.
@@ -20,7 +22,7 @@ const EnvURL = "UNO_TEST_DATABASE_URL"
 var (
 	sharedOnce    sync.Once
 	sharedURL     *url.URL
-	sharedCluster *Cluster
+	sharedCluster *pgcluster.Cluster
 	sharedErr     error
 	dbSeq         atomic.Int64
 )
@@ -48,7 +50,7 @@ func server() (*url.URL, error) {
 			}
 			return
 		}
-		sharedCluster, sharedErr = NewCluster()
+		sharedCluster, sharedErr = pgcluster.New()
 		if sharedErr == nil {
 			sharedURL, sharedErr = url.Parse(sharedCluster.URL("postgres"))
 		}
@@ -122,9 +124,9 @@ func dropDatabase(adminURL, name string) {
 
 // StartCluster starts a private cluster the test may stop and restart. It is
 // destroyed when the test ends.
-func StartCluster(t testing.TB) *Cluster {
+func StartCluster(t testing.TB) *pgcluster.Cluster {
 	t.Helper()
-	c, err := NewCluster()
+	c, err := pgcluster.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package pgtest
+// Package pgcluster creates, starts, stops and destroys throwaway
+// PostgreSQL clusters from the local server binaries (initdb and pg_ctl):
+// in a temporary directory, listening on 127.0.0.1 only, on a free port, with
+// trust authentication, and as the user "nobody" when run as root, since
+// PostgreSQL refuses to run as root. The test harness and `uno demo` use it.
+package pgcluster
 
 import (
 	"bytes"
@@ -22,9 +27,9 @@ const installHint = "install the PostgreSQL server binaries (Debian: apt-get ins
 
 // clusterPrefix names the temporary directories of harness clusters, so a
 // later run can find and stop the clusters of test binaries that died.
-const clusterPrefix = "uno-pgtest-"
+const clusterPrefix = "uno-pgcluster-"
 
-// Cluster is a throwaway PostgreSQL cluster owned by the test process. It
+// Cluster is a throwaway PostgreSQL cluster owned by this process. It
 // listens on 127.0.0.1 only, trusts every local connection and keeps no data
 // after [Cluster.Destroy].
 type Cluster struct {
@@ -54,7 +59,7 @@ func FindBinaries() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", fmt.Errorf("pgtest: initdb and pg_ctl not found: %s", installHint)
+	return "", fmt.Errorf("pgcluster: initdb and pg_ctl not found: %s", installHint)
 }
 
 func versionOf(initdbPath string) int {
@@ -62,8 +67,8 @@ func versionOf(initdbPath string) int {
 	return v
 }
 
-// NewCluster creates and starts a cluster in a new temporary directory.
-func NewCluster() (*Cluster, error) {
+// New creates and starts a cluster in a new temporary directory.
+func New() (*Cluster, error) {
 	reapOrphans()
 	bin, err := FindBinaries()
 	if err != nil {
@@ -71,12 +76,12 @@ func NewCluster() (*Cluster, error) {
 	}
 	dir, err := os.MkdirTemp("", clusterPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	c := &Cluster{dir: dir, bin: bin}
 	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		c.Destroy()
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	if os.Geteuid() == 0 {
 		cred, err := unprivileged()
@@ -87,17 +92,17 @@ func NewCluster() (*Cluster, error) {
 		c.cred = cred
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			c.Destroy()
-			return nil, fmt.Errorf("pgtest: %w", err)
+			return nil, fmt.Errorf("pgcluster: %w", err)
 		}
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		c.Destroy()
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	if out, err := c.run("initdb", "-D", c.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8",
 		"--locale=C", "--no-sync"); err != nil {
 		c.Destroy()
-		return nil, fmt.Errorf("pgtest: initdb failed: %w\n%s", err, out)
+		return nil, fmt.Errorf("pgcluster: initdb failed: %w\n%s", err, out)
 	}
 	if err := c.Start(); err != nil {
 		c.Destroy()
@@ -111,7 +116,7 @@ func NewCluster() (*Cluster, error) {
 func unprivileged() (*syscall.Credential, error) {
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: running as root and no user \"nobody\" to run PostgreSQL as: %w", err)
+		return nil, fmt.Errorf("pgcluster: running as root and no user \"nobody\" to run PostgreSQL as: %w", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -163,7 +168,7 @@ func (c *Cluster) Start() error {
 			return nil
 		}
 		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
-		lastErr = fmt.Errorf("pgtest: pg_ctl start failed: %w\n%s\n%s", err, out, tail(log, 2000))
+		lastErr = fmt.Errorf("pgcluster: pg_ctl start failed: %w\n%s\n%s", err, out, tail(log, 2000))
 		if !bytes.Contains(log, []byte("could not bind")) && !bytes.Contains(log, []byte("Address already in use")) {
 			break
 		}
@@ -175,7 +180,7 @@ func (c *Cluster) Start() error {
 // [Cluster.Start] can bring it back.
 func (c *Cluster) Stop() error {
 	if out, err := c.run("pg_ctl", "-D", c.dataDir(), "-m", "immediate", "-w", "stop"); err != nil {
-		return fmt.Errorf("pgtest: pg_ctl stop failed: %w\n%s", err, out)
+		return fmt.Errorf("pgcluster: pg_ctl stop failed: %w\n%s", err, out)
 	}
 	return nil
 }
@@ -200,7 +205,7 @@ func (c *Cluster) URL(database string) string {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("pgtest: no free port: %w", err)
+		return 0, fmt.Errorf("pgcluster: no free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
