@@ -359,3 +359,32 @@ func passwordState(s Secret) string {
 	}
 	return redacted
 }
+
+// ConnString renders the connection part of c (host, port, database, user,
+// password, sslmode, application name) as a libpq keyword/value string for
+// pgx, which turns sslmode into its TLS settings. It holds the password in
+// clear: pass it to pgx, never to a log.
+func (c Config) ConnString() string {
+	var b strings.Builder
+	kv := func(k, v string) {
+		b.WriteString(k)
+		b.WriteString("='")
+		for i := 0; i < len(v); i++ {
+			if v[i] == '\\' || v[i] == '\'' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(v[i])
+		}
+		b.WriteString("' ")
+	}
+	kv("host", c.Host)
+	kv("port", strconv.Itoa(c.Port))
+	kv("dbname", c.Database)
+	kv("user", c.User)
+	if c.Password != "" {
+		kv("password", c.Password.Reveal())
+	}
+	kv("sslmode", c.SSLMode)
+	kv("application_name", c.ApplicationName)
+	return strings.TrimSpace(b.String())
+}

@@ -228,3 +228,17 @@ func ExampleParse() {
 	// postgres://app@localhost:5432/shop?sslmode=prefer&application_name=uno (password ********)
 	// shop_reader 8
 }
+
+// TestConnStringRoundTrip: hostile values survive rendering for pgx and
+// parsing back.
+func TestConnStringRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := config.Config{Host: "h", Database: `d'b\x`, User: "u s'er", Password: `p'a\ss word`}.WithDefaults()
+	back, err := config.Parse(c.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Database != c.Database || back.User != c.User || back.Password != c.Password {
+		t.Fatalf("round trip: %+v", back)
+	}
+}

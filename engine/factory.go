@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,7 +159,7 @@ func (f *Factory) Close(ctx context.Context) error {
 
 // newDB builds the pgx pool for cfg.
 func (f *Factory) newDB(cfg config.Config) (*DB, error) {
-	pc, err := pgxpool.ParseConfig(connString(cfg))
+	pc, err := pgxpool.ParseConfig(cfg.ConnString())
 	if err != nil {
 		// pgconn redacts the password in its parse errors.
 		return nil, fmt.Errorf("uno: pool settings for %s: %w", cfg.Key(), err)
@@ -238,28 +237,6 @@ func execMode(s string) pgx.QueryExecMode {
 		return pgx.QueryExecModeExec
 	}
 	return pgx.QueryExecModeCacheStatement
-}
-
-// connString renders cfg as a libpq keyword/value string for pgx, which
-// turns sslmode into its TLS settings.
-func connString(cfg config.Config) string {
-	var b strings.Builder
-	kv := func(k, v string) {
-		b.WriteString(k)
-		b.WriteString("='")
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v))
-		b.WriteString("' ")
-	}
-	kv("host", cfg.Host)
-	kv("port", strconv.Itoa(cfg.Port))
-	kv("dbname", cfg.Database)
-	kv("user", cfg.User)
-	if cfg.Password != "" {
-		kv("password", cfg.Password.Reveal())
-	}
-	kv("sslmode", cfg.SSLMode)
-	kv("application_name", cfg.ApplicationName)
-	return b.String()
 }
 
 // DB is one cached pool with uno's scoped helpers. Get it from
