@@ -67,6 +67,12 @@ type TableDef struct {
 	Indexes     []IndexDef      // indexes, unique or not
 	Checks      []CheckDef      // named check constraints
 	ForeignKeys []ForeignKeyDef // foreign keys, composite ones included
+
+	// UniqueAcrossTenants keeps the unique keys of a tenant model (one
+	// with a tenant_id column) as declared. By default tenant_id is put
+	// first in each of them, so keys are unique per tenant and a unique
+	// violation cannot reveal that another tenant holds a value.
+	UniqueAcrossTenants bool
 }
 
 // UniqueDef is a unique constraint over Columns. With Where it becomes a
@@ -102,4 +108,28 @@ type ForeignKeyDef struct {
 	RefColumns []string // referenced columns; empty for RefTable's primary key
 	OnDelete   Action   // empty: NO ACTION
 	OnUpdate   Action   // empty: NO ACTION
+}
+
+// SQLConfiger is implemented by a model that sets its SQL configuration
+// (uno's per-model SQL config): which emitters of package emit run for it
+// and how its triggers behave. Registration calls SQLConfig once on the
+// zero value.
+type SQLConfiger interface {
+	SQLConfig() SQLConfig
+}
+
+// SQLConfig is the SQL configuration of a model, kept in [Table.SQL]. The
+// zero value asks for the default emitters chosen from the model's columns.
+type SQLConfig struct {
+	// Emitters names the emitters to run for the model, in order,
+	// replacing the default set; nil keeps the default set.
+	Emitters []string
+	// DeleteSoftly turns a DELETE into an update setting is_deleted, so
+	// the row stays. It needs the is_deleted column ([RecordStatus]).
+	DeleteSoftly bool
+	// RequireUser makes the user-audit trigger refuse writes made without
+	// a current user. It needs the [UserAudit] columns.
+	RequireUser bool
+	// History keeps every version of each row in a history table.
+	History bool
 }

@@ -530,6 +530,19 @@ func (b *builder) finish() {
 		}
 		t.Indexes = append(t.Indexes, b.index(ix.Name, b.naming.Index(t.Name, ix.Columns), cols, ix.Using, ix.Where))
 	}
+	if t.TenantColumn != nil && !def.UniqueAcrossTenants {
+		for _, u := range t.Uniques {
+			if !slices.Contains(u.Columns, t.TenantColumn) {
+				u.Columns = append([]*Column{t.TenantColumn}, u.Columns...)
+			}
+		}
+	}
+	if cfg, err := sqlConfig(t.Type); err != nil {
+		b.fail("", err)
+	} else {
+		t.SQL = cfg
+		b.checkSQLConfig()
+	}
 	if t.SoftDelete {
 		for _, u := range t.Uniques {
 			pred := "NOT " + t.DeletedColumn.QuotedName
@@ -642,6 +655,52 @@ func tableDef(typ reflect.Type) (def *TableDef, err error) {
 	}()
 	d := v.(TableDefiner).TableDef()
 	return &d, nil
+}
+
+// sqlConfig calls SQLConfig on the zero value of a model implementing
+// SQLConfiger, turning a panic into an error.
+func sqlConfig(typ reflect.Type) (cfg SQLConfig, err error) {
+	var v any
+	switch {
+	case typ.Implements(reflect.TypeFor[SQLConfiger]()):
+		v = reflect.Zero(typ).Interface()
+	case reflect.PointerTo(typ).Implements(reflect.TypeFor[SQLConfiger]()):
+		v = reflect.New(typ).Interface()
+	default:
+		return cfg, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = SQLConfig{}, fmt.Errorf("%w: SQLConfig panicked: %v", ErrBadTag, r)
+		}
+	}()
+	cfg = v.(SQLConfiger).SQLConfig()
+	cfg.Emitters = slices.Clone(cfg.Emitters)
+	return cfg, nil
+}
+
+// checkSQLConfig checks that the SQL configuration fits the columns.
+func (b *builder) checkSQLConfig() {
+	t := b.t
+	cfg := t.SQL
+	if cfg.DeleteSoftly && !t.SoftDelete {
+		b.fail("", fmt.Errorf("%w: SQLConfig.DeleteSoftly needs a BOOLEAN is_deleted column (embed model.RecordStatus)", ErrBadTag))
+	}
+	if cfg.RequireUser {
+		if _, ok := t.byColumn["created_by_id"]; !ok {
+			b.fail("", fmt.Errorf("%w: SQLConfig.RequireUser needs the user audit columns (embed model.UserAudit)", ErrBadTag))
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range cfg.Emitters {
+		switch {
+		case n == "":
+			b.fail("", fmt.Errorf("%w: SQLConfig.Emitters holds an empty name", ErrBadTag))
+		case seen[n]:
+			b.fail("", fmt.Errorf("%w: SQLConfig.Emitters repeats %q", ErrBadTag, n))
+		}
+		seen[n] = true
+	}
 }
 
 // enumOf reads the values of an enum Go type.

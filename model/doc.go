@@ -78,7 +78,15 @@
 // are shortened by [ShortenName]. Embedded structs are mixins: [ULIDKey],
 // [RecordStatus], [UserAudit] and [Tenant] are uno's standard sets. A model
 // with a BOOLEAN is_deleted column (RecordStatus) deletes softly: its unique
-// constraints become unique indexes WHERE NOT is_deleted.
+// constraints become unique indexes WHERE NOT is_deleted. A model with a
+// tenant_id column (Tenant) has tenant_id put first in each unique key, so
+// keys are unique per tenant (TableDef.UniqueAcrossTenants turns that off).
+//
+// # SQL configuration
+//
+// A model implementing [SQLConfiger] chooses the emitters package emit runs
+// for it and how its triggers behave ([SQLConfig]: DeleteSoftly,
+// RequireUser, History); the result is kept in [Table.SQL].
 //
 // # Errors
 //

@@ -40,6 +40,8 @@ type Table struct {
 	DeletedColumn *Column // the is_deleted column, or nil
 	// TenantColumn is the tenant_id column, or nil.
 	TenantColumn *Column
+	// SQL is the model's SQL configuration, from its SQLConfig method.
+	SQL SQLConfig
 
 	ptrType     reflect.Type
 	byColumn    map[string]*Column
