@@ -1,0 +1,326 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/quote"
+)
+
+// DefaultTable is the name of the history table.
+const DefaultTable = "uno_schema_migrations"
+
+// lockKey is the advisory lock every uno migrator takes (in the database it
+// migrates; advisory locks are per database).
+const lockKey = 0x756e6f6d6967 // "unomig"
+
+// Migrator applies migrations to one database.
+type Migrator struct {
+	// Config is the database to migrate; the connection needs the rights the
+	// migrations need (uno runs them as the admin role or the owner).
+	Config config.Config
+	// Table is the history table; default DefaultTable in the first schema
+	// of the search path.
+	Table string
+	// LockTimeout bounds the wait for another runner's lock; default 1m.
+	LockTimeout time.Duration
+	// Logger receives one line per migration; nil discards.
+	Logger *slog.Logger
+	// Progress, when set, is called before each migration with its index
+	// and the count in this run.
+	Progress func(done, total int, m Migration)
+}
+
+// Applied is one row of the history table.
+type Applied struct {
+	Version   int64
+	Name      string
+	Checksum  string
+	AppliedAt time.Time
+	Duration  time.Duration
+}
+
+// State is one migration's status.
+type State string
+
+// Migration states reported by [Migrator.Status].
+const (
+	StatePending  State = "pending"
+	StateApplied  State = "applied"
+	StateModified State = "modified" // applied, but the file changed since
+	StateMissing  State = "missing"  // applied, but the file is gone
+)
+
+// Status is one line of [Migrator.Status].
+type Status struct {
+	Version int64
+	Name    string
+	State   State
+	Applied *Applied
+}
+
+// ErrModified is returned by Up when an applied migration's file changed.
+var ErrModified = errors.New("migrate: an applied migration was edited")
+
+// session is a dedicated connection holding the advisory lock.
+type session struct {
+	conn  *pgx.Conn
+	table string
+}
+
+func (m *Migrator) log() *slog.Logger {
+	if m.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Logger
+}
+
+// lock opens a dedicated connection, takes the advisory lock with
+// lock_timeout set, and creates the history table if needed.
+func (m *Migrator) lock(ctx context.Context) (*session, error) {
+	cfg := m.Config.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cc, err := pgx.ParseConfig(cfg.ConnString())
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if cfg.Schema != "" {
+		cc.RuntimeParams["search_path"] = quote.Ident(cfg.Schema) + ", public"
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
+	}
+	timeout := m.LockTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	table := m.Table
+	if table == "" {
+		table = DefaultTable
+	}
+	s := &session{conn: conn, table: quote.Ident(table)}
+	fail := func(err error) (*session, error) {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "SELECT set_config('lock_timeout', $1, false)", fmt.Sprintf("%dms", timeout.Milliseconds())); err != nil {
+		return fail(fmt.Errorf("migrate: %w", dberr.Classify(err)))
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
+		return fail(fmt.Errorf("migrate: another migration holds the lock (waited %v): %w", timeout, dberr.Classify(err)))
+	}
+	if _, err := conn.Exec(ctx, "SET lock_timeout = 0"); err != nil {
+		return fail(fmt.Errorf("migrate: %w", dberr.Classify(err)))
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` (
+		version bigint PRIMARY KEY,
+		name text NOT NULL,
+		checksum text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now(),
+		duration_ms bigint NOT NULL
+	)`); err != nil {
+		return fail(fmt.Errorf("migrate: history table: %w", dberr.Classify(err)))
+	}
+	return s, nil
+}
+
+func (s *session) close(ctx context.Context) {
+	// Closing the connection releases the session lock, also on a crash.
+	_ = s.conn.Close(context.WithoutCancel(ctx))
+}
+
+func (s *session) applied(ctx context.Context) ([]Applied, error) {
+	rows, err := s.conn.Query(ctx, "SELECT version, name, checksum, applied_at, duration_ms FROM "+s.table+" ORDER BY version")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read history: %w", dberr.Classify(err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Applied, error) {
+		var a Applied
+		var ms int64
+		err := r.Scan(&a.Version, &a.Name, &a.Checksum, &a.AppliedAt, &ms)
+		a.Duration = time.Duration(ms) * time.Millisecond
+		return a, err
+	})
+}
+
+// Status reports every migration in migs and every applied one that is
+// missing from migs, by version.
+func (m *Migrator) Status(ctx context.Context, migs []Migration) ([]Status, error) {
+	s, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close(ctx)
+	applied, err := s.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return status(migs, applied), nil
+}
+
+func status(migs []Migration, applied []Applied) []Status {
+	byVersion := map[int64]*Applied{}
+	for i := range applied {
+		byVersion[applied[i].Version] = &applied[i]
+	}
+	var out []Status
+	for _, mg := range migs {
+		st := Status{Version: mg.Version, Name: mg.Name, State: StatePending}
+		if a := byVersion[mg.Version]; a != nil {
+			st.Applied, st.State = a, StateApplied
+			if a.Checksum != mg.Checksum {
+				st.State = StateModified
+			}
+			delete(byVersion, mg.Version)
+		}
+		out = append(out, st)
+	}
+	for _, a := range applied {
+		if byVersion[a.Version] != nil {
+			out = append(out, Status{Version: a.Version, Name: a.Name, State: StateMissing, Applied: byVersion[a.Version]})
+		}
+	}
+	return out
+}
+
+// Up applies pending migrations in version order, at most n of them (n ≤ 0:
+// all), and returns those it applied. It refuses to run while an applied
+// migration's file differs from what was applied.
+func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration, error) {
+	s, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close(ctx)
+	applied, err := s.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []Migration
+	for _, st := range status(migs, applied) {
+		switch st.State {
+		case StateModified:
+			return nil, fmt.Errorf("%w: %04d_%s (checksum %s, applied %s)", ErrModified, st.Version, st.Name,
+				st.Applied.Checksum[:12], st.Applied.AppliedAt.Format(time.RFC3339))
+		case StatePending:
+			for _, mg := range migs {
+				if mg.Version == st.Version {
+					pending = append(pending, mg)
+				}
+			}
+		}
+	}
+	if n > 0 && len(pending) > n {
+		pending = pending[:n]
+	}
+	var done []Migration
+	for i, mg := range pending {
+		if m.Progress != nil {
+			m.Progress(i, len(pending), mg)
+		}
+		start := time.Now()
+		err := s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
+				mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
+			return err
+		})
+		if err != nil {
+			return done, fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
+		}
+		m.log().Info("migrate: applied", "version", mg.Version, "name", mg.Name, "duration", time.Since(start))
+		done = append(done, mg)
+	}
+	if m.Progress != nil && len(pending) > 0 {
+		m.Progress(len(pending), len(pending), pending[len(pending)-1])
+	}
+	return done, nil
+}
+
+// Down reverts the n most recently applied migrations (n ≤ 0: one) with
+// their down files and returns them.
+func (m *Migrator) Down(ctx context.Context, migs []Migration, n int) ([]Migration, error) {
+	if n <= 0 {
+		n = 1
+	}
+	s, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close(ctx)
+	applied, err := s.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []Migration
+	for i := len(applied) - 1; i >= 0 && len(done) < n; i-- {
+		a := applied[i]
+		var mg *Migration
+		for j := range migs {
+			if migs[j].Version == a.Version {
+				mg = &migs[j]
+			}
+		}
+		if mg == nil {
+			return done, fmt.Errorf("migrate: down %04d_%s: its files are missing", a.Version, a.Name)
+		}
+		if mg.Down == "" {
+			return done, fmt.Errorf("migrate: down %04d_%s: no down file", mg.Version, mg.Name)
+		}
+		err := s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
+			return err
+		})
+		if err != nil {
+			return done, fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
+		}
+		m.log().Info("migrate: reverted", "version", mg.Version, "name", mg.Name)
+		done = append(done, *mg)
+	}
+	return done, nil
+}
+
+// Redo reverts the last applied migration and applies it again.
+func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
+	if _, err := m.Down(ctx, migs, 1); err != nil {
+		return err
+	}
+	_, err := m.Up(ctx, migs, 1)
+	return err
+}
+
+// run executes a migration's SQL and then record, in one transaction, or
+// statement by statement with record in its own transaction at the end.
+func (s *session) run(ctx context.Context, sql string, noTx bool, record func(context.Context, pgx.Tx) error) error {
+	if !noTx {
+		tx, err := s.conn.Begin(ctx)
+		if err != nil {
+			return dberr.Classify(err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		// No arguments: pgx sends the file in one simple-protocol message,
+		// so a file may hold many statements. Files are trusted SQL.
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return dberr.Classify(err)
+		}
+		if err := record(ctx, tx); err != nil {
+			return dberr.Classify(err)
+		}
+		return dberr.Classify(tx.Commit(ctx))
+	}
+	for i, stmt := range SplitStatements(sql) {
+		if _, err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("statement %d: %w", i+1, dberr.Classify(err))
+		}
+	}
+	return dberr.Classify(pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error { return record(ctx, tx) }))
+}
