@@ -324,7 +324,7 @@ func inspectEnums(ctx context.Context, q Querier, db *Database) error {
 		return fmt.Errorf("catalog: enums: %w", err)
 	}
 	for _, r := range rows {
-		db.Enums = append(db.Enums, Enum{Schema: r.Schema, Name: r.Name, Values: r.Values})
+		db.Enums = append(db.Enums, Enum(r))
 	}
 	return nil
 }
@@ -341,7 +341,7 @@ func inspectFunctions(ctx context.Context, q Querier, db *Database) error {
 		return fmt.Errorf("catalog: functions: %w", err)
 	}
 	for _, r := range rows {
-		db.Functions = append(db.Functions, Function{Schema: r.Schema, Name: r.Name, Args: r.Args, Def: r.Def})
+		db.Functions = append(db.Functions, Function(r))
 	}
 	return nil
 }

@@ -65,7 +65,6 @@ type colSpec struct {
 	index  bool
 	def    bool
 	check  bool
-	mood   int // 0: not an enum; 1: moodV1; 2: moodV2
 }
 
 type tableSpec struct {
