@@ -8,6 +8,7 @@ import (
 
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/sqlbuild"
 )
 
 // TableEmitter emits the DDL of a set of models.
@@ -307,4 +308,7 @@ func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model
 // literal quotes s with quote.Literal, without the space quote.Literal
 // puts before an E-prefixed literal (every use here follows a keyword, a comma or
 // a parenthesis).
-func literal(s string) string { return strings.TrimPrefix(quote.Literal(s), " ") }
+func literal(s string) string { return sqlbuild.Literal(s) }
+
+// Name returns "table", the emitter's registry name.
+func (e *TableEmitter) Name() string { return EmitterTable }

@@ -1,0 +1,252 @@
+package emit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/sqlbuild"
+)
+
+// Names of uno's database functions, created by [Functions] in
+// Database.FunctionSchema.
+const (
+	FuncGenerateULID = "generate_ulid"
+	FuncSetRole      = "set_role"
+	FuncRecordStatus = "uno_record_status"
+	FuncSoftDelete   = "uno_soft_delete"
+	FuncUserAudit    = "uno_user_audit"
+	FuncHistory      = "uno_history"
+	FuncRLSAudit     = "uno_rls_audit"
+)
+
+const generateULIDBody = `DECLARE
+    alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+    rnd bytea := %s.gen_random_bytes(10);
+    v bigint;
+    part text;
+    result text := '';
+BEGIN
+    -- 48 bits of milliseconds in 10 characters: the ids sort by time.
+    FOR i IN 1..10 LOOP
+        result := substr(alphabet, (ms & 31)::int + 1, 1) || result;
+        ms := ms >> 5;
+    END LOOP;
+    -- 80 random bits in 16 characters, 40 bits at a time.
+    FOR half IN 0..1 LOOP
+        v := 0;
+        FOR i IN 0..4 LOOP
+            v := (v << 8) | get_byte(rnd, half * 5 + i);
+        END LOOP;
+        part := '';
+        FOR i IN 1..8 LOOP
+            part := substr(alphabet, (v & 31)::int + 1, 1) || part;
+            v := v >> 5;
+        END LOOP;
+        result := result || part;
+    END LOOP;
+    RETURN result;
+END`
+
+const recordStatusBody = `BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := now();
+        NEW.modified_at := now();
+        NEW.is_active := coalesce(NEW.is_active, true);
+        NEW.is_deleted := coalesce(NEW.is_deleted, false);
+        IF NEW.is_deleted THEN
+            NEW.is_active := false;
+            NEW.deleted_at := now();
+        ELSE
+            NEW.deleted_at := NULL;
+        END IF;
+    ELSE
+        NEW.created_at := OLD.created_at;
+        NEW.modified_at := now();
+        NEW.is_deleted := coalesce(NEW.is_deleted, OLD.is_deleted);
+        IF NEW.is_deleted AND NOT OLD.is_deleted THEN
+            NEW.is_active := false;
+            NEW.deleted_at := now();
+        ELSIF NEW.is_deleted THEN
+            NEW.deleted_at := OLD.deleted_at;
+        ELSE
+            NEW.deleted_at := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END`
+
+const softDeleteBody = `DECLARE
+    cond text := '';
+    col text;
+BEGIN
+    IF TG_NARGS = 0 THEN
+        RAISE EXCEPTION 'uno_soft_delete on %.%: no key columns given', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    END IF;
+    FOREACH col IN ARRAY TG_ARGV LOOP
+        IF cond <> '' THEN
+            cond := cond || ' AND ';
+        END IF;
+        cond := cond || format('%I = ($1).%I', col, col);
+    END LOOP;
+    EXECUTE format('UPDATE %I.%I SET is_deleted = true WHERE %s', TG_TABLE_SCHEMA, TG_TABLE_NAME, cond) USING OLD;
+    RETURN NULL;
+END`
+
+const userAuditBody = `DECLARE
+    uid text := nullif(current_setting('rls_var.user_id', true), '');
+BEGIN
+    IF uid IS NULL AND TG_ARGV[0] = 'required' THEN
+        RAISE EXCEPTION 'uno: % on %.% needs a current user (rls_var.user_id)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = '42501';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_by_id := coalesce(uid, NEW.created_by_id);
+        NEW.modified_by_id := coalesce(uid, NEW.modified_by_id);
+    ELSE
+        NEW.created_by_id := OLD.created_by_id;
+        NEW.modified_by_id := coalesce(uid, NEW.modified_by_id);
+        IF TG_ARGV[1] = 'soft' THEN
+            IF NEW.is_deleted AND NOT OLD.is_deleted THEN
+                NEW.deleted_by_id := coalesce(uid, NEW.deleted_by_id);
+            ELSIF NOT NEW.is_deleted THEN
+                NEW.deleted_by_id := NULL;
+            END IF;
+        END IF;
+    END IF;
+    RETURN NEW;
+END`
+
+const historyBody = `DECLARE
+    uid text := nullif(current_setting('rls_var.user_id', true), '');
+    hist text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME || '_history');
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        EXECUTE format('INSERT INTO %s SELECT ($1).*, $2, now(), $3', hist) USING OLD, TG_OP, uid;
+    ELSE
+        EXECUTE format('INSERT INTO %s SELECT ($1).*, $2, now(), $3', hist) USING NEW, TG_OP, uid;
+    END IF;
+    RETURN NULL;
+END`
+
+// Functions emits uno's database functions in Database.FunctionSchema,
+// owned by the admin role:
+//
+//   - generate_ulid(): a 26-character Crockford base32 ULID, 48 bits of
+//     milliseconds then 80 random bits from pgcrypto, so ids sort by
+//     creation time; EXECUTE for the base role;
+//   - set_role(name): switches the transaction to the reader, writer,
+//     admin or login role by its short name (SET LOCAL ROLE); EXECUTE for
+//     the login role;
+//   - the trigger functions uno_record_status(), uno_soft_delete(),
+//     uno_user_audit() and uno_history() (SECURITY DEFINER with a pinned
+//     search_path), which the model-level emitters attach to tables;
+//   - uno_rls_audit(): the row-level security audit, which anyone may run
+//     (see [AuditRLS]).
+//
+// Every function is CREATE OR REPLACE; EXECUTE is revoked from PUBLIC
+// except on uno_rls_audit.
+func Functions(d Database) Emitter {
+	return dbEmitterErr(EmitterFunctions, d, func(d Database) ([]Statement, error) {
+		fs := d.FunctionSchema
+		r := d.Roles
+		pinned := []string{"pg_catalog", fs}
+		fns := []sqlbuild.Function{
+			{Schema: fs, Name: FuncGenerateULID, Returns: "text", Volatility: sqlbuild.Volatile, SearchPath: pinned,
+				Body: sprintf(generateULIDBody, quote.Ident(fs)), Execute: []string{r.Base},
+				Comment: "A ULID: 26 Crockford base32 characters, time-ordered."},
+			{Schema: fs, Name: FuncSetRole, Args: []sqlbuild.Arg{{Name: "role_name", Type: "text"}}, Returns: "text",
+				Body: setRoleBody(r), Execute: []string{r.Login},
+				Comment: "Switches the transaction to an uno role: reader, writer, admin or login."},
+			{Schema: fs, Name: FuncRecordStatus, Returns: "trigger", SearchPath: pinned, Body: recordStatusBody,
+				Execute: []string{r.Admin}, Comment: "Keeps the record status columns."},
+			{Schema: fs, Name: FuncSoftDelete, Returns: "trigger", SearchPath: pinned, Body: softDeleteBody,
+				Execute: []string{r.Admin}, Comment: "Turns a DELETE into setting is_deleted."},
+			{Schema: fs, Name: FuncUserAudit, Returns: "trigger", SearchPath: pinned, Body: userAuditBody,
+				Execute: []string{r.Admin}, Comment: "Fills the user audit columns from rls_var.user_id."},
+			{Schema: fs, Name: FuncHistory, Returns: "trigger", SecurityDefiner: true, SearchPath: []string{"pg_catalog"},
+				Body: historyBody, Execute: []string{r.Admin}, Comment: "Records every version of a row in <table>_history."},
+			{Schema: fs, Name: FuncRLSAudit, Returns: "TABLE (problem text, object text)", Language: "sql",
+				Volatility: sqlbuild.Stable, SearchPath: []string{"pg_catalog"}, Body: rlsAuditBody(r),
+				Comment: "Lists row-level security problems; empty when there are none."},
+		}
+		var out []Statement
+		for _, f := range fns {
+			stmts, err := f.Statements()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, stmts...)
+			out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction,
+				SQL: "ALTER FUNCTION " + f.Signature() + " OWNER TO " + quote.Ident(r.Admin)})
+		}
+		audit := sqlbuild.Function{Schema: fs, Name: FuncRLSAudit}
+		out = append(out, Statement{Name: sqlbuild.ObjectName(fs, FuncRLSAudit), Kind: KindGrant,
+			SQL: "GRANT EXECUTE ON FUNCTION " + audit.Signature() + " TO PUBLIC"})
+		return out, nil
+	})
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// setRoleBody maps the short role names to the database's roles.
+func setRoleBody(r config.Roles) string {
+	return `DECLARE
+    target text;
+BEGIN
+    target := CASE role_name
+        WHEN 'reader' THEN ` + literal(r.Reader) + `
+        WHEN 'writer' THEN ` + literal(r.Writer) + `
+        WHEN 'admin' THEN ` + literal(r.Admin) + `
+        WHEN 'login' THEN ` + literal(r.Login) + `
+    END;
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'uno: unknown role %', role_name USING ERRCODE = '22023';
+    END IF;
+    PERFORM pg_catalog.set_config('role', target, true);
+    RETURN target;
+END`
+}
+
+// rlsAuditBody is the SQL of uno_rls_audit: tenant tables (with a
+// tenant_id column) lacking ENABLE or FORCE ROW LEVEL SECURITY or having a
+// permissive policy that does not read rls_var.tenant_id, relations owned
+// by the login role, and uno roles that bypass row-level security.
+func rlsAuditBody(r config.Roles) string {
+	var roles strings.Builder
+	for i, n := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+		if i > 0 {
+			roles.WriteString(", ")
+		}
+		roles.WriteString(literal(n))
+	}
+	return `WITH rel AS (
+    SELECT c.oid, c.relkind, c.relowner, c.relrowsecurity, c.relforcerowsecurity,
+           n.nspname || '.' || c.relname AS name,
+           EXISTS (SELECT FROM pg_attribute a
+                   WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND a.attnum > 0 AND NOT a.attisdropped) AS tenant
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+)
+SELECT 'tenant table without ENABLE ROW LEVEL SECURITY', name FROM rel
+    WHERE tenant AND relkind IN ('r', 'p') AND NOT relrowsecurity
+UNION ALL
+SELECT 'tenant table without FORCE ROW LEVEL SECURITY', name FROM rel
+    WHERE tenant AND relkind IN ('r', 'p') AND NOT relforcerowsecurity
+UNION ALL
+SELECT 'tenant table with a permissive policy not reading rls_var.tenant_id: ' || p.polname, rel.name
+    FROM rel JOIN pg_policy p ON p.polrelid = rel.oid
+    WHERE rel.tenant AND p.polpermissive
+      AND coalesce(pg_get_expr(p.polqual, p.polrelid), '') || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+          NOT LIKE '%rls_var.tenant_id%'
+UNION ALL
+SELECT 'relation owned by the login role', name FROM rel
+    WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = ` + literal(r.Login) + `)
+UNION ALL
+SELECT 'application role bypasses row-level security', rolname FROM pg_roles
+    WHERE rolname IN (` + roles.String() + `) AND (rolbypassrls OR rolsuper)
+ORDER BY 1, 2`
+}
