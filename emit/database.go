@@ -247,6 +247,7 @@ func CreateExtensions(d Database) Emitter {
 // Privileges emits uno's privilege set-up: PUBLIC loses every right on
 // the schemas and, by default, EXECUTE on the admin role's new functions;
 // the base role may use the schemas and the admin role create in them;
+// the login role may use FunctionSchema (to call set_role);
 // tables the admin role creates later are readable by the reader and
 // writable by the writer (default privileges); and each role's
 // search_path in the database is the application's schemas.
@@ -265,6 +266,8 @@ func Privileges(d Database) Emitter {
 			grant(s, "ALTER DEFAULT PRIVILEGES FOR ROLE "+admin+" IN SCHEMA "+qs+" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "+quote.Ident(r.Writer))
 			grant(s, "ALTER DEFAULT PRIVILEGES FOR ROLE "+admin+" IN SCHEMA "+qs+" GRANT USAGE, SELECT ON SEQUENCES TO "+quote.Ident(r.Writer))
 		}
+		// The login role inherits nothing, but must reach set_role.
+		grant(d.FunctionSchema, "GRANT USAGE ON SCHEMA "+quote.Ident(d.FunctionSchema)+" TO "+quote.Ident(r.Login))
 		grant(r.Admin, "ALTER DEFAULT PRIVILEGES FOR ROLE "+admin+" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC")
 		var path strings.Builder
 		for i, s := range d.Schemas[1:] {
