@@ -250,7 +250,8 @@ func CreateExtensions(d Database) Emitter {
 // the login role may use FunctionSchema (to call set_role);
 // tables the admin role creates later are readable by the reader and
 // writable by the writer (default privileges); and each role's
-// search_path in the database is the application's schemas.
+// search_path in the database is public followed by the application's
+// other schemas.
 func Privileges(d Database) Emitter {
 	return dbEmitter(EmitterPrivileges, d, func(d Database) []Statement {
 		r := d.Roles
@@ -269,17 +270,15 @@ func Privileges(d Database) Emitter {
 		// The login role inherits nothing, but must reach set_role.
 		grant(d.FunctionSchema, "GRANT USAGE ON SCHEMA "+quote.Ident(d.FunctionSchema)+" TO "+quote.Ident(r.Login))
 		grant(r.Admin, "ALTER DEFAULT PRIVILEGES FOR ROLE "+admin+" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC")
+		// public first: unqualified model tables live there (the model
+		// registry resolves an empty schema to public).
 		var path strings.Builder
-		for i, s := range d.Schemas[1:] {
+		for i, s := range d.Schemas {
 			if i > 0 {
 				path.WriteString(", ")
 			}
 			path.WriteString(quote.Ident(s))
 		}
-		if len(d.Schemas) > 1 {
-			path.WriteString(", ")
-		}
-		path.WriteString(quote.Ident("public"))
 		for _, role := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
 			out = append(out, Statement{Name: role, Kind: KindRole,
 				SQL: "ALTER ROLE " + quote.Ident(role) + " IN DATABASE " + quote.Ident(d.Name) + " SET search_path = " + path.String()})

@@ -133,7 +133,7 @@ func TestDatabaseSetUpTwice(t *testing.T) {
 		roles.Admin + " > " + roles.Login, roles.Reader + " > " + roles.Login, roles.Writer + " > " + roles.Login,
 		// pg_database: owned by the admin role; PUBLIC has no rights, the login role may connect.
 		d.Name + " owner=" + roles.Admin + " acl={" + roles.Admin + "=CTc/" + roles.Admin + "," + roles.Login + "=c/" + roles.Admin + "}",
-		roles.Login + ` search_path=shop, "odd ""schema""", public`,
+		roles.Login + ` search_path=public, shop, "odd ""schema"""`,
 	} {
 		if !strings.Contains(cluster1, want) {
 			t.Errorf("cluster state lacks %q", want)

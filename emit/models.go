@@ -88,7 +88,8 @@ func tableGrants(schema, table, quoted string, o Options, writer bool) []Stateme
 		g("GRANT USAGE ON SCHEMA " + quote.Ident(schema) + " TO " + quote.Ident(r.Base))
 	}
 	out = append(out, Statement{Name: name, Kind: KindTable, SQL: "ALTER TABLE " + quoted + " OWNER TO " + quote.Ident(r.Admin)})
-	g("REVOKE ALL ON TABLE " + quoted + " FROM PUBLIC")
+	// Start from nothing: default privileges may have granted more.
+	g("REVOKE ALL ON TABLE " + quoted + " FROM PUBLIC, " + quote.Ident(r.Reader) + ", " + quote.Ident(r.Writer) + ", " + quote.Ident(r.Base))
 	g("GRANT SELECT ON TABLE " + quoted + " TO " + quote.Ident(r.Reader))
 	if writer {
 		g("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE " + quoted + " TO " + quote.Ident(r.Writer))
