@@ -305,4 +305,50 @@ func TestDatabaseBadInput(t *testing.T) {
 	}
 }
 
-var _ = quote.Ident
+
+// TestHostileDatabaseNames sets up (twice) and drops a database whose
+// name, roles and schemas hold quotes, a semicolon, dollar signs and
+// Unicode.
+func TestHostileDatabaseNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pg := pgtest.NewDatabase(t)
+	d := emit.Database{Name: pg.Name + `_'x"; $$ é`, Password: `$$'"\`, Schemas: []string{`s'"; $uno$`, "名前"}, FunctionSchema: `fn "x"`}
+	roles := config.DefaultRoles(d.Name)
+	admin := superConn(t, pgtest.AdminURL(t))
+	t.Cleanup(func() {
+		var r emit.Runner
+		_, _ = r.Run(context.Background(), admin, emit.DropDatabase(d))
+	})
+	var r emit.Runner
+	for range 2 {
+		if _, err := r.Run(ctx, admin, d.ClusterEmitters()...); err != nil {
+			t.Fatal(err)
+		}
+		conn := superConn(t, pgtest.WithPath(pg.URL, d.Name))
+		if _, err := r.Run(ctx, conn, d.SetupEmitters()...); err != nil {
+			t.Fatal(err)
+		}
+		if n := scalarOn[int](t, conn, "SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1)", []string{`s'"; $uno$`, "名前", `fn "x"`}); n != 3 {
+			t.Errorf("%d schemas", n)
+		}
+		if got := scalarOn[string](t, conn, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'generate_ulid' AND pronamespace = $1::regnamespace",
+			quote.Ident(`fn "x"`)); got != roles.Admin {
+			t.Errorf("generate_ulid owner %q", got)
+		}
+		if id := scalarOn[string](t, conn, "SELECT "+quote.Qualified(`fn "x"`, "generate_ulid")+"()"); !ulidRE.MatchString(id) {
+			t.Errorf("ULID %q", id)
+		}
+		conn.Close(ctx)
+	}
+	if n := scalarOn[int](t, admin, "SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = ANY($2))",
+		d.Name, []string{roles.Login, roles.Reader, roles.Writer, roles.Admin, roles.Base}); n != 6 {
+		t.Errorf("%d of the database and five roles exist", n)
+	}
+	if _, err := r.Run(ctx, admin, emit.DropDatabase(d)); err != nil {
+		t.Fatal(err)
+	}
+	if n := scalarOn[int](t, admin, "SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)", d.Name); n != 0 {
+		t.Errorf("%d roles left", n)
+	}
+}

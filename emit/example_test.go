@@ -1,7 +1,9 @@
 package emit_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/uno-db/uno"
 	"github.com/uno-db/uno/emit"
@@ -43,4 +45,61 @@ func ExampleTableEmitter() {
 	// COMMENT ON TABLE "customer" IS 'People who buy.';
 	//
 	// COMMENT ON COLUMN "customer"."email" IS 'Where receipts go.';
+}
+
+// Account is a tenant model that keeps its history.
+type Account struct {
+	uno.Model `uno:"table:account"`
+	model.ULIDKey
+	model.Tenant
+	model.RecordStatus
+	Email types.String255 `uno:"email,unique"`
+}
+
+func (Account) SQLConfig() model.SQLConfig { return model.SQLConfig{History: true} }
+
+// Everything for a model in one call: the registry picks the emitters the
+// model wants from its columns and SQL configuration; a dry run prints
+// what would run.
+func ExampleRegistry() {
+	reg := model.NewRegistry()
+	if err := reg.Register(Account{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	account, _ := model.TableOf[Account](reg)
+	db := emit.Database{Name: "shop"}
+	emitters, err := emit.NewRegistry(db.Options()).ForModels(account)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	runner := emit.Runner{DryRun: true}
+	stmts, err := runner.Run(context.Background(), nil, emitters...)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var names []string
+	for _, e := range emitters {
+		names = append(names, e.Name())
+	}
+	fmt.Println(strings.Join(names, ", "))
+	for _, s := range stmts {
+		if first, _, _ := strings.Cut(s.SQL, "\n"); strings.HasPrefix(first, "CREATE OR REPLACE TRIGGER") || strings.HasPrefix(first, "CREATE POLICY") {
+			fmt.Println(first)
+		}
+	}
+	fmt.Println(len(stmts), "statements")
+	// Output:
+	// table, grants, record_status, tenant_rls, history
+	// CREATE OR REPLACE TRIGGER "uno_record_status"
+	// CREATE POLICY "uno_tenant_select" ON "account"
+	// CREATE POLICY "uno_tenant_insert" ON "account"
+	// CREATE POLICY "uno_tenant_update" ON "account"
+	// CREATE POLICY "uno_tenant_delete" ON "account"
+	// CREATE POLICY "uno_tenant_select" ON "account_history"
+	// CREATE POLICY "uno_tenant_insert" ON "account_history"
+	// CREATE OR REPLACE TRIGGER "uno_history"
+	// 39 statements
 }
