@@ -305,7 +305,6 @@ func TestDatabaseBadInput(t *testing.T) {
 	}
 }
 
-
 // TestHostileDatabaseNames sets up (twice) and drops a database whose
 // name, roles and schemas hold quotes, a semicolon, dollar signs and
 // Unicode.
