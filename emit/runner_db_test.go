@@ -3,11 +3,13 @@ package emit_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/emit"
@@ -258,5 +260,24 @@ func TestEmitterGolden(t *testing.T) {
 	stmts, _ := emit.CreateRoles(d).Emit()
 	if last := stmts[len(stmts)-1]; !strings.HasSuffix(last.SQL, "PASSWORD 's3cr3t''pw'") || !strings.HasSuffix(last.Redacted, "PASSWORD '***'") {
 		t.Errorf("password statement: %q / %q", last.SQL, last.Redacted)
+	}
+}
+
+func TestLogObserverRedacts(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	o := emit.LogObserver(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	s := emit.Statement{Name: "app_login", Kind: emit.KindRole, SQL: "ALTER ROLE x PASSWORD 'hunter2'", Redacted: "ALTER ROLE x PASSWORD '***'"}
+	o.Generated("roles", []emit.Statement{s})
+	o.Executed(s, time.Millisecond)
+	o.Failed(s, time.Millisecond, errors.New("boom"))
+	out := buf.String()
+	for _, want := range []string{"emitter=roles statements=1", "kind=role name=app_login duration=1ms", "PASSWORD '***'", "error=boom", "level=ERROR"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("log shows the password:\n%s", out)
 	}
 }
