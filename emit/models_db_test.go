@@ -273,6 +273,7 @@ func TestTriggersBehave(t *testing.T) {
 		t.Errorf("audit after update: %s %s", deref(v2.createdBy), deref(v2.modifiedBy))
 	}
 	// DELETE is a soft delete: the row stays, marked.
+	time.Sleep(5 * time.Millisecond)
 	if _, err := exec(userB, tenantA, "DELETE FROM shop.note WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,9 @@ type Emitter interface {
 
 // Observer is told what a [Runner] does: which statements an emitter
 // generated, and each statement executed (with its duration) or failed.
-// Observers see statements with their Redacted text; they must show
-// Statement.Display, never SQL. Observers are called synchronously.
+// Observers get whole statements; they must show Statement.Display (the
+// Redacted text when set), never SQL. A statement skipped by its SkipIf
+// query counts as executed. Observers are called synchronously.
 type Observer interface {
 	Generated(emitter string, stmts []Statement)
 	Executed(s Statement, took time.Duration)
