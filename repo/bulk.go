@@ -1,0 +1,182 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
+)
+
+// CreateMany inserts rows with multi-row INSERTs sent in one round trip and
+// fills every row back from RETURNING, like Create. A column with a default
+// is inserted when any row sets it; rows that leave it zero get DEFAULT.
+// It is all or nothing: in ctx's transaction, or in an implicit one.
+func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	addrs := make([][]any, len(rows))
+	var mask uint64
+	for i := range rows {
+		addrs[i] = r.addrs(&rows[i])
+		mask |= r.insertMask(addrs[i])
+	}
+	cols := r.insertColumns(mask)
+	if len(cols) == 0 {
+		return r.errorf("create", fmt.Errorf("every column is left to the database: use Create"))
+	}
+	chunk := maxBindParams / len(cols)
+	var batch pgx.Batch
+	var spans [][2]int
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		b := make([]byte, 0, 64+(end-start)*len(cols)*6)
+		b = append(b, "INSERT INTO "...)
+		b = append(b, r.table.QuotedName...)
+		b = append(b, " ("...)
+		b = appendColumns(b, cols, "")
+		b = append(b, ") VALUES "...)
+		args := make([]any, 0, (end-start)*len(cols))
+		for i := start; i < end; i++ {
+			if i > start {
+				b = append(b, ", "...)
+			}
+			b = append(b, '(')
+			for j, c := range cols {
+				if j > 0 {
+					b = append(b, ", "...)
+				}
+				a := addrs[i][c.Ordinal]
+				if c.Generated() && isZero(a) {
+					b = append(b, "DEFAULT"...)
+					continue
+				}
+				args = append(args, a)
+				b = appendParam(b, len(args))
+			}
+			b = append(b, ')')
+		}
+		b = append(b, r.returning...)
+		batch.Queue(string(b), args...)
+		spans = append(spans, [2]int{start, end})
+	}
+	fn := func(ctx context.Context, db engine.Querier) error {
+		br := db.SendBatch(ctx, &batch)
+		defer br.Close()
+		for _, sp := range spans {
+			q, err := br.Query()
+			if err != nil {
+				return err
+			}
+			i := sp[0]
+			for q.Next() {
+				if i >= sp[1] {
+					q.Close()
+					return fmt.Errorf("insert returned more rows than it was given")
+				}
+				if err := q.Scan(addrs[i]...); err != nil {
+					q.Close()
+					return err
+				}
+				i++
+			}
+			q.Close()
+			if err := q.Err(); err != nil {
+				return err
+			}
+		}
+		return br.Close()
+	}
+	var err error
+	if len(spans) == 1 {
+		err = r.run(ctx, true, fn)
+	} else {
+		err = r.inTx(ctx, fn)
+	}
+	return r.errorf("create", err)
+}
+
+// CopyFrom loads rows with COPY, the fastest way in, and returns how many
+// were loaded. Nothing is read back. A column with a default is copied
+// when every row sets it and left to the database when none does; a mix is
+// an error, as COPY cannot use DEFAULT for some rows.
+func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	addrs := make([][]any, len(rows))
+	var some, all uint64
+	all = ^uint64(0)
+	for i := range rows {
+		addrs[i] = r.addrs(&rows[i])
+		m := r.insertMask(addrs[i])
+		some |= m
+		all &= m
+	}
+	if some != all {
+		for i, c := range r.gen {
+			if (some^all)&(1<<i) != 0 {
+				return 0, r.errorf("copy", &FieldError{Field: c.Name, Err: ErrBadValue,
+					Reason: "set in some rows and zero in others; COPY cannot mix values and defaults"})
+			}
+		}
+	}
+	cols := r.insertColumns(some)
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	ident := pgx.Identifier{r.table.Name}
+	if r.table.Schema != "" {
+		ident = pgx.Identifier{r.table.Schema, r.table.Name}
+	}
+	vals := make([]any, len(cols))
+	var n int64
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			return argsOf(addrs[i], cols, vals[:0]), nil
+		})
+		var err error
+		n, err = db.CopyFrom(ctx, ident, names, src)
+		return err
+	})
+	return n, r.errorf("copy", err)
+}
+
+// Keys are a table's keys, the seed's table_keys().
+type Keys struct {
+	PrimaryKey []string    // primary key columns, in order
+	Uniques    []UniqueKey // unique constraints and unique indexes
+}
+
+// UniqueKey is one unique constraint or unique index.
+type UniqueKey struct {
+	Name    string   // constraint or index name
+	Columns []string // columns, in order
+	Fields  []string // Go field paths of the columns
+	Where   string   // predicate of a partial unique index; empty otherwise
+}
+
+// TableKeys returns the model's primary key and unique keys.
+func (r *Repository[T]) TableKeys() Keys {
+	k := Keys{PrimaryKey: columnNames(r.pk)}
+	for _, u := range r.table.Uniques {
+		uk := UniqueKey{Name: u.Name, Columns: columnNames(u.Columns), Where: u.Where}
+		for _, c := range u.Columns {
+			uk.Fields = append(uk.Fields, c.Field)
+		}
+		k.Uniques = append(k.Uniques, uk)
+	}
+	return k
+}
+
+func columnNames(cols []*model.Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}

@@ -1,0 +1,434 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
+)
+
+type timeType = time.Time
+
+// syncMap is a typed sync.Map.
+type syncMap[K comparable, V any] struct{ m sync.Map }
+
+func (m *syncMap[K, V]) Load(k K) (V, bool) {
+	v, ok := m.m.Load(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}
+
+func (m *syncMap[K, V]) Store(k K, v V) { m.m.Store(k, v) }
+
+// addrs returns the field addresses of v in column order.
+func (s *shared[T]) addrs(v *T) []any {
+	a, err := s.table.Addrs(v, make([]any, 0, len(s.table.Columns)))
+	if err != nil {
+		// v is a non-nil *T of the table's type, so Addrs cannot fail.
+		panic(err)
+	}
+	return a
+}
+
+// argsOf appends the values of cols from addrs (the addresses of a row's
+// fields) as query arguments: the address itself, which pgx dereferences,
+// or, for a pointer field, the pointer it holds, so a nil pointer is
+// passed as a typed nil (pgx would hand a nil pointer inside a pointer to
+// the type's encoder).
+func argsOf(addrs []any, cols []*model.Column, dst []any) []any {
+	for _, c := range cols {
+		a := addrs[c.Ordinal]
+		if c.GoType.Kind() == reflect.Pointer {
+			a = reflect.ValueOf(a).Elem().Interface()
+		}
+		dst = append(dst, a)
+	}
+	return dst
+}
+
+// valueAt returns a copy of the value at addr, dereferencing pointer
+// fields (nil for a nil pointer).
+func valueAt(addr any) any {
+	v := reflect.ValueOf(addr).Elem()
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	return v.Interface()
+}
+
+// isZero reports whether the field addr points to holds its zero value.
+func isZero(addr any) bool { return reflect.ValueOf(addr).Elem().IsZero() }
+
+// insertMask returns the mask of generated columns v sets (non-zero).
+func (s *shared[T]) insertMask(addrs []any) uint64 {
+	var m uint64
+	for i, c := range s.gen {
+		if !isZero(addrs[c.Ordinal]) {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// insertFor returns the INSERT text for mask, building it on first use.
+func (s *shared[T]) insertFor(mask uint64) string {
+	if mask == 0 {
+		return s.insertZero
+	}
+	if q, ok := s.insertCache.Load(mask); ok {
+		return q
+	}
+	q := s.insertSQL(mask)
+	s.insertCache.Store(mask, q)
+	return q
+}
+
+// Create inserts v and fills every column back into it from RETURNING,
+// so values the database generates (the ULID key, defaults, columns set by
+// triggers) land in the struct. A column with a default is left to the
+// database when its field holds the zero value, and inserted otherwise.
+// A unique violation is a *ConstraintError matching
+// dberr.ErrUniqueViolation that names the constraint, model and fields.
+func (r *Repository[T]) Create(ctx context.Context, v *T) error {
+	if v == nil {
+		return r.errorf("create", errNilValue)
+	}
+	addrs := r.addrs(v)
+	mask := r.insertMask(addrs)
+	q := r.insertFor(mask)
+	args := argsOf(addrs, r.insertColumns(mask), make([]any, 0, len(addrs)))
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		return db.QueryRow(ctx, q, args...).Scan(addrs...)
+	})
+	return r.errorf("create", err)
+}
+
+// CreateOrGet inserts v unless a row with the same natural key exists, and
+// fills v with the row inserted or found; created reports which. key names
+// the columns of a unique constraint (or the primary key); empty means the
+// model's first unique constraint, or its primary key when it has none.
+// It is atomic under concurrency: INSERT … ON CONFLICT DO NOTHING, then,
+// if nothing was inserted, a read of the existing row in the same
+// transaction, so exactly one of many concurrent callers creates the row.
+func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (created bool, err error) {
+	if v == nil {
+		return false, r.errorf("create or get", errNilValue)
+	}
+	c, err := r.uniqueFor(key)
+	if err != nil {
+		return false, r.errorf("create or get", err)
+	}
+	addrs := r.addrs(v)
+	mask := r.insertMask(addrs)
+	ins := r.insertFor(mask)
+	// Splice ON CONFLICT before RETURNING.
+	cut := len(ins) - len(r.returning)
+	conflict := " ON CONFLICT (" + string(appendColumns(nil, c.Columns, "")) + ")"
+	if c.Where != "" {
+		conflict += " WHERE " + c.Where
+	}
+	ins = ins[:cut] + conflict + " DO NOTHING" + ins[cut:]
+	where, _ := appendKeyWhere(nil, c.Columns, 1)
+	sel := r.fromWhere + " WHERE " + string(where)
+	if c.Where != "" {
+		sel += " AND (" + c.Where + ")"
+	}
+	args := argsOf(addrs, r.insertColumns(mask), make([]any, 0, len(addrs)))
+	// Copy the key values: the scans must not change them.
+	keyArgs := make([]any, len(c.Columns))
+	for i, col := range c.Columns {
+		keyArgs[i] = valueAt(addrs[col.Ordinal])
+	}
+	err = r.inTxOrSingle(ctx, func(ctx context.Context, db engine.Querier) error {
+		for attempt := 0; attempt < 10; attempt++ {
+			err := db.QueryRow(ctx, ins, args...).Scan(addrs...)
+			if err == nil {
+				created = true
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			err = db.QueryRow(ctx, sel, keyArgs...).Scan(addrs...)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			// The conflicting row went away between the two statements:
+			// try again.
+		}
+		return fmt.Errorf("the row kept changing: %w", dberr.ErrConflict)
+	})
+	return created, r.errorf("create or get", err)
+}
+
+// inTxOrSingle runs fn in ctx's transaction, or as the writer role in a
+// transaction of its own with SwitchRoles, or on the pool.
+func (r *Repository[T]) inTxOrSingle(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
+	return r.run(ctx, true, fn)
+}
+
+// uniqueFor finds the primary key or unique constraint over exactly the
+// named columns.
+func (r *Repository[T]) uniqueFor(key []string) (*model.Constraint, error) {
+	t := r.table
+	if len(key) == 0 {
+		if len(t.Uniques) > 0 {
+			return t.Uniques[0], nil
+		}
+		return t.PrimaryKey, nil
+	}
+	if len(key) == 1 {
+		if c, ok := t.Constraint(key[0]); ok && (c.Kind == model.Unique || c.Kind == model.PrimaryKey) {
+			return c, nil
+		}
+	}
+	for _, name := range key {
+		if _, ok := t.Column(name); !ok {
+			return nil, &FieldError{Field: name, Err: ErrUnknownField}
+		}
+	}
+	for _, c := range append([]*model.Constraint{t.PrimaryKey}, t.Uniques...) {
+		if sameColumns(c.Columns, key) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("no unique constraint over %q: %w", key, ErrNoUniqueKey)
+}
+
+func sameColumns(cols []*model.Column, names []string) bool {
+	if len(cols) != len(names) {
+		return false
+	}
+	for _, c := range cols {
+		found := false
+		for _, n := range names {
+			if c.Name == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Get returns the row with the given primary key values, in key column
+// order. A soft-deleted row is not found unless the repository is a
+// WithDeleted view. No row: an error matching dberr.ErrNotFound.
+func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
+	if len(pk) != len(r.pk) {
+		return nil, r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	}
+	q := r.selectPK
+	if r.withDeleted {
+		q = r.selectPKAll
+	}
+	v := new(T)
+	addrs := r.addrs(v)
+	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
+	})
+	if err != nil {
+		return nil, r.errorf("get", err)
+	}
+	return v, nil
+}
+
+// GetBy returns the one row whose columns equal the values in key, such as
+// a natural key: GetBy(ctx, repo.Eq{"email": e}). A nil value matches
+// NULL. Column names are checked before any SQL is sent. No row: an error
+// matching dberr.ErrNotFound; more than one: dberr.ErrMultipleRows.
+func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
+	if len(key) == 0 {
+		return nil, r.errorf("get", fmt.Errorf("no columns: %w", ErrBadKey))
+	}
+	f := Filter{Limit: 2}
+	for _, name := range sortedKeys(key) {
+		val := key[name]
+		if val == nil {
+			f.Where = append(f.Where, Cond{Field: name, Lookup: LookupNull})
+		} else {
+			f.Where = append(f.Where, Cond{Field: name, Lookup: LookupEqual, Value: val})
+		}
+	}
+	q, args, err := r.buildSelect(f, false)
+	if err != nil {
+		return nil, r.errorf("get", err)
+	}
+	var out *T
+	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+		rows, err := db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+			if n > 1 {
+				return dberr.ErrMultipleRows
+			}
+			v := new(T)
+			if err := rows.Scan(r.addrs(v)...); err != nil {
+				return err
+			}
+			out = v
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return dberr.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, r.errorf("get", err)
+	}
+	return out, nil
+}
+
+// Update writes v's columns to its row, found by v's primary key: every
+// column but the key when columns is empty, otherwise only the named ones.
+// v is filled back from RETURNING. No row (or a soft-deleted one): an error
+// matching dberr.ErrNotFound. With Options.Version, the row must still hold
+// v's version, else the error matches dberr.ErrConflict; on success v holds
+// the new version.
+func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) error {
+	if v == nil {
+		return r.errorf("update", errNilValue)
+	}
+	q, cols := r.updateAll, r.updateAllArgs
+	if len(columns) > 0 {
+		set := make([]*model.Column, 0, len(columns))
+		for _, name := range columns {
+			c, ok := r.table.Column(name)
+			if !ok {
+				return r.errorf("update", &FieldError{Field: name, Err: ErrUnknownField})
+			}
+			if c.PrimaryKey || !c.Insertable() {
+				return r.errorf("update", &FieldError{Field: name, Err: ErrNotUpdatable})
+			}
+			if c == r.version {
+				continue
+			}
+			dup := false
+			for _, s := range set {
+				dup = dup || s == c
+			}
+			if !dup {
+				set = append(set, c)
+			}
+		}
+		q, cols = r.updateSQL(set)
+	}
+	addrs := r.addrs(v)
+	args := argsOf(addrs, cols, make([]any, 0, len(cols)))
+	pkArgs := argsOf(addrs, r.pk, nil)
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
+		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
+			return r.conflictOrMissing(ctx, db, pkArgs)
+		}
+		return err
+	})
+	return r.errorf("update", err)
+}
+
+// conflictOrMissing tells a version mismatch from a missing row.
+func (r *Repository[T]) conflictOrMissing(ctx context.Context, db engine.Querier, pkArgs []any) error {
+	q := r.existsPK
+	if r.table.SoftDelete {
+		q = q[:len(q)-1] + " AND NOT " + r.table.DeletedColumn.QuotedName + ")"
+	}
+	var exists bool
+	if err := db.QueryRow(ctx, q, pkArgs...).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return fmt.Errorf("%s changed since it was read: %w", r.version.Name, dberr.ErrConflict)
+	}
+	return dberr.ErrNotFound
+}
+
+// Delete deletes v's row, found by v's primary key. A model with the
+// record-status mixin is deleted softly: is_deleted becomes true and
+// deleted_at now(), and v is filled back from the row. With
+// Options.Version, the row must still hold v's version (dberr.ErrConflict
+// otherwise). No row, or one already deleted: dberr.ErrNotFound.
+func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
+	if v == nil {
+		return r.errorf("delete", errNilValue)
+	}
+	addrs := r.addrs(v)
+	pkArgs := argsOf(addrs, r.pk, nil)
+	q := r.deleteHard
+	if r.table.SoftDelete {
+		q = r.deleteSoft
+	}
+	args := pkArgs
+	if r.version != nil {
+		cut := len(q) - len(r.returning)
+		q = q[:cut] + " AND " + r.version.QuotedName + " = " + string(appendParam(nil, len(r.pk)+1)) + q[cut:]
+		args = append(append([]any(nil), pkArgs...), addrs[r.version.Ordinal])
+	}
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
+		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
+			return r.conflictOrMissing(ctx, db, pkArgs)
+		}
+		return err
+	})
+	return r.errorf("delete", err)
+}
+
+// DeleteKey deletes the row with the given primary key values, softly for
+// record-status models, without a version check. No row: dberr.ErrNotFound.
+func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
+	if len(pk) != len(r.pk) {
+		return r.errorf("delete", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	}
+	q := r.deleteHard
+	if r.table.SoftDelete {
+		q = r.deleteSoft
+	}
+	v := new(T)
+	addrs := r.addrs(v)
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
+	})
+	return r.errorf("delete", err)
+}
+
+// Purge deletes the row with the given primary key values for good, also
+// for record-status models. No row: dberr.ErrNotFound.
+func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
+	if len(pk) != len(r.pk) {
+		return r.errorf("purge", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	}
+	v := new(T)
+	addrs := r.addrs(v)
+	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		return db.QueryRow(ctx, r.deleteHard, pk...).Scan(addrs...)
+	})
+	return r.errorf("purge", err)
+}

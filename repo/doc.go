@@ -1,0 +1,50 @@
+// Package repo is uno's generic repository: the Go form of uno's UnoDB and
+// UnoDBFactory(obj=Model). Repository[T] serves one registered model T:
+//
+//	customers, err := repo.New[Customer](db, reg)
+//	err = customers.Create(ctx, &c)                       // db.create(...)
+//	created, err := customers.CreateOrGet(ctx, &c, "email") // customer, created = ...
+//	c, err := customers.Get(ctx, id)                       // db.get(id=...)
+//	c, err = customers.GetBy(ctx, repo.Eq{"email": e})     // db.get(email=...)
+//	err = customers.Update(ctx, c, "name")                 // db.update(...)
+//	err = customers.Delete(ctx, c)                         // db.delete(...)
+//	f, err := customers.ParseQuery("name__i_contains=jo&order_by=-created_at")
+//	page, err := customers.Filter(ctx, f)                  // db.filter(...)
+//	res, err := customers.Merge(ctx, rows, repo.MergeOptions{}) // db.merge(...)
+//
+// # SQL and scanning
+//
+// New builds the SQL text for insert, select by primary key, update and
+// delete once. Rows are scanned straight into the struct fields through
+// model.Table.Addrs (precomputed offsets), so reading a row does no
+// reflection by name. Every identifier is quoted and every value is a bind
+// parameter; filter values for LIKE lookups have their wildcards escaped.
+//
+// # Transactions and roles
+//
+// Every method takes a context. When the context carries a transaction of
+// the repository's DB (engine.DB.WithTx, engine.Session.Context) or a
+// borrowed connection (engine.DB.WithConn), the method runs on it, so
+// repository calls compose into one unit of work. Otherwise, with
+// Options.SwitchRoles, a method runs in a transaction of its own as the
+// reader role (reads) or the writer role (writes); without it, directly on
+// the pool as the login role, in one round trip.
+//
+// # Errors
+//
+// Errors are classified by package dberr: a missing row matches
+// dberr.ErrNotFound, a natural key matching several rows
+// dberr.ErrMultipleRows, a failed version check dberr.ErrConflict. A
+// constraint violation is a *ConstraintError that names the constraint and
+// maps it back to the model and its fields, and matches
+// dberr.ErrUniqueViolation (or the foreign key or check sentinel). Bad field
+// names, lookups and values are *FieldError values, found before any SQL is
+// sent, fit for an HTTP 400.
+//
+// # Soft delete
+//
+// A model with the record-status mixin (a BOOLEAN is_deleted column) is
+// deleted softly: Delete sets is_deleted and deleted_at. Reads leave such
+// rows out unless asked: Repository.WithDeleted, Filter.WithDeleted. Purge
+// deletes for good.
+package repo

@@ -1,0 +1,434 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
+)
+
+// Outcome is what a merge did with one row (uno's _action).
+type Outcome uint8
+
+// Merge outcomes. The zero Outcome means the row was not merged.
+const (
+	Inserted  Outcome = iota + 1 // a new row
+	Updated                      // an existing row that differed, rewritten
+	Unchanged                    // an existing row equal in every merged column, not touched
+)
+
+// String returns "inserted", "updated" or "unchanged".
+func (o Outcome) String() string {
+	switch o {
+	case Inserted:
+		return "inserted"
+	case Updated:
+		return "updated"
+	case Unchanged:
+		return "unchanged"
+	}
+	return "none"
+}
+
+// MergeOptions shape a merge.
+type MergeOptions struct {
+	// On names the conflict key: the columns of the primary key or of a
+	// unique constraint, or the name of one such constraint. Empty: the
+	// primary key.
+	On []string
+	// Columns are the columns written when a row exists and compared to
+	// tell Updated from Unchanged. Empty: every column but the key columns,
+	// the primary key, the version column and the columns with a database
+	// default (which are left to the database on insert too).
+	Columns []string
+}
+
+// MergeResult reports a merge: the outcome of each input row, in input
+// order, and the totals.
+type MergeResult struct {
+	Outcomes                     []Outcome
+	Inserted, Updated, Unchanged int
+}
+
+// ErrDuplicateInput is returned when the rows of one merge share a key.
+var ErrDuplicateInput = errors.New("repo: merge input has two rows with the same key")
+
+// maxParams is PostgreSQL's limit on bind parameters in one statement.
+const maxBindParams = 65535
+
+// mergePlan is the resolved shape of a merge.
+type mergePlan struct {
+	key    *model.Constraint
+	insert []*model.Column // inserted columns, in table order
+	update []*model.Column // written on conflict and compared
+}
+
+func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
+	var key *model.Constraint
+	if len(o.On) == 0 {
+		key = r.table.PrimaryKey
+	} else {
+		c, err := r.uniqueFor(o.On)
+		if err != nil {
+			return nil, err
+		}
+		key = c
+	}
+	p := &mergePlan{key: key}
+	if len(o.Columns) == 0 {
+		for _, c := range r.table.Columns {
+			if !c.Insertable() || c.PrimaryKey || c.Generated() || c == r.version || slices.Contains(key.Columns, c) {
+				continue
+			}
+			p.update = append(p.update, c)
+		}
+	} else {
+		for _, name := range o.Columns {
+			c, ok := r.table.Column(name)
+			if !ok {
+				return nil, &FieldError{Field: name, Err: ErrUnknownField}
+			}
+			if !c.Insertable() || c.PrimaryKey || c == r.version || slices.Contains(key.Columns, c) {
+				return nil, &FieldError{Field: name, Err: ErrNotUpdatable, Reason: "a key, version or always-generated column"}
+			}
+			if !slices.Contains(p.update, c) {
+				p.update = append(p.update, c)
+			}
+		}
+	}
+	for _, c := range r.table.Columns {
+		if slices.Contains(key.Columns, c) || slices.Contains(p.update, c) {
+			p.insert = append(p.insert, c)
+		}
+	}
+	return p, nil
+}
+
+// mergeSQL builds the merge statement reading its rows from input, a
+// query or VALUES list with columns (uno_ord, insert columns…).
+func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
+	t := r.table
+	b := make([]byte, 0, 1024)
+	b = append(b, `WITH "uno_input" ("uno_ord", `...)
+	b = appendColumns(b, p.insert, "")
+	b = append(b, ") AS ("...)
+	b = append(b, input...)
+	b = append(b, `), "uno_up" AS (INSERT INTO `...)
+	b = append(b, t.QuotedName...)
+	b = append(b, ` AS "uno_t" (`...)
+	b = appendColumns(b, p.insert, "")
+	b = append(b, ") SELECT "...)
+	b = appendColumns(b, p.insert, "")
+	b = append(b, ` FROM "uno_input" ORDER BY `...)
+	b = appendColumns(b, p.key.Columns, "")
+	b = append(b, " ON CONFLICT ("...)
+	b = appendColumns(b, p.key.Columns, "")
+	b = append(b, ')')
+	if p.key.Where != "" {
+		b = append(b, " WHERE "...)
+		b = append(b, p.key.Where...)
+	}
+	if len(p.update) == 0 {
+		b = append(b, " DO NOTHING"...)
+	} else {
+		b = append(b, " DO UPDATE SET "...)
+		for i, c := range p.update {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, c.QuotedName...)
+			b = append(b, " = EXCLUDED."...)
+			b = append(b, c.QuotedName...)
+		}
+		if r.version != nil {
+			b = append(b, ", "...)
+			b = append(b, r.version.QuotedName...)
+			if r.versionInt {
+				b = append(b, ` = "uno_t".`...)
+				b = append(b, r.version.QuotedName...)
+				b = append(b, " + 1"...)
+			} else {
+				b = append(b, " = clock_timestamp()"...)
+			}
+		}
+		b = append(b, " WHERE ("...)
+		b = appendColumns(b, p.update, `"uno_t".`)
+		b = append(b, ") IS DISTINCT FROM ("...)
+		b = appendColumns(b, p.update, "EXCLUDED.")
+		b = append(b, ')')
+	}
+	b = append(b, ` RETURNING ("uno_t".xmax = 0) AS "uno_inserted", `...)
+	b = appendColumns(b, t.Columns, `"uno_t".`)
+	b = append(b, `) SELECT "uno_i"."uno_ord", CASE WHEN "uno_u"."uno_inserted" THEN 'i' ELSE 'u' END, `...)
+	b = appendColumns(b, t.Columns, `"uno_u".`)
+	b = append(b, ` FROM "uno_input" AS "uno_i" JOIN "uno_up" AS "uno_u" ON `...)
+	b = appendKeyMatch(b, p.key.Columns)
+	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", 'n'`...)
+	for range t.Columns {
+		b = append(b, ", NULL"...)
+	}
+	b = append(b, ` FROM "uno_input" AS "uno_i" WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
+	b = appendKeyMatch(b, p.key.Columns)
+	b = append(b, ')')
+	return string(b)
+}
+
+func appendKeyMatch(b []byte, cols []*model.Column) []byte {
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, " AND "...)
+		}
+		b = append(b, `"uno_i".`...)
+		b = append(b, c.QuotedName...)
+		b = append(b, ` IS NOT DISTINCT FROM "uno_u".`...)
+		b = append(b, c.QuotedName...)
+	}
+	return b
+}
+
+// valuesInput builds a VALUES list of n rows with typed parameters
+// starting at $1.
+func valuesInput(cols []*model.Column, n int) string {
+	b := make([]byte, 0, n*(16+16*len(cols)))
+	b = append(b, "VALUES "...)
+	p := 1
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, '(')
+		b = appendParam(b, p)
+		b = append(b, "::bigint"...)
+		p++
+		for _, c := range cols {
+			b = append(b, ", "...)
+			b = appendParam(b, p)
+			b = append(b, "::"...)
+			b = append(b, c.SQLType...)
+			p++
+		}
+		b = append(b, ')')
+	}
+	return string(b)
+}
+
+// checkDuplicates reports rows sharing a key, when key values can be
+// compared in Go.
+func checkDuplicates(rows [][]any, key []*model.Column) error {
+	if len(rows) < 2 || len(key) > 4 {
+		return nil
+	}
+	seen := make(map[[4]any]int, len(rows))
+	for i, a := range rows {
+		var k [4]any
+		for j, c := range key {
+			v := reflect.ValueOf(a[c.Ordinal]).Elem()
+			if !v.Comparable() || !v.Type().Comparable() {
+				return nil
+			}
+			k[j] = v.Interface()
+		}
+		if prev, ok := seen[k]; ok {
+			return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+		}
+		seen[k] = i
+	}
+	return nil
+}
+
+// Merge inserts or updates rows on the primary key or on the unique key
+// opts.On, in one round trip, and reports for each row whether it was
+// inserted, updated, or left unchanged because every merged column already
+// held the same value. Unchanged rows are not rewritten: no new row
+// version, no trigger, modified_at untouched. Inserted and updated rows are
+// filled back from the table; unchanged rows are left as given.
+// Two rows with the same key are an error (ErrDuplicateInput).
+func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
+	addrs := make([][]any, len(rows))
+	for i := range rows {
+		addrs[i] = r.addrs(&rows[i])
+	}
+	res, err := r.merge(ctx, addrs, opts)
+	return res, r.errorf("merge", err)
+}
+
+// MergeOne merges one row; see Merge.
+func (r *Repository[T]) MergeOne(ctx context.Context, v *T, opts MergeOptions) (Outcome, error) {
+	if v == nil {
+		return 0, r.errorf("merge", errNilValue)
+	}
+	res, err := r.merge(ctx, [][]any{r.addrs(v)}, opts)
+	if err != nil {
+		return 0, r.errorf("merge", err)
+	}
+	return res.Outcomes[0], nil
+}
+
+func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptions) (MergeResult, error) {
+	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	p, err := r.mergePlan(opts)
+	if err != nil {
+		return res, err
+	}
+	if err := checkDuplicates(rows, p.key.Columns); err != nil {
+		return res, err
+	}
+	per := 1 + len(p.insert)
+	chunk := maxBindParams / per
+	var batch pgx.Batch
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		q := r.mergeSQL(p, valuesInput(p.insert, end-start))
+		args := make([]any, 0, (end-start)*per)
+		for i := start; i < end; i++ {
+			args = append(args, int64(i))
+			args = argsOf(rows[i], p.insert, args)
+		}
+		batch.Queue(q, args...)
+	}
+	fn := func(ctx context.Context, db engine.Querier) error {
+		br := db.SendBatch(ctx, &batch)
+		for range batch.Len() {
+			q, err := br.Query()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			if err := r.readMerge(q, rows, &res); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	}
+	if batch.Len() == 1 {
+		err = r.run(ctx, true, fn)
+	} else {
+		err = r.inTx(ctx, fn)
+	}
+	if err != nil {
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, r.mergeError(err)
+	}
+	return res, nil
+}
+
+// mergeError explains a cardinality violation (two input rows on one
+// existing row, when Go could not compare the keys).
+func (r *Repository[T]) mergeError(err error) error {
+	if dberr.Code(err) == "21000" {
+		return fmt.Errorf("%w: %w", ErrDuplicateInput, err)
+	}
+	return err
+}
+
+// readMerge reads the rows of a merge statement into rows and res.
+func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) error {
+	defer q.Close()
+	n := len(r.table.Columns)
+	skip := make([]any, 2+n)
+	dst := make([]any, 2+n)
+	var ord int64
+	var action string
+	skip[0], skip[1] = &ord, &action
+	dst[0], dst[1] = &ord, &action
+	for q.Next() {
+		if err := q.Scan(skip...); err != nil {
+			return err
+		}
+		if ord < 0 || ord >= int64(len(rows)) {
+			return fmt.Errorf("merge returned row %d of %d", ord, len(rows))
+		}
+		switch action {
+		case "n":
+			res.Outcomes[ord] = Unchanged
+			res.Unchanged++
+			continue
+		case "i":
+			res.Outcomes[ord] = Inserted
+			res.Inserted++
+		default:
+			res.Outcomes[ord] = Updated
+			res.Updated++
+		}
+		copy(dst[2:], rows[ord])
+		if err := q.Scan(dst...); err != nil {
+			return err
+		}
+	}
+	return q.Err()
+}
+
+// stageSeq numbers staging tables so several bulk merges can share a
+// transaction.
+var stageSeq atomic.Uint64
+
+// MergeCopy is Merge for large inputs: it streams rows with COPY into a
+// staging table local to the transaction (ON COMMIT DROP) and merges from
+// it in one statement, with the same per-row outcomes. It runs in ctx's
+// transaction, or in one of its own.
+func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
+	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	p, err := r.mergePlan(opts)
+	if err != nil {
+		return res, r.errorf("merge", err)
+	}
+	addrs := make([][]any, len(rows))
+	for i := range rows {
+		addrs[i] = r.addrs(&rows[i])
+	}
+	if err := checkDuplicates(addrs, p.key.Columns); err != nil {
+		return res, r.errorf("merge", err)
+	}
+	stage := "uno_stage_" + strconv.FormatUint(stageSeq.Add(1), 10)
+	names := make([]string, 0, 1+len(p.insert))
+	names = append(names, "uno_ord")
+	for _, c := range p.insert {
+		names = append(names, c.Name)
+	}
+	create := `CREATE TEMP TABLE "` + stage + `" ON COMMIT DROP AS SELECT 0::bigint AS "uno_ord", ` +
+		string(appendColumns(nil, p.insert, "")) + " FROM " + r.table.QuotedName + " WITH NO DATA"
+	input := `SELECT "uno_ord", ` + string(appendColumns(nil, p.insert, "")) + ` FROM "` + stage + `"`
+	q := r.mergeSQL(p, input)
+	err = r.inTx(ctx, func(ctx context.Context, db engine.Querier) error {
+		if _, err := db.Exec(ctx, create); err != nil {
+			return err
+		}
+		vals := make([]any, 1+len(p.insert))
+		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			vals[0] = int64(i)
+			argsOf(addrs[i], p.insert, vals[1:1])
+			return vals, nil
+		})
+		if _, err := db.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
+			return err
+		}
+		rs, err := db.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		if err := r.readMerge(rs, addrs, &res); err != nil {
+			return err
+		}
+		_, err = db.Exec(ctx, `DROP TABLE "`+stage+`"`)
+		return err
+	})
+	if err != nil {
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, r.errorf("merge", r.mergeError(err))
+	}
+	return res, nil
+}

@@ -1,0 +1,457 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
+)
+
+// Default and maximum page sizes of Filter when Options leaves them unset.
+const (
+	DefaultLimit    = 25
+	DefaultMaxLimit = 1000
+)
+
+// Options shape a Repository. The zero value is usable.
+type Options struct {
+	// SwitchRoles runs each call that is not inside the caller's
+	// transaction in a transaction of its own as the reader role (reads) or
+	// the writer role (writes), uno's SET ROLE reader/writer. When false,
+	// such a call runs directly on the pool as the login role, in a single
+	// round trip with no BEGIN.
+	SwitchRoles bool
+	// Identity is set for the transactions SwitchRoles opens.
+	Identity engine.Identity
+	// DefaultLimit is Filter's page size when none is given (0: 25).
+	DefaultLimit int
+	// MaxLimit is the largest page size Filter accepts (0: 1000).
+	MaxLimit int
+	// Version names the column used for optimistic concurrency: an integer
+	// column that Update increments, or a timestamp column (such as
+	// modified_at) that Update sets to clock_timestamp(). Update and Delete
+	// then succeed only when the stored value still equals the struct's,
+	// and report dberr.ErrConflict otherwise. Empty: no check.
+	Version string
+}
+
+// Repository is the generic repository of one registered model T: the Go
+// form of uno's UnoDB. SQL text for insert, select by key, update and delete
+// is built once in New; rows are scanned straight into the struct fields
+// through model.Table.Addrs. A Repository is safe for concurrent use.
+type Repository[T any] struct {
+	*shared[T]
+	withDeleted bool // reads include soft-deleted rows
+}
+
+// shared is the immutable state of a repository and its views.
+type shared[T any] struct {
+	db    *engine.DB
+	reg   *model.Registry
+	table *model.Table
+	opts  Options
+
+	pk         []*model.Column
+	gen        []*model.Column // generated and insertable: left out of INSERT when zero
+	version    *model.Column
+	versionInt bool
+	deletedAt  *model.Column
+
+	selectList string // "a", "b", … every column in order
+	returning  string // " RETURNING " + selectList
+	fromWhere  string // " FROM t WHERE " (select prefix: "SELECT cols FROM t")
+
+	insertZero    string // INSERT with every generated column left to the database
+	selectPK      string // SELECT … WHERE pk [AND NOT is_deleted]
+	selectPKAll   string // SELECT … WHERE pk, deleted rows included
+	updateAll     string // UPDATE … SET every updatable column … RETURNING
+	updateAllArgs []*model.Column
+	deleteHard    string
+	deleteSoft    string
+	existsPK      string
+
+	insertCache syncMap[uint64, string]
+}
+
+// New returns the repository of the registered model T on db. It fails when
+// T is not registered in reg or its metadata cannot be served.
+func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repository[T], error) {
+	if db == nil || reg == nil {
+		return nil, errors.New("repo: New needs a DB and a registry")
+	}
+	t, err := model.TableOf[T](reg)
+	if err != nil {
+		return nil, fmt.Errorf("repo: %w", err)
+	}
+	if len(opts) > 1 {
+		return nil, errors.New("repo: New takes at most one Options")
+	}
+	var o Options
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	if o.DefaultLimit == 0 {
+		o.DefaultLimit = DefaultLimit
+	}
+	if o.MaxLimit == 0 {
+		o.MaxLimit = DefaultMaxLimit
+	}
+	if o.DefaultLimit < 0 || o.MaxLimit < 0 || o.DefaultLimit > o.MaxLimit {
+		return nil, fmt.Errorf("repo: %s: DefaultLimit %d and MaxLimit %d are not 0 < default <= max", t.GoName(), o.DefaultLimit, o.MaxLimit)
+	}
+	if t.PrimaryKey == nil || len(t.PrimaryKey.Columns) == 0 {
+		return nil, fmt.Errorf("repo: %s has no primary key", t.GoName())
+	}
+	s := &shared[T]{db: db, reg: reg, table: t, opts: o, pk: t.PrimaryKey.Columns}
+	for _, c := range t.Columns {
+		if c.Generated() && c.Insertable() {
+			s.gen = append(s.gen, c)
+		}
+	}
+	if len(s.gen) > 64 {
+		return nil, fmt.Errorf("repo: %s has more than 64 columns with defaults", t.GoName())
+	}
+	if o.Version != "" {
+		c, ok := t.Column(o.Version)
+		if !ok {
+			return nil, fmt.Errorf("repo: %s: version column %q: %w", t.GoName(), o.Version, ErrUnknownField)
+		}
+		switch c.GoType.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			s.versionInt = true
+		default:
+			if c.GoType != reflect.TypeFor[timeType]() {
+				return nil, fmt.Errorf("repo: %s: version column %q must be an integer or a time.Time", t.GoName(), o.Version)
+			}
+		}
+		if c.PrimaryKey {
+			return nil, fmt.Errorf("repo: %s: version column %q is part of the primary key", t.GoName(), o.Version)
+		}
+		s.version = c
+	}
+	if t.SoftDelete {
+		if c, ok := t.Column("deleted_at"); ok {
+			s.deletedAt = c
+		}
+	}
+	s.build()
+	return &Repository[T]{shared: s}, nil
+}
+
+// Table returns the model's metadata.
+func (r *Repository[T]) Table() *model.Table { return r.table }
+
+// DB returns the database the repository runs on.
+func (r *Repository[T]) DB() *engine.DB { return r.db }
+
+// WithDeleted returns a view of the repository whose reads (Get, GetBy,
+// Filter, Count, Stream) include soft-deleted rows. For models without the
+// record-status mixin it is the same as r.
+func (r *Repository[T]) WithDeleted() *Repository[T] {
+	return &Repository[T]{shared: r.shared, withDeleted: true}
+}
+
+// build prepares the SQL text that never changes.
+func (s *shared[T]) build() {
+	t := s.table
+	var b []byte
+	b = appendColumns(b[:0], t.Columns, "")
+	s.selectList = string(b)
+	s.returning = " RETURNING " + s.selectList
+	s.fromWhere = "SELECT " + s.selectList + " FROM " + t.QuotedName
+
+	s.insertZero = s.insertSQL(0)
+	s.insertCache.Store(0, s.insertZero)
+
+	pkWhere, n := appendKeyWhere(nil, s.pk, 1)
+	_ = n
+	s.selectPKAll = s.fromWhere + " WHERE " + string(pkWhere)
+	s.selectPK = s.selectPKAll
+	if t.SoftDelete {
+		s.selectPK += " AND NOT " + t.DeletedColumn.QuotedName
+	}
+	s.existsPK = "SELECT EXISTS (SELECT 1 FROM " + t.QuotedName + " WHERE " + string(pkWhere) + ")"
+
+	var set []*model.Column
+	for _, c := range t.Columns {
+		if c.PrimaryKey || !c.Insertable() || c == s.version {
+			continue
+		}
+		set = append(set, c)
+	}
+	s.updateAll, s.updateAllArgs = s.updateSQL(set)
+
+	s.deleteHard = "DELETE FROM " + t.QuotedName + " WHERE " + string(pkWhere) + s.returning
+	if t.SoftDelete {
+		b = b[:0]
+		b = append(b, "UPDATE "...)
+		b = append(b, t.QuotedName...)
+		b = append(b, " SET "...)
+		b = append(b, t.DeletedColumn.QuotedName...)
+		b = append(b, " = true"...)
+		if s.deletedAt != nil {
+			b = append(b, ", "...)
+			b = append(b, s.deletedAt.QuotedName...)
+			b = append(b, " = now()"...)
+		}
+		b = append(b, " WHERE "...)
+		b = append(b, pkWhere...)
+		b = append(b, " AND NOT "...)
+		b = append(b, t.DeletedColumn.QuotedName...)
+		b = append(b, s.returning...)
+		s.deleteSoft = string(b)
+	}
+}
+
+// insertSQL builds the INSERT that gives a value to every insertable column
+// but the generated ones whose bit in mask is clear.
+func (s *shared[T]) insertSQL(mask uint64) string {
+	cols := s.insertColumns(mask)
+	b := make([]byte, 0, 64+32*len(cols))
+	b = append(b, "INSERT INTO "...)
+	b = append(b, s.table.QuotedName...)
+	if len(cols) == 0 {
+		b = append(b, " DEFAULT VALUES"...)
+	} else {
+		b = append(b, " ("...)
+		b = appendColumns(b, cols, "")
+		b = append(b, ") VALUES ("...)
+		for i := range cols {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendParam(b, i+1)
+		}
+		b = append(b, ')')
+	}
+	b = append(b, s.returning...)
+	return string(b)
+}
+
+// insertColumns lists the columns an INSERT with mask sets.
+func (s *shared[T]) insertColumns(mask uint64) []*model.Column {
+	var cols []*model.Column
+	g := 0
+	for _, c := range s.table.Columns {
+		if !c.Insertable() {
+			continue
+		}
+		if g < len(s.gen) && s.gen[g] == c {
+			bit := mask&(1<<g) != 0
+			g++
+			if !bit {
+				continue
+			}
+		}
+		cols = append(cols, c)
+	}
+	return cols
+}
+
+// updateSQL builds UPDATE … SET set … WHERE pk [AND version] [AND NOT
+// deleted] RETURNING every column; args lists the columns whose values the
+// statement takes, in parameter order.
+func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
+	t := s.table
+	b := make([]byte, 0, 128+32*len(set))
+	b = append(b, "UPDATE "...)
+	b = append(b, t.QuotedName...)
+	b = append(b, " SET "...)
+	var args []*model.Column
+	n := 1
+	for i, c := range set {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.QuotedName...)
+		b = append(b, " = "...)
+		b = appendParam(b, n)
+		n++
+		args = append(args, c)
+	}
+	if s.version != nil {
+		if len(set) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, s.version.QuotedName...)
+		if s.versionInt {
+			b = append(b, " = "...)
+			b = append(b, s.version.QuotedName...)
+			b = append(b, " + 1"...)
+		} else {
+			b = append(b, " = clock_timestamp()"...)
+		}
+	}
+	b = append(b, " WHERE "...)
+	b, n = appendKeyWhere(b, s.pk, n)
+	args = append(args, s.pk...)
+	if s.version != nil {
+		b = append(b, " AND "...)
+		b = append(b, s.version.QuotedName...)
+		b = append(b, " = "...)
+		b = appendParam(b, n)
+		args = append(args, s.version)
+	}
+	if t.SoftDelete {
+		b = append(b, " AND NOT "...)
+		b = append(b, t.DeletedColumn.QuotedName...)
+	}
+	b = append(b, s.returning...)
+	return string(b), args
+}
+
+// appendColumns appends the quoted names of cols, comma separated, each
+// prefixed with prefix (a quoted alias and a dot, or "").
+func appendColumns(b []byte, cols []*model.Column, prefix string) []byte {
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, prefix...)
+		b = append(b, c.QuotedName...)
+	}
+	return b
+}
+
+// appendKeyWhere appends "a" = $n AND "b" = $n+1 … and returns the next
+// parameter number.
+func appendKeyWhere(b []byte, cols []*model.Column, n int) ([]byte, int) {
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, " AND "...)
+		}
+		b = append(b, c.QuotedName...)
+		b = append(b, " = "...)
+		b = appendParam(b, n)
+		n++
+	}
+	return b, n
+}
+
+func appendParam(b []byte, n int) []byte {
+	b = append(b, '$')
+	return strconv.AppendInt(b, int64(n), 10)
+}
+
+// run runs fn on what ctx carries for the repository's DB (its
+// transaction or connection); otherwise, with SwitchRoles, in a transaction
+// of its own as the reader or writer role; otherwise on the pool.
+// The error is classified and mapped to the model.
+func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	q := r.db.Querier(ctx)
+	var err error
+	if _, onPool := q.(*pgxpool.Pool); onPool && r.opts.SwitchRoles {
+		role := engine.RoleReader
+		if write {
+			role = engine.RoleWriter
+		}
+		err = r.db.WithTx(ctx, engine.TxOptions{Role: role, Identity: r.opts.Identity, ReadOnly: !write},
+			func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
+	} else {
+		err = fn(ctx, q)
+	}
+	return r.mapError(err)
+}
+
+// inTx runs fn in a transaction: the one ctx carries, or a new one (as the
+// writer role with SwitchRoles).
+func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
+	if tx, ok := r.db.TxFromContext(ctx); ok {
+		return r.mapError(fn(ctx, tx))
+	}
+	opts := engine.TxOptions{}
+	if r.opts.SwitchRoles {
+		opts.Role = engine.RoleWriter
+		opts.Identity = r.opts.Identity
+	}
+	return r.mapError(r.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
+}
+
+// mapError classifies err and, for a constraint violation, names the
+// model and fields involved.
+func (r *Repository[T]) mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	err = dberr.Classify(err)
+	var ce *ConstraintError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var de *dberr.Error
+	if !errors.As(err, &de) || de.Constraint == "" {
+		return err
+	}
+	switch de.Kind {
+	case dberr.ErrUniqueViolation, dberr.ErrForeignKeyViolation, dberr.ErrCheckViolation:
+	default:
+		return err
+	}
+	out := &ConstraintError{Constraint: de.Constraint, Err: err}
+	c, ok := r.reg.Constraint(de.Schema, de.Constraint)
+	if !ok {
+		c, ok = r.table.Constraint(de.Constraint)
+	}
+	if ok {
+		out.Model = c.Table.GoName()
+		out.Table = c.Table.Name
+		out.Kind = c.Kind
+		for _, col := range c.Columns {
+			out.Columns = append(out.Columns, col.Name)
+			out.Fields = append(out.Fields, col.Field)
+		}
+	} else {
+		out.Table = de.Table
+	}
+	return out
+}
+
+// ConstraintError reports a unique, foreign key or check violation,
+// mapped back to the model and fields through the constraint's name.
+// errors.Is matches it against dberr.ErrUniqueViolation (or the foreign
+// key or check sentinel), and errors.As reaches the *dberr.Error beneath.
+type ConstraintError struct {
+	Model      string               // Go type of the constrained model, as package.Name; empty when unknown
+	Table      string               // the table
+	Constraint string               // the constraint or unique index name PostgreSQL reported
+	Kind       model.ConstraintKind // unique, foreign key or check; 0 when the constraint is not registered
+	Columns    []string             // constrained columns
+	Fields     []string             // their Go field paths
+	Err        error                // the classified *dberr.Error
+}
+
+// Error describes the violation with the model, fields and constraint.
+func (e *ConstraintError) Error() string {
+	var b strings.Builder
+	b.WriteString("repo: ")
+	b.WriteString(e.Err.Error())
+	if e.Model != "" {
+		b.WriteString(" (model ")
+		b.WriteString(e.Model)
+		if len(e.Fields) > 0 {
+			b.WriteString(", fields ")
+			b.WriteString(strings.Join(e.Fields, ", "))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// Unwrap returns the classified database error.
+func (e *ConstraintError) Unwrap() error { return e.Err }
+
+// errorf wraps err with the operation and model.
+func (r *Repository[T]) errorf(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("repo: %s %s: %w", op, r.table.GoName(), err)
+}
