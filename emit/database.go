@@ -118,7 +118,10 @@ type funcEmitter struct {
 	fn   func() ([]Statement, error)
 }
 
-func (e funcEmitter) Name() string               { return e.name }
+// Name returns the emitter's registry name.
+func (e funcEmitter) Name() string { return e.name }
+
+// Emit runs the emitter's function.
 func (e funcEmitter) Emit() ([]Statement, error) { return e.fn() }
 
 // dbEmitter returns an emitter running fn on d with defaults filled in

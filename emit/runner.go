@@ -38,14 +38,17 @@ func LogObserver(l *slog.Logger) Observer { return logObserver{l} }
 
 type logObserver struct{ l *slog.Logger }
 
+// Generated logs the number of statements at debug level.
 func (o logObserver) Generated(emitter string, stmts []Statement) {
 	o.l.Debug("emit: generated", "emitter", emitter, "statements", len(stmts))
 }
 
+// Executed logs the statement's Display text and duration at debug level.
 func (o logObserver) Executed(s Statement, took time.Duration) {
 	o.l.Debug("emit: executed", "kind", s.Kind.String(), "name", s.Name, "duration", took, "sql", s.Display())
 }
 
+// Failed logs the statement's name and the error at error level.
 func (o logObserver) Failed(s Statement, took time.Duration, err error) {
 	o.l.Error("emit: failed", "kind", s.Kind.String(), "name", s.Name, "duration", took, "error", err)
 }
