@@ -234,7 +234,7 @@ func deref(s *string) string {
 func TestTriggersBehave(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u := setUp(t, Note{}, Label{})
+	u := setUp(t, Note{}, Label{}, Memo{})
 	db := u.db
 	exec := func(user, tenant, sql string, args ...any) (int64, error) {
 		var n int64
@@ -333,6 +333,22 @@ func TestTriggersBehave(t *testing.T) {
 	}
 	if n := scalarOn[int](t, u.super, "SELECT count(*) FROM label"); n != 0 {
 		t.Errorf("label rows after delete: %d", n)
+	}
+
+	// Memo: a hard delete is a version too.
+	for _, sql := range []string{"INSERT INTO memo (text) VALUES ('one')", "UPDATE memo SET text = 'two'", "DELETE FROM memo"} {
+		if n, err := exec(userA, "", sql); err != nil || n != 1 {
+			t.Fatalf("%s: %d rows (%v)", sql, n, err)
+		}
+	}
+	if got := scalarOn[string](t, u.super, `SELECT string_agg(history_op || ':' || text || ':' || history_user_id, ' ' ORDER BY history_id)
+		FROM memo_history`); got != "INSERT:one:"+userA+" UPDATE:two:"+userA+" DELETE:two:"+userA {
+		t.Errorf("memo history: %s", got)
+	}
+	// Writers cannot rewrite history.
+	_, err = exec(userA, "", "DELETE FROM memo_history")
+	if sqlState(err) != "42501" {
+		t.Errorf("writer DELETE on history: %v, want 42501", err)
 	}
 }
 

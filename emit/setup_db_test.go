@@ -46,6 +46,15 @@ type Label struct {
 	Name string `uno:"name,unique"`
 }
 
+// Memo keeps its history and deletes for real.
+type Memo struct {
+	uno.Model `uno:"table:memo"`
+	ID        int64  `uno:"id,pk,identity"`
+	Text      string `uno:"text"`
+}
+
+func (Memo) SQLConfig() model.SQLConfig { return model.SQLConfig{History: true} }
+
 // Leaky is a broken tenant model: its emitter set leaves out row-level
 // security.
 type Leaky struct {

@@ -29,7 +29,9 @@ type ULIDKey struct {
 // embeds it (or otherwise has a BOOLEAN is_deleted column) deletes softly:
 // its unique constraints become unique indexes over the rows WHERE NOT
 // is_deleted, so a deleted row does not block a new one with the same key.
-// The database keeps these columns through triggers (a later emitter).
+// The database keeps these columns through the record-status trigger of
+// package emit (emit.RecordStatus); SQLConfig.DeleteSoftly also turns
+// DELETE into setting is_deleted.
 type RecordStatus struct {
 	IsActive   bool       `uno:"is_active,notnull,default:true" doc:"False when the record is deactivated."`
 	IsDeleted  bool       `uno:"is_deleted,notnull,default:false" doc:"True when the record is soft-deleted."`
@@ -39,7 +41,9 @@ type RecordStatus struct {
 }
 
 // UserAudit is the mixin for uno's user audit columns, filled from the
-// session's current user id (a later trigger emitter).
+// session's current user id (rls_var.user_id) by the user-audit trigger of
+// package emit (emit.UserAudit); SQLConfig.RequireUser refuses writes
+// without one.
 type UserAudit struct {
 	CreatedByID  *types.String26 `uno:"created_by_id" doc:"The user who created the record."`
 	ModifiedByID *types.String26 `uno:"modified_by_id" doc:"The user who last modified the record."`
