@@ -28,9 +28,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// generateULID stands in for the generate_ulid() function a later emitter
-// provides: 10 characters of millisecond time and 16 random ones, in
-// Crockford base32.
+// generateULID stands in for the generate_ulid() of emit.Functions (which
+// needs the uno roles), so the table tests need no database set-up: 10
+// characters of millisecond time and 16 random ones, in Crockford base32.
 const generateULID = `CREATE FUNCTION generate_ulid() RETURNS text LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE
     alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

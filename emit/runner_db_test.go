@@ -80,6 +80,11 @@ func TestRunnerTransactions(t *testing.T) {
 	if n := scalarOn[int](t, conn, "SELECT count(*) FROM b"); n != 1 {
 		t.Errorf("b has %d rows after a skipped insert", n)
 	}
+	// SkipIf needs an Execer that can query.
+	err = emit.Exec(ctx, execOnly{conn}, stmts[4:5])
+	if !errors.Is(err, emit.ErrNoQuerier) || !errors.As(err, &ee) || ee.Statement.Name != "skipped" {
+		t.Errorf("SkipIf on an Execer: %v", err)
+	}
 	// DryRun executes nothing.
 	dry := emit.Runner{DryRun: true}
 	got, err := dry.Run(ctx, conn, emit.CreateSchemas(emit.Database{Name: u.pg.Name, Schemas: []string{"dry"}}))
@@ -197,6 +202,9 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("unknown emitter in a set: %v", err)
 	}
 }
+
+// execOnly hides every method of a connection but Exec.
+type execOnly struct{ emit.Execer }
 
 type badSet struct {
 	ID int64 `uno:"id,pk"`
