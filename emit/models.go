@@ -198,9 +198,9 @@ func tenantPolicies(schema, table string, tenant *model.Column, o Options, cmds 
 	for _, c := range cmds {
 		p := sqlbuild.Policy{Name: "uno_tenant_" + lower(c.String()), Schema: schema, Table: table, Command: c, Roles: roles}
 		switch c {
-		case sqlbuild.Select, sqlbuild.DeleteCmd:
+		case sqlbuild.CmdSelect, sqlbuild.CmdDelete:
 			p.Using = pred
-		case sqlbuild.InsertCmd:
+		case sqlbuild.CmdInsert:
 			p.WithCheck = pred
 		default:
 			p.Using, p.WithCheck = pred, pred
@@ -236,7 +236,7 @@ func TenantRLS(t *model.Table, o Options) Emitter {
 			return nil, fmt.Errorf("%w: %s has no tenant_id column", ErrInvalid, t.GoName())
 		}
 		return tenantPolicies(t.Schema, t.Name, t.TenantColumn, o,
-			[]sqlbuild.Command{sqlbuild.Select, sqlbuild.InsertCmd, sqlbuild.UpdateCmd, sqlbuild.DeleteCmd})
+			[]sqlbuild.Command{sqlbuild.CmdSelect, sqlbuild.CmdInsert, sqlbuild.CmdUpdate, sqlbuild.CmdDelete})
 	})
 }
 
@@ -270,7 +270,7 @@ func History(t *model.Table, o Options) Emitter {
 			"    CONSTRAINT " + quote.Ident(pk) + " PRIMARY KEY (\"history_id\")\n)"}}
 		out = append(out, tableGrants(t.Schema, h, qh, o, false)...)
 		if t.TenantColumn != nil {
-			stmts, err := tenantPolicies(t.Schema, h, t.TenantColumn, o, []sqlbuild.Command{sqlbuild.Select, sqlbuild.InsertCmd})
+			stmts, err := tenantPolicies(t.Schema, h, t.TenantColumn, o, []sqlbuild.Command{sqlbuild.CmdSelect, sqlbuild.CmdInsert})
 			if err != nil {
 				return nil, err
 			}

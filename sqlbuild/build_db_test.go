@@ -108,7 +108,7 @@ func TestHostileNames(t *testing.T) {
 			When: "true", FunctionSchema: name, Function: name, Args: []string{name, "$$"}}.Statement()))
 		exec(t, conn, must(sqlbuild.Index{Name: name, Schema: "public", Table: role, Unique: true, Method: "btree",
 			Columns: []string{name}, Expressions: []string{"n + 1"}, Where: "n > 0"}.Statement()))
-		exec(t, conn, must(sqlbuild.Policy{Name: name, Schema: name, Table: name, Command: sqlbuild.UpdateCmd,
+		exec(t, conn, must(sqlbuild.Policy{Name: name, Schema: name, Table: name, Command: sqlbuild.CmdUpdate,
 			Roles: []string{role}, Using: "true", WithCheck: "n > 0"}.Statements())...)
 		// A function with an argument named after the hostile name.
 		exec(t, conn, must(sqlbuild.Function{Schema: name, Name: name, Args: []sqlbuild.Arg{{Name: name, Type: "text", Default: "'d'"}},
@@ -260,8 +260,8 @@ func TestBuilderErrors(t *testing.T) {
 		{"index without columns", ixErr(sqlbuild.Index{Name: "i", Table: "t"}), "no Columns"},
 		{"empty expression", ixErr(sqlbuild.Index{Name: "i", Table: "t", Expressions: []string{" "}}), "empty expression"},
 		{"policy without clauses", polErr(with(pol, func(p *sqlbuild.Policy) { p.Using = "" })), "neither"},
-		{"insert policy with using", polErr(with(pol, func(p *sqlbuild.Policy) { p.Command = sqlbuild.InsertCmd })), "no USING"},
-		{"select policy with check", polErr(with(pol, func(p *sqlbuild.Policy) { p.Command, p.WithCheck = sqlbuild.Select, "true" })), "no WITH CHECK"},
+		{"insert policy with using", polErr(with(pol, func(p *sqlbuild.Policy) { p.Command = sqlbuild.CmdInsert })), "no USING"},
+		{"select policy with check", polErr(with(pol, func(p *sqlbuild.Policy) { p.Command, p.WithCheck = sqlbuild.CmdSelect, "true" })), "no WITH CHECK"},
 		{"bad command", polErr(with(pol, func(p *sqlbuild.Policy) { p.Command = 9 })), "unknown command"},
 	} {
 		if !errors.Is(tc.err, sqlbuild.ErrInvalid) || !strings.Contains(tc.err.Error(), tc.want) {
@@ -389,7 +389,7 @@ func TestTriggerAndPolicyCatalog(t *testing.T) {
 		"CREATE TRIGGER t_stmt AFTER DELETE OR TRUNCATE ON public.item FOR EACH STATEMENT EXECUTE FUNCTION noop('a''b')" {
 		t.Errorf("trigger: %s", got)
 	}
-	pol := sqlbuild.Policy{Name: "p", Table: "item", Command: sqlbuild.Select, Restrictive: true, Roles: []string{role}, Using: "id > 0"}
+	pol := sqlbuild.Policy{Name: "p", Table: "item", Command: sqlbuild.CmdSelect, Restrictive: true, Roles: []string{role}, Using: "id > 0"}
 	stmts := must(pol.Statements())
 	exec(t, conn, stmts...)
 	exec(t, conn, stmts...) // drop and create: twice is fine
@@ -423,7 +423,7 @@ func TestGolden(t *testing.T) {
 		When: "NEW.qty > 0", FunctionSchema: "app", Function: "audit", Args: []string{"x", "it's"}}.Statement()))
 	add(must(sqlbuild.Index{Name: "ix", Schema: "app", Table: "item", Unique: true, Method: "btree",
 		Columns: []string{"tenant_id"}, Expressions: []string{"lower(name)"}, Where: "NOT is_deleted", Concurrently: true}.Statement()))
-	add(must(sqlbuild.Policy{Name: "tenant", Schema: "app", Table: "item", Command: sqlbuild.UpdateCmd,
+	add(must(sqlbuild.Policy{Name: "tenant", Schema: "app", Table: "item", Command: sqlbuild.CmdUpdate,
 		Roles: []string{"app_writer", "app_admin"}, Using: "tenant_id = current_setting('t')", WithCheck: "tenant_id = current_setting('t')"}.Statements())...)
 	got := b.String()
 	path := filepath.Join("testdata", "builders.golden")

@@ -11,23 +11,23 @@ type Command uint8
 
 // Policy commands; the zero value is ALL.
 const (
-	All Command = iota
-	Select
-	InsertCmd
-	UpdateCmd
-	DeleteCmd
+	CmdAll Command = iota
+	CmdSelect
+	CmdInsert
+	CmdUpdate
+	CmdDelete
 )
 
 // String returns the SQL keyword.
 func (c Command) String() string {
 	switch c {
-	case Select:
+	case CmdSelect:
 		return "SELECT"
-	case InsertCmd:
+	case CmdInsert:
 		return "INSERT"
-	case UpdateCmd:
+	case CmdUpdate:
 		return "UPDATE"
-	case DeleteCmd:
+	case CmdDelete:
 		return "DELETE"
 	}
 	return "ALL"
@@ -66,7 +66,7 @@ func (p Policy) check() error {
 	if err := CheckName("Table", p.Table); err != nil {
 		return fail("%v", err)
 	}
-	if p.Command > DeleteCmd {
+	if p.Command > CmdDelete {
 		return fail("unknown command %d", p.Command)
 	}
 	if err := checkNames("Roles", p.Roles); err != nil {
@@ -75,10 +75,10 @@ func (p Policy) check() error {
 	if p.Using == "" && p.WithCheck == "" {
 		return fail("neither Using nor WithCheck")
 	}
-	if p.Command == InsertCmd && p.Using != "" {
+	if p.Command == CmdInsert && p.Using != "" {
 		return fail("an INSERT policy has no USING")
 	}
-	if (p.Command == Select || p.Command == DeleteCmd) && p.WithCheck != "" {
+	if (p.Command == CmdSelect || p.Command == CmdDelete) && p.WithCheck != "" {
 		return fail("a %s policy has no WITH CHECK", p.Command)
 	}
 	if err := checkSQL("Using", p.Using); err != nil {
