@@ -102,6 +102,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // or nothing, or use [Runner.Exec], which groups statements into
 // transactions.
 func Exec(ctx context.Context, db Execer, stmts []Statement) error {
+	if db == nil && len(stmts) > 0 {
+		return errNilDB
+	}
 	for _, s := range stmts {
 		if err := execOne(ctx, db, s); err != nil {
 			return &Error{Statement: s, Err: err}

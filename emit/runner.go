@@ -112,6 +112,9 @@ func (r *Runner) Run(ctx context.Context, db Beginner, emitters ...Emitter) ([]S
 // back its transaction and is returned as an *[Error] naming the
 // statement; transactions committed before it stay.
 func (r *Runner) Exec(ctx context.Context, db Beginner, stmts []Statement) error {
+	if db == nil && len(stmts) > 0 {
+		return errNilDB
+	}
 	for i := 0; i < len(stmts); {
 		if stmts[i].NoTx {
 			if err := r.execOne(ctx, db, stmts[i]); err != nil {
@@ -156,6 +159,8 @@ func (r *Runner) execGroup(ctx context.Context, db Beginner, stmts []Statement) 
 	return nil
 }
 
+var errNilDB = errors.New("emit: nil connection")
+
 // ErrNoTxStatement is returned by [Runner.ExecTx] for a statement that
 // cannot run in a transaction block.
 var ErrNoTxStatement = errors.New("emit: statement cannot run inside a transaction")
@@ -165,6 +170,9 @@ var ErrNoTxStatement = errors.New("emit: statement cannot run inside a transacti
 // telling the observers. It stops at the first error, returned as an
 // *[Error]; the caller rolls back. A NoTx statement is an error.
 func (r *Runner) ExecTx(ctx context.Context, tx Execer, stmts []Statement) error {
+	if tx == nil && len(stmts) > 0 {
+		return errNilDB
+	}
 	for _, s := range stmts {
 		if s.NoTx {
 			return &Error{Statement: s, Err: ErrNoTxStatement}

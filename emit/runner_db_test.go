@@ -85,6 +85,16 @@ func TestRunnerTransactions(t *testing.T) {
 	if !errors.Is(err, emit.ErrNoQuerier) || !errors.As(err, &ee) || ee.Statement.Name != "skipped" {
 		t.Errorf("SkipIf on an Execer: %v", err)
 	}
+	// No connection is an error, not a panic.
+	if err := r.Exec(ctx, nil, stmts[:1]); err == nil {
+		t.Error("Exec on nil succeeded")
+	}
+	if err := r.ExecTx(ctx, nil, stmts[:1]); err == nil {
+		t.Error("ExecTx on nil succeeded")
+	}
+	if err := emit.Exec(ctx, nil, stmts[:1]); err == nil {
+		t.Error("emit.Exec on nil succeeded")
+	}
 	// DryRun executes nothing.
 	dry := emit.Runner{DryRun: true}
 	got, err := dry.Run(ctx, conn, emit.CreateSchemas(emit.Database{Name: u.pg.Name, Schemas: []string{"dry"}}))
