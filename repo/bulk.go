@@ -54,7 +54,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 					b = append(b, "DEFAULT"...)
 					continue
 				}
-				args = append(args, a)
+				args = append(args, argAt(c, a))
 				b = appendParam(b, len(args))
 			}
 			b = append(b, ')')

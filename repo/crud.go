@@ -48,13 +48,17 @@ func (s *shared[T]) addrs(v *T) []any {
 // the type's encoder).
 func argsOf(addrs []any, cols []*model.Column, dst []any) []any {
 	for _, c := range cols {
-		a := addrs[c.Ordinal]
-		if c.GoType.Kind() == reflect.Pointer {
-			a = reflect.ValueOf(a).Elem().Interface()
-		}
-		dst = append(dst, a)
+		dst = append(dst, argAt(c, addrs[c.Ordinal]))
 	}
 	return dst
+}
+
+// argAt returns the query argument for column c whose field is at addr.
+func argAt(c *model.Column, addr any) any {
+	if c.GoType.Kind() == reflect.Pointer {
+		return reflect.ValueOf(addr).Elem().Interface()
+	}
+	return addr
 }
 
 // valueAt returns a copy of the value at addr, dereferencing pointer

@@ -50,8 +50,13 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 		return f, &FieldError{Err: ErrBadValue, Reason: fmt.Sprintf("more than %d parameters", maxParams)}
 	}
 	params := make([]string, 0, len(values))
-	for k := range values {
+	total := 0
+	for k, v := range values {
 		params = append(params, k)
+		total += len(v)
+	}
+	if total > maxParams {
+		return f, &FieldError{Err: ErrBadValue, Reason: fmt.Sprintf("more than %d values", maxParams)}
 	}
 	slices.Sort(params)
 	for _, p := range params {
