@@ -32,7 +32,20 @@ func asWriter(user, tenant string) engine.TxOptions {
 func TestModelEmittersCatalog(t *testing.T) {
 	t.Parallel()
 	u := setUp(t, Note{}, Label{})
-	u.runModels(t, u.reg.Tables()...) // twice
+	state := func() string {
+		return scalarOn[string](t, u.super, `SELECT
+		 (SELECT string_agg(c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' ||
+		     c.relrowsecurity || c.relforcerowsecurity, E'\n' ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		  WHERE n.nspname IN ('public', 'shop') AND c.relkind IN ('r', 'i', 'S')) || E'\n' ||
+		 (SELECT string_agg(pg_get_triggerdef(oid), E'\n' ORDER BY 1) FROM pg_trigger WHERE NOT tgisinternal) || E'\n' ||
+		 (SELECT string_agg(polrelid::regclass::text || ' ' || polname || ' ' || polcmd::text || ' ' || polroles::regrole[]::text || ' ' ||
+		     coalesce(pg_get_expr(polqual, polrelid), '') || ' ' || coalesce(pg_get_expr(polwithcheck, polrelid), ''), E'\n' ORDER BY 1) FROM pg_policy)`)
+	}
+	before := state()
+	u.runModels(t, u.reg.Tables()...) // twice: nothing changes
+	if after := state(); after != before {
+		t.Errorf("the second run changed the catalog:\n%s\n---\n%s", before, after)
+	}
 	r := config.DefaultRoles(u.pg.Name)
 	q := func(sql string, args ...any) string { return scalarOn[string](t, u.super, sql, args...) }
 
