@@ -76,12 +76,13 @@ const databaseState = `SELECT
  (SELECT string_agg(nspname || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, ''), E'\n' ORDER BY nspname)
   FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema') || E'\n' ||
  (SELECT string_agg(extname || ' in ' || extnamespace::regnamespace::text, E'\n' ORDER BY extname) FROM pg_extension) || E'\n' ||
- (SELECT string_agg(p.oid::regprocedure::text || ' owner=' || pg_get_userbyid(p.proowner) || ' acl=' || coalesce(p.proacl::text, '') ||
-     ' config=' || coalesce(array_to_string(p.proconfig, ','), '') || ' definer=' || p.prosecdef || ' src=' || md5(p.prosrc), E'\n' ORDER BY 1)
+ (SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT p.oid::regprocedure::text || ' owner=' || pg_get_userbyid(p.proowner) || ' acl=' ||
+     coalesce(p.proacl::text, '') || ' config=' || coalesce(array_to_string(p.proconfig, ','), '') || ' definer=' || p.prosecdef ||
+     ' src=' || md5(p.prosrc) AS x
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE n.nspname = 'public' AND (p.proname LIKE 'uno\_%' OR p.proname IN ('generate_ulid', 'set_role'))) || E'\n' ||
- (SELECT string_agg(pg_get_userbyid(defaclrole) || ' ' || coalesce(defaclnamespace::regnamespace::text, '-') || ' ' || defaclobjtype::text ||
-     ' ' || defaclacl::text, E'\n' ORDER BY 1) FROM pg_default_acl)`
+  WHERE n.nspname = 'public' AND (p.proname LIKE 'uno\_%' OR p.proname IN ('generate_ulid', 'set_role'))) s) || E'\n' ||
+ (SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT pg_get_userbyid(defaclrole) || ' ' || coalesce(defaclnamespace::regnamespace::text, '-') ||
+     ' ' || defaclobjtype::text || ' ' || defaclacl::text AS x FROM pg_default_acl) s)`
 
 // TestDatabaseSetUpTwice creates a database and its roles with the
 // database-level emitters, checks the catalog, runs everything again

@@ -34,12 +34,14 @@ func TestModelEmittersCatalog(t *testing.T) {
 	u := setUp(t, Note{}, Label{})
 	state := func() string {
 		return scalarOn[string](t, u.super, `SELECT
-		 (SELECT string_agg(c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' ||
-		     c.relrowsecurity || c.relforcerowsecurity, E'\n' ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		  WHERE n.nspname IN ('public', 'shop') AND c.relkind IN ('r', 'i', 'S')) || E'\n' ||
-		 (SELECT string_agg(pg_get_triggerdef(oid), E'\n' ORDER BY 1) FROM pg_trigger WHERE NOT tgisinternal) || E'\n' ||
-		 (SELECT string_agg(polrelid::regclass::text || ' ' || polname || ' ' || polcmd::text || ' ' || polroles::regrole[]::text || ' ' ||
-		     coalesce(pg_get_expr(polqual, polrelid), '') || ' ' || coalesce(pg_get_expr(polwithcheck, polrelid), ''), E'\n' ORDER BY 1) FROM pg_policy)`)
+		 (SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' ' ||
+		     coalesce(c.relacl::text, '') || ' ' || c.relrowsecurity || c.relforcerowsecurity AS x
+		   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		   WHERE n.nspname IN ('public', 'shop') AND c.relkind IN ('r', 'i', 'S')) s) || E'\n' ||
+		 (SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT pg_get_triggerdef(oid) AS x FROM pg_trigger WHERE NOT tgisinternal) s) || E'\n' ||
+		 (SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT polrelid::regclass::text || ' ' || polname || ' ' || polcmd::text || ' ' ||
+		     polroles::regrole[]::text || ' ' || coalesce(pg_get_expr(polqual, polrelid), '') || ' ' ||
+		     coalesce(pg_get_expr(polwithcheck, polrelid), '') AS x FROM pg_policy) s)`)
 	}
 	before := state()
 	u.runModels(t, u.reg.Tables()...) // twice: nothing changes
