@@ -48,7 +48,8 @@ type MergeOptions struct {
 	// Columns are the columns written when a row exists and compared to
 	// tell Updated from Unchanged. Empty: every column but the key columns,
 	// the primary key, the version column and the columns with a database
-	// default (which are left to the database on insert too).
+	// default. A new row gets every column but those with a default that
+	// are not named here (the database fills them).
 	Columns []string
 }
 
@@ -105,8 +106,10 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 			}
 		}
 	}
+	// A new row gets every column but those left to their defaults.
 	for _, c := range r.table.Columns {
-		if slices.Contains(key.Columns, c) || slices.Contains(p.update, c) {
+		if slices.Contains(key.Columns, c) || slices.Contains(p.update, c) ||
+			(c.Insertable() && !c.Generated()) {
 			p.insert = append(p.insert, c)
 		}
 	}
@@ -189,7 +192,7 @@ func appendKeyMatch(b []byte, cols []*model.Column) []byte {
 		}
 		b = append(b, `"uno_i".`...)
 		b = append(b, c.QuotedName...)
-		b = append(b, ` IS NOT DISTINCT FROM "uno_u".`...)
+		b = append(b, ` = "uno_u".`...)
 		b = append(b, c.QuotedName...)
 	}
 	return b
@@ -221,9 +224,16 @@ func valuesInput(cols []*model.Column, n int) string {
 	return string(b)
 }
 
-// checkDuplicates reports rows sharing a key, when key values can be
-// compared in Go.
+// checkDuplicates reports a NULL key value, and rows sharing a key when
+// key values can be compared in Go.
 func checkDuplicates(rows [][]any, key []*model.Column) error {
+	for i, a := range rows {
+		for _, c := range key {
+			if valueAt(a[c.Ordinal]) == nil {
+				return &FieldError{Field: c.Name, Err: ErrBadValue, Reason: fmt.Sprintf("row %d: a merge key cannot be NULL", i)}
+			}
+		}
+	}
 	if len(rows) < 2 || len(key) > 4 {
 		return nil
 	}
