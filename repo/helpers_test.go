@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,7 +111,10 @@ type env struct {
 	reg *model.Registry
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { t.Helper(); return newEnvOpts(t, engine.Options{}) }
+
+// newEnvOpts is newEnv with factory options.
+func newEnvOpts(t testing.TB, opts engine.Options) *env {
 	t.Helper()
 	pdb := pgtest.NewDatabase(t)
 	reg := model.NewRegistry()
@@ -151,7 +155,7 @@ func newEnv(t testing.TB) *env {
 	port, _ := strconv.Atoi(u.Port())
 	cfg := config.Config{Host: u.Hostname(), Port: port, Database: pdb.Name, SSLMode: "disable",
 		Retry: config.Retry{InitialDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}}.WithDefaults()
-	f, err := engine.NewFactory(engine.Options{})
+	f, err := engine.NewFactory(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,3 +215,13 @@ func (e *env) count(table string) int64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// queryCounter is a pgx tracer counting the queries a DB sends.
+type queryCounter struct{ n atomic.Int64 }
+
+func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}

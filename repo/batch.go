@@ -1,0 +1,157 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+)
+
+// Batch queues repository operations, of one or several repositories on
+// the same DB, and sends them in one round trip (a pgx batch): the Go form
+// of uno's async advantage. The operations run in order and all or
+// nothing: in ctx's transaction, or in an implicit one. A Batch is not safe
+// for concurrent use; it may be sent once.
+type Batch struct {
+	db     *engine.DB
+	pb     pgx.Batch
+	reads  []func(pgx.BatchResults) error
+	writer bool
+	ident  engine.Identity
+	err    error
+	sent   bool
+}
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch { return &Batch{} }
+
+// Len returns the number of queued operations.
+func (b *Batch) Len() int { return len(b.reads) }
+
+// queue adds one statement and the function that reads its result.
+func (b *Batch) queue(db *engine.DB, opts Options, sql string, args []any, read func(pgx.BatchResults) error) {
+	if b.err != nil {
+		return
+	}
+	if b.db == nil {
+		b.db = db
+	} else if b.db != db {
+		b.err = errors.New("repo: a batch's repositories must share one DB")
+		return
+	}
+	if opts.SwitchRoles {
+		b.writer = true
+		b.ident = opts.Identity
+	}
+	b.pb.Queue(sql, args...)
+	b.reads = append(b.reads, read)
+}
+
+// Send sends the queued operations in one round trip and reads their
+// results into the structs they were queued with. It returns the first
+// error, naming the operation's position; an error rolls back every
+// operation of the batch (unless ctx's transaction decides otherwise).
+func (b *Batch) Send(ctx context.Context) error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.sent {
+		return errors.New("repo: batch already sent")
+	}
+	b.sent = true
+	if len(b.reads) == 0 {
+		return nil
+	}
+	fn := func(ctx context.Context, q engine.Querier) error {
+		br := q.SendBatch(ctx, &b.pb)
+		for i, read := range b.reads {
+			if err := read(br); err != nil {
+				br.Close()
+				return fmt.Errorf("repo: batch operation %d: %w", i, err)
+			}
+		}
+		return br.Close()
+	}
+	q := b.db.Querier(ctx)
+	if _, onPool := q.(*pgxpool.Pool); onPool && b.writer {
+		return b.db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: b.ident},
+			func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
+	}
+	return dberr.Classify(fn(ctx, q))
+}
+
+// QueueCreate queues Create(v); v is filled when the batch is sent.
+func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
+	if v == nil {
+		b.err = r.errorf("create", errNilValue)
+		return
+	}
+	addrs := r.addrs(v)
+	mask := r.insertMask(addrs)
+	args := argsOf(addrs, r.insertColumns(mask), nil)
+	b.queue(r.db, r.opts, r.insertFor(mask), args, func(br pgx.BatchResults) error {
+		return r.errorf("create", r.mapError(br.QueryRow().Scan(addrs...)))
+	})
+}
+
+// QueueGet queues Get(pk...) into dst, filled when the batch is sent.
+func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
+	if dst == nil {
+		b.err = r.errorf("get", errNilValue)
+		return
+	}
+	if len(pk) != len(r.pk) {
+		b.err = r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+		return
+	}
+	q := r.selectPK
+	if r.withDeleted {
+		q = r.selectPKAll
+	}
+	addrs := r.addrs(dst)
+	b.queue(r.db, r.opts, q, pk, func(br pgx.BatchResults) error {
+		return r.errorf("get", r.mapError(br.QueryRow().Scan(addrs...)))
+	})
+}
+
+// QueueUpdate queues Update(v) of every column. When the row is missing
+// the error matches dberr.ErrNotFound, or, with Options.Version,
+// dberr.ErrConflict (a batch cannot tell a stale version from a missing
+// row).
+func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
+	if v == nil {
+		b.err = r.errorf("update", errNilValue)
+		return
+	}
+	addrs := r.addrs(v)
+	args := argsOf(addrs, r.updateAllArgs, nil)
+	b.queue(r.db, r.opts, r.updateAll, args, func(br pgx.BatchResults) error {
+		err := br.QueryRow().Scan(addrs...)
+		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
+			err = fmt.Errorf("row missing or %s changed: %w", r.version.Name, dberr.ErrConflict)
+		}
+		return r.errorf("update", r.mapError(err))
+	})
+}
+
+// QueueDelete queues Delete(v) (soft for record-status models), without a
+// version check.
+func (r *Repository[T]) QueueDelete(b *Batch, v *T) {
+	if v == nil {
+		b.err = r.errorf("delete", errNilValue)
+		return
+	}
+	addrs := r.addrs(v)
+	q := r.deleteHard
+	if r.table.SoftDelete {
+		q = r.deleteSoft
+	}
+	b.queue(r.db, r.opts, q, argsOf(addrs, r.pk, nil), func(br pgx.BatchResults) error {
+		return r.errorf("delete", r.mapError(br.QueryRow().Scan(addrs...)))
+	})
+}

@@ -1,0 +1,284 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/repo"
+)
+
+func TestStreamBoundedMemory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	items := repoOf[Item](e)
+	const n = 100_000
+	pad := strings.Repeat("p", 200)
+	rows := make([]Item, n)
+	for i := range rows {
+		rows[i] = Item{ID: int64(i), Name: pad, Qty: int64(i)}
+	}
+	if _, err := items.CopyFrom(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	rows = nil
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak uint64
+	count, sum := 0, int64(0)
+	for it, err := range items.Stream(ctx, repo.Filter{OrderBy: []repo.Order{{Field: "id"}}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.ID != int64(count) {
+			t.Fatalf("row %d has id %d", count, it.ID)
+		}
+		count++
+		sum += it.Qty
+		if count%20_000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+	if count != n || sum != int64(n)*(n-1)/2 {
+		t.Fatalf("%d rows, sum %d", count, sum)
+	}
+	// Holding the rows would take more than 25 MB.
+	if growth := int64(peak) - int64(base); growth > 4<<20 {
+		t.Fatalf("live heap grew by %d bytes while streaming", growth)
+	}
+	t.Logf("live heap growth while streaming %d rows: %d bytes", n, int64(peak)-int64(base))
+
+	// Breaking out releases the connection; a limit applies when set.
+	seen := 0
+	for _, err := range items.Stream(ctx, repo.Filter{Where: []repo.Cond{{Field: "qty", Lookup: "lt", Value: 100}}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if seen == 10 {
+			break
+		}
+	}
+	if got := e.db.Stat().AcquiredConns(); got != 0 {
+		t.Fatalf("%d connections still held after break", got)
+	}
+	seen = 0
+	for _, err := range items.Stream(ctx, repo.Filter{Limit: 7}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+	}
+	if seen != 7 {
+		t.Fatalf("limit: %d rows", seen)
+	}
+	// A bad filter yields one error.
+	var errs []error
+	for _, err := range items.Stream(ctx, repo.Filter{Where: []repo.Cond{{Field: "nope"}}}) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], repo.ErrUnknownField) {
+		t.Fatalf("bad filter: %v", errs)
+	}
+	// Streaming with role switching runs in a read-only transaction.
+	switching := repoOf[Item](e, repo.Options{SwitchRoles: true})
+	seen = 0
+	for _, err := range switching.Stream(ctx, repo.Filter{Limit: 1000}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+	}
+	if seen != 1000 {
+		t.Fatalf("switching: %d", seen)
+	}
+}
+
+func TestRawAndTableKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := repoOf[Customer](e)
+	seedCustomers(t, customers, 5)
+	got, err := customers.Query(ctx, "SELECT name, age, email FROM customer WHERE age >= $1 ORDER BY age", 3)
+	if err != nil || len(got) != 2 || got[0].Name != "c3" || got[1].Age != 4 || got[0].ID != "" {
+		t.Fatalf("query: %v %+v", err, got)
+	}
+	if _, err := customers.Query(ctx, "SELECT name, 1 AS extra FROM customer"); !errors.Is(err, repo.ErrUnknownField) {
+		t.Fatalf("extra column: %v", err)
+	}
+	if _, err := customers.Query(ctx, "SELECT nope FROM customer"); dberr.Code(err) != "42703" {
+		t.Fatalf("bad SQL: %v", err)
+	}
+	maps, err := customers.QueryMaps(ctx, "SELECT age, count(*) AS n FROM customer WHERE age < $1 GROUP BY age ORDER BY age", 2)
+	if err != nil || len(maps) != 2 || maps[1]["age"] != int64(1) || maps[1]["n"] != int64(1) {
+		t.Fatalf("maps: %v %v", maps, err)
+	}
+	n, err := customers.Exec(ctx, "UPDATE customer SET vip = true WHERE age < $1", 2)
+	if err != nil || n != 2 {
+		t.Fatalf("exec: %d %v", n, err)
+	}
+	if _, err := customers.Exec(ctx, "UPDATE customer SET email = 'same'"); !errors.Is(err, dberr.ErrUniqueViolation) {
+		t.Fatalf("exec conflict: %v", err)
+	}
+
+	k := customers.TableKeys()
+	if fmt.Sprint(k.PrimaryKey) != "[id]" || len(k.Uniques) != 1 || k.Uniques[0].Name != "uq_customer_email" ||
+		fmt.Sprint(k.Uniques[0].Columns) != "[email]" || fmt.Sprint(k.Uniques[0].Fields) != "[Email]" {
+		t.Fatalf("keys %+v", k)
+	}
+	ok := repoOf[Order](e).TableKeys()
+	if len(ok.Uniques) != 1 || ok.Uniques[0].Where == "" {
+		t.Fatalf("order keys %+v", ok)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := repoOf[Customer](e)
+	items := repoOf[Item](e)
+	existing := Customer{Name: "old", Email: "old@x"}
+	if err := customers.Create(ctx, &existing); err != nil {
+		t.Fatal(err)
+	}
+	b := repo.NewBatch()
+	a := Customer{Name: "A", Email: "a@x"}
+	customers.QueueCreate(b, &a)
+	it := Item{ID: 1, Name: "i"}
+	items.QueueCreate(b, &it)
+	var got Customer
+	customers.QueueGet(b, &got, existing.ID)
+	existing.Name = "new"
+	customers.QueueUpdate(b, &existing)
+	items.QueueDelete(b, &it)
+	if b.Len() != 5 {
+		t.Fatalf("len %d", b.Len())
+	}
+	if err := b.Send(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == "" || got.Name != "old" || existing.Name != "new" {
+		t.Fatalf("results not read: %+v %+v", a, got)
+	}
+	if e.count("customer") != 2 || e.count("item") != 0 {
+		t.Fatal("rows")
+	}
+	if err := b.Send(ctx); err == nil {
+		t.Fatal("sent twice")
+	}
+	// An error fails the whole batch: nothing is written.
+	b = repo.NewBatch()
+	customers.QueueCreate(b, &Customer{Name: "B", Email: "b@x"})
+	customers.QueueCreate(b, &Customer{Name: "C", Email: "a@x"})
+	err := b.Send(ctx)
+	var ce *repo.ConstraintError
+	if !errors.Is(err, dberr.ErrUniqueViolation) || !errors.As(err, &ce) || ce.Fields[0] != "Email" || !strings.Contains(err.Error(), "operation 1") {
+		t.Fatalf("conflict: %v", err)
+	}
+	if e.count("customer") != 2 {
+		t.Fatal("failed batch wrote")
+	}
+	b = repo.NewBatch()
+	var missing Customer
+	customers.QueueGet(b, &missing, "00000000000000000000000000")
+	if err := b.Send(ctx); !errors.Is(err, dberr.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	// Inside a transaction that rolls back.
+	boom := errors.New("boom")
+	err = e.db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, _ *engine.Tx) error {
+		b := repo.NewBatch()
+		items.QueueCreate(b, &Item{ID: 7, Name: "x"})
+		if err := b.Send(ctx); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || e.count("item") != 0 {
+		t.Fatalf("rolled back batch: %v", err)
+	}
+	// Repositories on different DBs cannot share a batch.
+	other := newEnv(t)
+	b = repo.NewBatch()
+	items.QueueCreate(b, &Item{ID: 8})
+	repoOf[Item](other).QueueCreate(b, &Item{ID: 9})
+	if err := b.Send(ctx); err == nil {
+		t.Fatal("two DBs in one batch")
+	}
+	// With role switching the batch runs as the writer.
+	switching := repoOf[Item](e, repo.Options{SwitchRoles: true})
+	b = repo.NewBatch()
+	switching.QueueCreate(b, &Item{ID: 10, Name: "s"})
+	if err := b.Send(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.count("item") != 1 {
+		t.Fatal("switching batch")
+	}
+}
+
+func TestLoadRelations(t *testing.T) {
+	t.Parallel()
+	counter := &queryCounter{}
+	e := newEnvOpts(t, engine.Options{Tracer: counter})
+	ctx := context.Background()
+	authors := repoOf[Author](e)
+	books := repoOf[Book](e)
+	if err := authors.CreateMany(ctx, []Author{{ID: 1, Name: "Ann"}, {ID: 2, Name: "Bo"}, {ID: 3, Name: "Cy"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := books.CreateMany(ctx, []Book{{ID: 10, AuthorID: 1, Title: "a1"}, {ID: 11, AuthorID: 1, Title: "a2"}, {ID: 12, AuthorID: 2, Title: "b1"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := books.Filter(ctx, repo.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := counter.n.Load()
+	if err := books.Load(ctx, list, "Author"); err != nil {
+		t.Fatal(err)
+	}
+	if q := counter.n.Load() - before; q != 1 {
+		t.Fatalf("belongs-to took %d queries", q)
+	}
+	for _, b := range list {
+		if b.Author == nil || b.Author.ID != b.AuthorID {
+			t.Fatalf("book %d author %+v", b.ID, b.Author)
+		}
+	}
+	if list[0].Author.Name != "Ann" || list[2].Author.Name != "Bo" {
+		t.Fatal("author names")
+	}
+	as, err := authors.Filter(ctx, repo.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = counter.n.Load()
+	if err := authors.Load(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	if q := counter.n.Load() - before; q != 1 {
+		t.Fatalf("has-many took %d queries", q)
+	}
+	if len(as[0].Books) != 2 || as[0].Books[1].Title != "a2" || len(as[1].Books) != 1 || len(as[2].Books) != 0 || as[2].Books == nil {
+		t.Fatalf("books %+v", as)
+	}
+	if err := authors.Load(ctx, as, "Nope"); !errors.Is(err, repo.ErrUnknownField) {
+		t.Fatalf("unknown relation: %v", err)
+	}
+	if err := authors.Load(ctx, nil, "Books"); err != nil {
+		t.Fatal(err)
+	}
+}
