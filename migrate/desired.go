@@ -21,6 +21,15 @@ import (
 // schema when none is given. Roles the statements grant to must exist:
 // roles belong to the whole server.
 func Desired(ctx context.Context, admin config.Config, stmts []emit.Statement, schemas ...string) (*catalog.Database, error) {
+	return DesiredWith(ctx, admin, func(ctx context.Context, conn *pgx.Conn) error {
+		return emit.Exec(ctx, conn, stmts)
+	}, schemas...)
+}
+
+// DesiredWith is [Desired] with the scratch database built by apply, for
+// statements that must run through an [emit.Runner] (as the admin role, so
+// table owners and grants come out as in the real database).
+func DesiredWith(ctx context.Context, admin config.Config, apply func(ctx context.Context, conn *pgx.Conn) error, schemas ...string) (*catalog.Database, error) {
 	admin = admin.WithDefaults()
 	if err := admin.Validate(); err != nil {
 		return nil, err
@@ -46,7 +55,10 @@ func Desired(ctx context.Context, admin config.Config, stmts []emit.Statement, s
 		return nil, fmt.Errorf("migrate: connect to scratch database: %w", dberr.Classify(err))
 	}
 	defer sc.Close(context.WithoutCancel(ctx))
-	return DesiredIn(ctx, sc, stmts, schemas...)
+	if err := apply(ctx, sc); err != nil {
+		return nil, fmt.Errorf("migrate: desired state: %w", err)
+	}
+	return catalog.Inspect(ctx, sc, schemas...)
 }
 
 // DesiredIn runs stmts on conn, which must hold an empty database, and

@@ -26,6 +26,9 @@ type Migrator struct {
 	// Config is the database to migrate; the connection needs the rights the
 	// migrations need (uno runs them as the admin role or the owner).
 	Config config.Config
+	// Role, when set, is the role the dedicated connection switches to for
+	// the whole run (uno runs DDL as <db>_admin, so it owns what it creates).
+	Role string
 	// Table is the history table; default DefaultTable in the first schema
 	// of the search path.
 	Table string
@@ -121,6 +124,13 @@ func (m *Migrator) lock(ctx context.Context) (*session, error) {
 	}
 	if _, err := conn.Exec(ctx, "SET lock_timeout = 0"); err != nil {
 		return fail(fmt.Errorf("migrate: %w", dberr.Classify(err)))
+	}
+	if m.Role != "" {
+		// Session level on purpose: the connection is the migrator's own and
+		// is closed at the end of the run.
+		if _, err := conn.Exec(ctx, "SELECT set_config('role', $1, false)", m.Role); err != nil {
+			return fail(fmt.Errorf("migrate: run as role %q: %w", m.Role, dberr.Classify(err)))
+		}
 	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` (
 		version bigint PRIMARY KEY,

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -22,18 +22,18 @@ import (
 	"github.com/uno-db/uno/types"
 )
 
-// Order is a demo model whose table name is a reserved word: it works
-// because every identifier uno emits is quoted.
-type Order struct {
+// simpleOrder is a table whose name is a reserved word: it works because
+// every identifier uno emits is quoted.
+type simpleOrder struct {
 	uno.Model `uno:"table:order" doc:"Orders placed by customers."`
 	ID        int64           `uno:"id,pk,identity"`
 	Customer  types.String255 `uno:"customer"`
 	Reference types.String64  `uno:"reference,unique"`
 }
 
-// demo shows the connection layer end to end and fails if any step does not
+// Run is `uno demo`: it shows uno at work and fails if any step does not
 // behave as shown.
-func demo(ctx context.Context, out io.Writer) error {
+func Run(ctx context.Context, out io.Writer) error {
 	start := time.Now()
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
@@ -76,10 +76,10 @@ func demo(ctx context.Context, out io.Writer) error {
 
 	// The table, emitted from the model and run as the database's admin.
 	reg := model.NewRegistry()
-	if err := reg.Register(Order{}); err != nil {
+	if err := reg.Register(simpleOrder{}); err != nil {
 		return err
 	}
-	table, _ := model.TableOf[Order](reg)
+	table, _ := model.TableOf[simpleOrder](reg)
 	stmts, err := emit.NewTableEmitter(table).Emit()
 	if err != nil {
 		return err
