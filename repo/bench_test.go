@@ -1,0 +1,108 @@
+package repo_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/uno-db/uno/repo"
+	"github.com/uno-db/uno/types"
+)
+
+func benchCustomers(b *testing.B, n int) (*env, *repo.Repository[Customer], []Customer) {
+	b.Helper()
+	e := newEnv(b)
+	customers := repoOf[Customer](e)
+	rows := make([]Customer, n)
+	for i := range rows {
+		rows[i] = Customer{Name: types.String255(fmt.Sprint("name", i)), Email: types.String255(fmt.Sprint(i, "@x")), Age: int64(i % 50)}
+	}
+	if err := customers.CreateMany(context.Background(), rows); err != nil {
+		b.Fatal(err)
+	}
+	return e, customers, rows
+}
+
+func BenchmarkGet(b *testing.B) {
+	_, customers, rows := benchCustomers(b, 100)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := customers.Get(ctx, rows[i%len(rows)].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGetRawPgx is the same read written by hand with pgx, for
+// comparison.
+func BenchmarkGetRawPgx(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	ctx := context.Background()
+	pool := e.db.Pool()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		var c Customer
+		err := pool.QueryRow(ctx, `SELECT "id", "name", "email", "age", "score", "balance", "notes", "vip", "joined", "born" FROM "customer" WHERE "id" = $1`,
+			rows[i%len(rows)].ID).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born)
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	_, customers, _ := benchCustomers(b, 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := Customer{Name: "bench", Email: types.String255(fmt.Sprint("b", i)), Age: 1}
+		if err := customers.Create(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkFilter(b *testing.B) {
+	_, customers, _ := benchCustomers(b, 1000)
+	ctx := context.Background()
+	f := repo.Filter{Where: []repo.Cond{{Field: "age", Lookup: "lt", Value: 5}, {Field: "name", Lookup: "starts_with", Value: "name"}},
+		OrderBy: []repo.Order{{Field: "age", Desc: true}}, Limit: 25}
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := customers.Filter(ctx, f)
+		if err != nil || len(rows) != 25 {
+			b.Fatal(len(rows), err)
+		}
+	}
+}
+
+func BenchmarkParseQuery(b *testing.B) {
+	_, customers, _ := benchCustomers(b, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := customers.ParseQuery("name__i_contains=john&age__gte=18&limit=10&order_by=-joined"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMergeOne(b *testing.B) {
+	e := newEnv(b)
+	items := repoOf[Item](e)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := items.MergeOne(ctx, &Item{ID: int64(i % 100), Name: fmt.Sprint(i % 3)}, repo.MergeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
