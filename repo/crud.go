@@ -126,8 +126,10 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 // the columns of a unique constraint (or the primary key); empty means the
 // model's first unique constraint, or its primary key when it has none.
 // It is atomic under concurrency: INSERT … ON CONFLICT DO NOTHING, then,
-// if nothing was inserted, a read of the existing row in the same
-// transaction, so exactly one of many concurrent callers creates the row.
+// if nothing was inserted, a read of the existing row by a new statement
+// (in the caller's transaction, or the role-switching one, when there is
+// one), which under READ COMMITTED sees the row that caused the conflict.
+// Exactly one of many concurrent callers creates the row.
 func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (created bool, err error) {
 	if v == nil {
 		return false, r.errorf("create or get", errNilValue)
