@@ -202,8 +202,9 @@ func CreateRoles(d Database) Emitter {
 
 // CreateDatabase emits CREATE DATABASE … OWNER <admin> (skipped when the
 // database exists, and run outside a transaction), makes the admin role
-// its owner, revokes every right of PUBLIC on it and lets the login role
-// connect.
+// its owner, revokes every right of PUBLIC on it, lets the login role
+// connect and the writer role create temporary tables (the staging tables
+// of bulk merges).
 func CreateDatabase(d Database) Emitter {
 	return dbEmitter(EmitterDatabase, d, func(d Database) []Statement {
 		db, admin := quote.Ident(d.Name), quote.Ident(d.Roles.Admin)
@@ -213,6 +214,7 @@ func CreateDatabase(d Database) Emitter {
 			{Name: d.Name, Kind: KindDatabase, SQL: "ALTER DATABASE " + db + " OWNER TO " + admin},
 			{Name: d.Name, Kind: KindGrant, SQL: "REVOKE ALL ON DATABASE " + db + " FROM PUBLIC"},
 			{Name: d.Name, Kind: KindGrant, SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Login)},
+			{Name: d.Name, Kind: KindGrant, SQL: "GRANT TEMPORARY ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Writer)},
 		}
 	})
 }

@@ -132,8 +132,10 @@ func TestDatabaseSetUpTwice(t *testing.T) {
 		roles.Base + " login=f inherit=t super=f bypassrls=f createrole=f createdb=f",
 		roles.Base + " > " + roles.Admin, roles.Base + " > " + roles.Reader, roles.Base + " > " + roles.Writer,
 		roles.Admin + " > " + roles.Login, roles.Reader + " > " + roles.Login, roles.Writer + " > " + roles.Login,
-		// pg_database: owned by the admin role; PUBLIC has no rights, the login role may connect.
-		d.Name + " owner=" + roles.Admin + " acl={" + roles.Admin + "=CTc/" + roles.Admin + "," + roles.Login + "=c/" + roles.Admin + "}",
+		// pg_database: owned by the admin role; PUBLIC has no rights, the login role may connect,
+		// the writer may create temporary tables.
+		d.Name + " owner=" + roles.Admin + " acl={" + roles.Admin + "=CTc/" + roles.Admin + "," + roles.Login + "=c/" + roles.Admin +
+			"," + roles.Writer + "=T/" + roles.Admin + "}",
 		roles.Login + ` search_path=public, shop, "odd ""schema"""`,
 	} {
 		if !strings.Contains(cluster1, want) {
