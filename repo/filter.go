@@ -159,7 +159,7 @@ var lookupKinds = map[string][]kind{
 func columnKind(c *model.Column) kind {
 	t := strings.ToUpper(c.SQLType)
 	switch {
-	case strings.HasSuffix(t, "]"):
+	case strings.HasSuffix(t, "]"), strings.HasPrefix(t, "INTERVAL"):
 		return kindOther
 	case c.Enum != nil:
 		return kindText

@@ -309,6 +309,13 @@ func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptio
 		batch.Queue(q, args...)
 	}
 	fn := func(ctx context.Context, db engine.Querier) error {
+		if batch.Len() == 1 {
+			q, err := db.Query(ctx, batch.QueuedQueries[0].SQL, batch.QueuedQueries[0].Arguments...)
+			if err != nil {
+				return err
+			}
+			return r.readMerge(q, rows, &res)
+		}
 		br := db.SendBatch(ctx, &batch)
 		for range batch.Len() {
 			q, err := br.Query()

@@ -282,3 +282,131 @@ func TestLoadRelations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestForeignKeyViolationNamesModel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	books := repoOf[Book](e)
+	err := books.Create(ctx, &Book{ID: 1, AuthorID: 99, Title: "orphan"})
+	var ce *repo.ConstraintError
+	if !errors.Is(err, dberr.ErrForeignKeyViolation) || !errors.As(err, &ce) {
+		t.Fatalf("got %v", err)
+	}
+	if ce.Model != "repo_test.Book" || ce.Fields[0] != "AuthorID" || ce.Kind.String() != "FOREIGN KEY" {
+		t.Fatalf("%+v", ce)
+	}
+	if !strings.Contains(err.Error(), "repo_test.Book") || !strings.Contains(err.Error(), "AuthorID") {
+		t.Fatalf("message %q", err)
+	}
+	if e.count("book") != 0 {
+		t.Fatal("row written")
+	}
+}
+
+func TestFastPathAndCancellation(t *testing.T) {
+	t.Parallel()
+	counter := &queryCounter{}
+	e := newEnvOpts(t, engine.Options{Tracer: counter})
+	ctx := context.Background()
+	items := repoOf[Item](e)
+	// Warm the pool so connecting does not count.
+	if _, err := items.Count(ctx, repo.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, fn := range map[string]func() error{
+		"create": func() error { return items.Create(ctx, &Item{ID: 1, Name: "a"}) },
+		"get":    func() error { _, err := items.Get(ctx, int64(1)); return err },
+		"update": func() error { return items.Update(ctx, &Item{ID: 1, Name: "b"}) },
+		"merge": func() error {
+			_, err := items.MergeOne(ctx, &Item{ID: 2, Name: "c"}, repo.MergeOptions{})
+			return err
+		},
+		"filter": func() error { _, err := items.Filter(ctx, repo.Filter{}); return err },
+	} {
+		before := counter.n.Load()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if q := counter.n.Load() - before; q != 1 {
+			t.Errorf("%s sent %d statements, want 1 (no BEGIN)", name, q)
+		}
+	}
+	// Identity reaches the role-switching transactions.
+	who := repoOf[Item](e, repo.Options{SwitchRoles: true, Identity: engine.Identity{UserID: "u-42"}})
+	m, err := who.QueryMaps(ctx, "SELECT current_setting('rls_var.user_id') AS u")
+	if err != nil || m[0]["u"] != "u-42" {
+		t.Fatalf("identity: %v %v", m, err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := items.Get(canceled, int64(1)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("get: %v", err)
+	}
+	if err := items.Create(canceled, &Item{ID: 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("create: %v", err)
+	}
+	if _, err := items.Merge(canceled, []Item{{ID: 3}}, repo.MergeOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("merge: %v", err)
+	}
+	if e.count("item") != 2 {
+		t.Fatal("rows")
+	}
+}
+
+func TestNilAndEmptyInputs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	items := repoOf[Item](e)
+	if err := items.Update(ctx, nil); err == nil {
+		t.Fatal("update nil")
+	}
+	if err := items.Delete(ctx, nil); err == nil {
+		t.Fatal("delete nil")
+	}
+	if _, err := items.CreateOrGet(ctx, nil); err == nil {
+		t.Fatal("create-or-get nil")
+	}
+	if _, err := items.MergeOne(ctx, nil, repo.MergeOptions{}); err == nil {
+		t.Fatal("merge nil")
+	}
+	if _, err := items.Cursor(repo.Filter{}, nil); err == nil {
+		t.Fatal("cursor nil")
+	}
+	if _, err := items.Cursor(repo.Filter{OrderBy: []repo.Order{{Field: "nope"}}}, &Item{}); !errors.Is(err, repo.ErrUnknownField) {
+		t.Fatalf("cursor: %v", err)
+	}
+	if _, err := items.Count(ctx, repo.Filter{Where: []repo.Cond{{Field: "nope"}}}); !errors.Is(err, repo.ErrUnknownField) {
+		t.Fatalf("count: %v", err)
+	}
+	if err := items.CreateMany(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := items.CopyFrom(ctx, nil); err != nil || n != 0 {
+		t.Fatal(err)
+	}
+	if res, err := items.MergeCopy(ctx, nil, repo.MergeOptions{}); err != nil || len(res.Outcomes) != 0 {
+		t.Fatal(err)
+	}
+	if err := items.Purge(ctx); !errors.Is(err, repo.ErrBadKey) {
+		t.Fatalf("purge: %v", err)
+	}
+	b := repo.NewBatch()
+	var it Item
+	items.QueueGet(b, &it)
+	if err := b.Send(ctx); !errors.Is(err, repo.ErrBadKey) {
+		t.Fatalf("batch get: %v", err)
+	}
+	b = repo.NewBatch()
+	items.QueueUpdate(b, nil)
+	if err := b.Send(ctx); err == nil {
+		t.Fatal("batch nil update")
+	}
+	if err := repo.NewBatch().Send(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.count("item") != 0 {
+		t.Fatal("rows")
+	}
+}
