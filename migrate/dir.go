@@ -68,7 +68,7 @@ func ReadDir(fsys fs.FS) ([]Migration, error) {
 			return nil, fmt.Errorf("%w: version %d is used by %q and %q", ErrBadDir, v, mig.Name, m[2])
 		}
 		text := string(b)
-		noTx := strings.HasPrefix(strings.TrimLeft(text, " \t\r\n"), NoTxMarker)
+		noTx := strings.HasPrefix(strings.TrimLeft(text, " \t\r\n"), NoTxMarker) || needsNoTx(text)
 		if m[3] == "up" {
 			if mig.Checksum != "" {
 				return nil, fmt.Errorf("%w: two up files for version %d", ErrBadDir, v)
@@ -88,6 +88,36 @@ func ReadDir(fsys fs.FS) ([]Migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// noTxRE matches statements PostgreSQL refuses inside a transaction block.
+var noTxRE = regexp.MustCompile(`(?is)^(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\b.*)\s+CONCURRENTLY\b|^(CREATE|DROP)\s+DATABASE\b|^VACUUM\b`)
+
+// needsNoTx reports whether a script holds a statement that cannot run in
+// a transaction block, so the file runs outside one even without the
+// marker.
+func needsNoTx(script string) bool {
+	for _, s := range SplitStatements(script) {
+		if noTxRE.MatchString(stripComments(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripComments drops leading comment lines of a statement.
+func stripComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		if !strings.HasPrefix(s, "--") {
+			return s
+		}
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		} else {
+			return ""
+		}
+	}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9_]+$`)

@@ -446,3 +446,29 @@ func TestSecurityObjects(t *testing.T) {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// TestConcurrentlyLeavesTransactionByItself: a migration file with CREATE
+// INDEX CONCURRENTLY runs outside a transaction without the marker.
+func TestConcurrentlyLeavesTransactionByItself(t *testing.T) {
+	t.Parallel()
+	migs, err := migrate.ReadDir(fstestFS(map[string]string{
+		"0001_a.up.sql": "-- build it online\ncreate unique index  concurrently ix ON t (v);",
+		"0002_b.up.sql": "CREATE INDEX ix2 ON t (v); -- CONCURRENTLY in a comment does not count",
+		"0003_c.up.sql": "SELECT 'CREATE INDEX CONCURRENTLY in a string'",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !migs[0].UpNoTx || migs[1].UpNoTx || migs[2].UpNoTx {
+		t.Fatalf("no-transaction flags: %v %v %v", migs[0].UpNoTx, migs[1].UpNoTx, migs[2].UpNoTx)
+	}
+	db := pgtest.NewDatabase(t)
+	conn := connect(t, db.URL)
+	if _, err := conn.Exec(context.Background(), "CREATE TABLE t (v int)"); err != nil {
+		t.Fatal(err)
+	}
+	m := &migrate.Migrator{Config: adminConfig(t, db.URL)}
+	if _, err := m.Up(context.Background(), migs[:1], 0); err != nil {
+		t.Fatalf("CONCURRENTLY migration: %v", err)
+	}
+}
