@@ -343,7 +343,7 @@ func TestOptimisticConcurrency(t *testing.T) {
 	if got := scalar[string](t, e.url, `SELECT title FROM "order"`); got != "t2" {
 		t.Fatalf("stored %q", got)
 	}
-	gone := Order{ULIDKey: model.ULIDKey{ID: "00000000000000000000000000"}, Version: 1}
+	gone := Order{Status: "new", ULIDKey: model.ULIDKey{ID: "00000000000000000000000000"}, Version: 1}
 	if err := orders.Update(ctx, &gone); !errors.Is(err, dberr.ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}

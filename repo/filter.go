@@ -510,11 +510,19 @@ func appendCond(b []byte, args []any, c *model.Column, k kind, lookup string, co
 			b = append(b, "NOT ("...)
 		}
 		b = append(b, col...)
-		b = append(b, " = ANY("...)
-		param()
-		b = append(b, "::"...)
-		b = append(b, c.SQLType...)
-		b = append(b, "[])"...)
+		if c.Enum != nil {
+			// pgx sends an enum array only when its type is registered on
+			// the connection; compare as text instead.
+			b = append(b, "::text = ANY("...)
+			param()
+			b = append(b, "::text[])"...)
+		} else {
+			b = append(b, " = ANY("...)
+			param()
+			b = append(b, "::"...)
+			b = append(b, c.SQLType...)
+			b = append(b, "[])"...)
+		}
 		if lookup == LookupNotIn {
 			b = append(b, ')')
 		}

@@ -354,3 +354,47 @@ func TestFilterOnEveryKind(t *testing.T) {
 		t.Fatal("tags")
 	}
 }
+
+func TestFilterEnum(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	for i, st := range []OrderStatus{"", "paid", "shipped", "50%_off"} {
+		o := Order{Code: types.String64(fmt.Sprint("o", i)), Status: st}
+		if err := orders.Create(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+		if st == "" && o.Status != "new" {
+			t.Fatalf("default status %q", o.Status)
+		}
+	}
+	for q, want := range map[string]string{
+		"status=paid":                    "o1",
+		"status__in=paid,shipped":        "o1,o2",
+		"status__not_in=new":             "o1,o2,o3",
+		"status__i_starts_with=SH":       "o2",
+		"status__contains=%25_":          "o3",
+		"status__not_equal=new&limit=10": "o1,o2,o3",
+	} {
+		f, err := orders.ParseQuery(q + "&order_by=code")
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		got, err := orders.Filter(ctx, f)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var codes []string
+		for _, o := range got {
+			codes = append(codes, string(o.Code))
+		}
+		if strings.Join(codes, ",") != want {
+			t.Errorf("%s: %v, want %s", q, codes, want)
+		}
+	}
+	// A value outside the enum is the database's error, not a panic.
+	if _, err := orders.Filter(ctx, repo.Filter{Where: []repo.Cond{{Field: "status", Value: "bogus"}}}); err == nil {
+		t.Fatal("bogus enum value accepted")
+	}
+}

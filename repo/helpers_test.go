@@ -44,9 +44,16 @@ type Order struct {
 	model.ULIDKey
 	model.RecordStatus
 	Code    types.String64 `uno:"code,unique"`
+	Status  OrderStatus    `uno:"status,default:'new'"`
 	Title   string         `uno:"title"`
 	Version int64          `uno:"version,default:1"`
 }
+
+// OrderStatus is an enum.
+type OrderStatus string
+
+// EnumValues lists the labels.
+func (OrderStatus) EnumValues() []string { return []string{"new", "paid", "shipped", "50%_off"} }
 
 // Item has a key the caller chooses, for merges.
 type Item struct {
