@@ -174,25 +174,41 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = append(b, `) SELECT "uno_i"."uno_ord", CASE WHEN "uno_u"."uno_inserted" THEN 'i' ELSE 'u' END, `...)
 	b = appendColumns(b, t.Columns, `"uno_u".`)
 	b = append(b, ` FROM "uno_input" AS "uno_i" JOIN "uno_up" AS "uno_u" ON `...)
-	b = appendKeyMatch(b, p.key.Columns)
-	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", 'n'`...)
-	for range t.Columns {
-		b = append(b, ", NULL"...)
+	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
+	// Input rows the upsert returned nothing for hit an equal row: report
+	// them unchanged, with the row as the statement's snapshot shows it
+	// ('m'), or without it when a concurrent transaction committed it after
+	// the snapshot was taken ('n').
+	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", CASE WHEN "uno_c".`...)
+	b = append(b, p.key.Columns[0].QuotedName...)
+	b = append(b, ` IS NULL THEN 'n' ELSE 'm' END, `...)
+	b = appendColumns(b, t.Columns, `"uno_c".`)
+	b = append(b, ` FROM "uno_input" AS "uno_i" LEFT JOIN (SELECT `...)
+	b = appendColumns(b, t.Columns, "")
+	b = append(b, " FROM "...)
+	b = append(b, t.QuotedName...)
+	if p.key.Where != "" {
+		b = append(b, " WHERE "...)
+		b = append(b, p.key.Where...)
 	}
-	b = append(b, ` FROM "uno_input" AS "uno_i" WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
-	b = appendKeyMatch(b, p.key.Columns)
+	b = append(b, `) AS "uno_c" ON `...)
+	b = appendKeyMatch(b, p.key.Columns, `"uno_c".`)
+	b = append(b, ` WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
+	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
 	b = append(b, ')')
 	return string(b)
 }
 
-func appendKeyMatch(b []byte, cols []*model.Column) []byte {
+// appendKeyMatch appends "uno_i".k = <other>k AND … for the key columns.
+func appendKeyMatch(b []byte, cols []*model.Column, other string) []byte {
 	for i, c := range cols {
 		if i > 0 {
 			b = append(b, " AND "...)
 		}
 		b = append(b, `"uno_i".`...)
 		b = append(b, c.QuotedName...)
-		b = append(b, ` = "uno_u".`...)
+		b = append(b, " = "...)
+		b = append(b, other...)
 		b = append(b, c.QuotedName...)
 	}
 	return b
@@ -259,8 +275,10 @@ func checkDuplicates(rows [][]any, key []*model.Column) error {
 // opts.On, in one round trip, and reports for each row whether it was
 // inserted, updated, or left unchanged because every merged column already
 // held the same value. Unchanged rows are not rewritten: no new row
-// version, no trigger, modified_at untouched. Inserted and updated rows are
-// filled back from the table; unchanged rows are left as given.
+// version, no trigger, modified_at untouched. Every row is filled back
+// from the table (an unchanged row as the statement's snapshot shows it;
+// in the rare case that a concurrent transaction committed it after the
+// snapshot was taken, it is left as given).
 // Two rows with the same key are an error (ErrDuplicateInput).
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
 	addrs := make([][]any, len(rows))
@@ -372,6 +390,9 @@ func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) er
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++
 			continue
+		case "m":
+			res.Outcomes[ord] = Unchanged
+			res.Unchanged++
 		case "i":
 			res.Outcomes[ord] = Inserted
 			res.Inserted++

@@ -132,6 +132,9 @@ func TestMergeOnUniqueKey(t *testing.T) {
 	if err != nil || res.Updated != 1 || res.Unchanged != 1 || rows[0].ID != id {
 		t.Fatalf("%+v %v %q", res, err, rows[0].ID)
 	}
+	if rows[1].ID == "" || rows[1].Joined.IsZero() {
+		t.Fatalf("unchanged row not filled back: %+v", rows[1])
+	}
 	if e.count("customer") != 2 {
 		t.Fatal("rows")
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/uno-db/uno/repo"
 )
 
+// TestStreamBoundedMemory is not parallel: the heap it measures is the
+// process's, and parallel tests wait until it is done.
 func TestStreamBoundedMemory(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	items := repoOf[Item](e)
@@ -53,7 +54,7 @@ func TestStreamBoundedMemory(t *testing.T) {
 		t.Fatalf("%d rows, sum %d", count, sum)
 	}
 	// Holding the rows would take more than 25 MB.
-	if growth := int64(peak) - int64(base); growth > 4<<20 {
+	if growth := int64(peak) - int64(base); growth > 8<<20 {
 		t.Fatalf("live heap grew by %d bytes while streaming", growth)
 	}
 	t.Logf("live heap growth while streaming %d rows: %d bytes", n, int64(peak)-int64(base))
