@@ -82,6 +82,28 @@ type Book struct {
 	Author    *Author `uno:",belongs_to"`
 }
 
+// Post has tags through post_tag.
+type Post struct {
+	uno.Model `uno:"table:post"`
+	ID        int64  `uno:"id,pk"`
+	Title     string `uno:"title"`
+	Tags      []*Tag `uno:",many_to_many:post_tag"`
+}
+
+// Tag is a label of posts.
+type Tag struct {
+	uno.Model `uno:"table:tag"`
+	ID        int64  `uno:"id,pk"`
+	Name      string `uno:"name"`
+}
+
+// PostTag links posts and tags.
+type PostTag struct {
+	uno.Model `uno:"table:post_tag"`
+	PostID    int64 `uno:"post_id,pk,fk:post"`
+	TagID     int64 `uno:"tag_id,pk,fk:tag"`
+}
+
 // Canary is a table hostile input must never touch.
 type Canary struct {
 	uno.Model `uno:"table:canary"`
@@ -125,7 +147,8 @@ func newEnvOpts(t testing.TB, opts engine.Options) *env {
 	t.Helper()
 	pdb := pgtest.NewDatabase(t)
 	reg := model.NewRegistry()
-	if err := reg.Register((*Customer)(nil), (*Order)(nil), (*Item)(nil), (*Author)(nil), (*Book)(nil), (*Canary)(nil)); err != nil {
+	if err := reg.Register((*Customer)(nil), (*Order)(nil), (*Item)(nil), (*Author)(nil), (*Book)(nil),
+		(*Tag)(nil), (*Post)(nil), (*PostTag)(nil), (*Canary)(nil)); err != nil {
 		t.Fatal(err)
 	}
 	r := config.DefaultRoles(pdb.Name)

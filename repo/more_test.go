@@ -276,6 +276,34 @@ func TestLoadRelations(t *testing.T) {
 	if len(as[0].Books) != 2 || as[0].Books[1].Title != "a2" || len(as[1].Books) != 1 || len(as[2].Books) != 0 || as[2].Books == nil {
 		t.Fatalf("books %+v", as)
 	}
+	// Many-to-many through the association table.
+	posts := repoOf[Post](e)
+	tags := repoOf[Tag](e)
+	links := repoOf[PostTag](e)
+	if err := posts.CreateMany(ctx, []Post{{ID: 1, Title: "p1"}, {ID: 2, Title: "p2"}, {ID: 3, Title: "p3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tags.CreateMany(ctx, []Tag{{ID: 1, Name: "go"}, {ID: 2, Name: "sql"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := links.CreateMany(ctx, []PostTag{{PostID: 1, TagID: 1}, {PostID: 1, TagID: 2}, {PostID: 2, TagID: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := posts.Filter(ctx, repo.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = counter.n.Load()
+	if err := posts.Load(ctx, ps, "Tags"); err != nil {
+		t.Fatal(err)
+	}
+	if q := counter.n.Load() - before; q != 1 {
+		t.Fatalf("many-to-many took %d queries", q)
+	}
+	if len(ps[0].Tags) != 2 || ps[0].Tags[0].Name != "go" || ps[0].Tags[1].Name != "sql" ||
+		len(ps[1].Tags) != 1 || ps[1].Tags[0].Name != "sql" || len(ps[2].Tags) != 0 {
+		t.Fatalf("tags %+v %+v %+v", ps[0].Tags, ps[1].Tags, ps[2].Tags)
+	}
 	if err := authors.Load(ctx, as, "Nope"); !errors.Is(err, repo.ErrUnknownField) {
 		t.Fatalf("unknown relation: %v", err)
 	}

@@ -16,18 +16,14 @@ var ErrRelation = errors.New("repo: cannot load relation")
 // Load fills the named relationship fields (Go field names, as in the
 // model: "Author", "Books") of every row with one query per relation,
 // never one per row: a belongs-to field gets the row its foreign key
-// points to, a has-many field the rows pointing to it (soft-deleted ones
-// left out), ordered by their primary key. Empty names: every belongs-to
-// and has-many relation of the model. Many-to-many relations and
-// composite foreign keys are not supported (ErrRelation).
+// points to, a has-many field the rows pointing to it, a many-to-many field
+// the rows linked through the association table (soft-deleted ones left
+// out of both), ordered by their primary key. Empty names: every relation
+// of the model. Composite foreign keys are not supported (ErrRelation).
 func (r *Repository[T]) Load(ctx context.Context, rows []T, relations ...string) error {
 	var rels []*model.Relation
 	if len(relations) == 0 {
-		for _, rel := range r.table.Relations {
-			if rel.Kind != model.ManyToMany {
-				rels = append(rels, rel)
-			}
-		}
+		rels = r.table.Relations
 	} else {
 		for _, name := range relations {
 			var found *model.Relation
@@ -43,8 +39,9 @@ func (r *Repository[T]) Load(ctx context.Context, rows []T, relations ...string)
 		}
 	}
 	for _, rel := range rels {
-		if rel.Kind == model.ManyToMany || rel.ForeignKey == nil || len(rel.ForeignKey.Columns) != 1 {
-			return r.errorf("load", fmt.Errorf("%s: %w: only belongs-to and has-many over one column", rel.Field, ErrRelation))
+		if rel.ForeignKey == nil || len(rel.ForeignKey.Columns) != 1 ||
+			(rel.Kind == model.ManyToMany && (rel.TargetForeignKey == nil || len(rel.TargetForeignKey.Columns) != 1)) {
+			return r.errorf("load", fmt.Errorf("%s: %w: only foreign keys over one column", rel.Field, ErrRelation))
 		}
 	}
 	if len(rows) == 0 {
@@ -60,14 +57,16 @@ func (r *Repository[T]) Load(ctx context.Context, rows []T, relations ...string)
 
 func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation) error {
 	fk := rel.ForeignKey
-	// here is the column of T holding the join value; there the column of
-	// the target matched against it.
-	here, there := fk.Columns[0], fk.RefColumns[0]
-	if rel.Kind == model.HasMany {
+	target := rel.Target
+	// here is the column of T holding the join value; there the column
+	// matched against it (of the target, or of the association table).
+	var here, there *model.Column
+	switch rel.Kind {
+	case model.BelongsTo:
+		here, there = fk.Columns[0], fk.RefColumns[0]
+	default: // HasMany, ManyToMany: the foreign key points to T
 		here, there = fk.RefColumns[0], fk.Columns[0]
 	}
-	target := rel.Target
-	// Distinct join values, typed as the column's value type.
 	vt := here.GoType
 	for vt.Kind() == reflect.Pointer {
 		vt = vt.Elem()
@@ -75,6 +74,7 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	if !vt.Comparable() {
 		return fmt.Errorf("%w: join column %s is not comparable", ErrRelation, here.Name)
 	}
+	// Distinct join values, typed as the column's value type.
 	keys := reflect.MakeSlice(reflect.SliceOf(vt), 0, len(rows))
 	seen := map[any]bool{}
 	rowKeys := make([]any, len(rows))
@@ -94,12 +94,43 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	if keys.Len() == 0 {
 		return nil
 	}
-	q := "SELECT " + string(appendColumns(nil, target.Columns, "")) + " FROM " + target.QuotedName +
-		" WHERE " + there.QuotedName + " = ANY($1::" + there.SQLType + "[])"
-	if rel.Kind == model.HasMany && target.SoftDelete {
-		q += " AND NOT " + target.DeletedColumn.QuotedName
+	b := make([]byte, 0, 256)
+	b = append(b, "SELECT "...)
+	if rel.Kind == model.ManyToMany {
+		// SELECT l.link, t.cols FROM target t JOIN through l ON
+		// l.tlink = t.tref WHERE l.link = ANY($1)
+		tfk := rel.TargetForeignKey
+		b = append(b, `"uno_l".`...)
+		b = append(b, there.QuotedName...)
+		b = append(b, ", "...)
+		b = appendColumns(b, target.Columns, `"uno_t".`)
+		b = append(b, " FROM "...)
+		b = append(b, target.QuotedName...)
+		b = append(b, ` AS "uno_t" JOIN `...)
+		b = append(b, rel.Through.QuotedName...)
+		b = append(b, ` AS "uno_l" ON "uno_l".`...)
+		b = append(b, tfk.Columns[0].QuotedName...)
+		b = append(b, ` = "uno_t".`...)
+		b = append(b, tfk.RefColumns[0].QuotedName...)
+		b = append(b, ` WHERE "uno_l".`...)
+	} else {
+		b = appendColumns(b, target.Columns, `"uno_t".`)
+		b = append(b, " FROM "...)
+		b = append(b, target.QuotedName...)
+		b = append(b, ` AS "uno_t" WHERE "uno_t".`...)
 	}
-	q += " ORDER BY " + string(appendColumns(nil, target.PrimaryKey.Columns, ""))
+	b = append(b, there.QuotedName...)
+	b = append(b, " = ANY($1::"...)
+	b = append(b, there.SQLType...)
+	b = append(b, "[])"...)
+	if rel.Kind != model.BelongsTo && target.SoftDelete {
+		b = append(b, ` AND NOT "uno_t".`...)
+		b = append(b, target.DeletedColumn.QuotedName...)
+	}
+	b = append(b, " ORDER BY "...)
+	b = appendColumns(b, target.PrimaryKey.Columns, `"uno_t".`)
+	q := string(b)
+
 	found := map[any][]reflect.Value{} // join value -> *Target values
 	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		clear(found)
@@ -108,17 +139,28 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 			return err
 		}
 		defer rs.Close()
-		buf := make([]any, 0, len(target.Columns))
+		buf := make([]any, 0, len(target.Columns)+1)
 		for rs.Next() {
 			p := reflect.New(target.Type)
-			addrs, err := target.Addrs(p.Interface(), buf[:0])
+			var link reflect.Value
+			dst := buf[:0]
+			if rel.Kind == model.ManyToMany {
+				link = reflect.New(there.GoType)
+				dst = append(dst, link.Interface())
+			}
+			dst, err := target.Addrs(p.Interface(), dst)
 			if err != nil {
 				return err
 			}
-			if err := rs.Scan(addrs...); err != nil {
+			if err := rs.Scan(dst...); err != nil {
 				return err
 			}
-			k := valueAt(addrs[there.Ordinal])
+			var k any
+			if rel.Kind == model.ManyToMany {
+				k = valueAt(link.Interface())
+			} else {
+				k = valueAt(dst[there.Ordinal])
+			}
 			found[k] = append(found[k], p)
 		}
 		return rs.Err()
@@ -129,32 +171,30 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	ft := rel.GoType
 	for i := range rows {
 		field := reflect.ValueOf(&rows[i]).Elem().FieldByIndex(rel.Index)
-		matches := found[rowKeys[i]]
-		if rowKeys[i] == nil {
-			matches = nil
+		var matches []reflect.Value
+		if rowKeys[i] != nil {
+			matches = found[rowKeys[i]]
 		}
-		switch rel.Kind {
-		case model.BelongsTo:
-			if len(matches) == 0 {
+		if rel.Kind == model.BelongsTo {
+			switch {
+			case len(matches) == 0:
 				field.SetZero()
-				continue
-			}
-			if ft.Kind() == reflect.Pointer {
+			case ft.Kind() == reflect.Pointer:
 				field.Set(matches[0])
-			} else {
+			default:
 				field.Set(matches[0].Elem())
 			}
-		case model.HasMany:
-			s := reflect.MakeSlice(ft, 0, len(matches))
-			for _, m := range matches {
-				if ft.Elem().Kind() == reflect.Pointer {
-					s = reflect.Append(s, m)
-				} else {
-					s = reflect.Append(s, m.Elem())
-				}
-			}
-			field.Set(s)
+			continue
 		}
+		s := reflect.MakeSlice(ft, 0, len(matches))
+		for _, m := range matches {
+			if ft.Elem().Kind() == reflect.Pointer {
+				s = reflect.Append(s, m)
+			} else {
+				s = reflect.Append(s, m.Elem())
+			}
+		}
+		field.Set(s)
 	}
 	return nil
 }
