@@ -128,6 +128,10 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 		b.err = r.errorf("update", errNilValue)
 		return
 	}
+	if r.updateAll == "" {
+		b.err = r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
+		return
+	}
 	addrs := r.addrs(v)
 	args := argsOf(addrs, r.updateAllArgs, nil)
 	b.queue(r.db, r.opts, r.updateAll, args, func(br pgx.BatchResults) error {

@@ -347,6 +347,9 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 		}
 		q, cols = r.updateSQL(set)
 	}
+	if q == "" {
+		return r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
+	}
 	addrs := r.addrs(v)
 	args := argsOf(addrs, cols, make([]any, 0, len(cols)))
 	pkArgs := argsOf(addrs, r.pk, nil)

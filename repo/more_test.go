@@ -343,16 +343,21 @@ func TestFastPathAndCancellation(t *testing.T) {
 	if _, err := items.Count(ctx, repo.Filter{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, fn := range map[string]func() error{
-		"create": func() error { return items.Create(ctx, &Item{ID: 1, Name: "a"}) },
-		"get":    func() error { _, err := items.Get(ctx, int64(1)); return err },
-		"update": func() error { return items.Update(ctx, &Item{ID: 1, Name: "b"}) },
-		"merge": func() error {
+	for _, step := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"create", func() error { return items.Create(ctx, &Item{ID: 1, Name: "a"}) }},
+		{"get", func() error { _, err := items.Get(ctx, int64(1)); return err }},
+		{"update", func() error { return items.Update(ctx, &Item{ID: 1, Name: "b"}) }},
+		{"merge", func() error {
 			_, err := items.MergeOne(ctx, &Item{ID: 2, Name: "c"}, repo.MergeOptions{})
 			return err
-		},
-		"filter": func() error { _, err := items.Filter(ctx, repo.Filter{}); return err },
+		}},
+		{"filter", func() error { _, err := items.Filter(ctx, repo.Filter{}); return err }},
+		{"delete", func() error { return items.DeleteKey(ctx, int64(2)) }},
 	} {
+		name, fn := step.name, step.fn
 		before := counter.n.Load()
 		if err := fn(); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -378,7 +383,7 @@ func TestFastPathAndCancellation(t *testing.T) {
 	if _, err := items.Merge(canceled, []Item{{ID: 3}}, repo.MergeOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("merge: %v", err)
 	}
-	if e.count("item") != 2 {
+	if e.count("item") != 1 {
 		t.Fatal("rows")
 	}
 }
@@ -434,6 +439,16 @@ func TestNilAndEmptyInputs(t *testing.T) {
 	}
 	if err := repo.NewBatch().Send(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// A model with only key columns has nothing to update.
+	links := repoOf[PostTag](e)
+	if err := links.Update(ctx, &PostTag{PostID: 1, TagID: 1}); !errors.Is(err, repo.ErrNotUpdatable) {
+		t.Fatalf("key-only update: %v", err)
+	}
+	b = repo.NewBatch()
+	links.QueueUpdate(b, &PostTag{PostID: 1, TagID: 1})
+	if err := b.Send(ctx); !errors.Is(err, repo.ErrNotUpdatable) {
+		t.Fatalf("key-only batch update: %v", err)
 	}
 	if e.count("item") != 0 {
 		t.Fatal("rows")

@@ -259,8 +259,13 @@ func (s *shared[T]) insertColumns(mask uint64) []*model.Column {
 // updateSQL builds UPDATE … SET set … WHERE pk [AND version] [AND NOT
 // deleted] RETURNING every column; args lists the columns whose values the
 // statement takes, in parameter order.
+//
+// With nothing to set (no column and no version) it returns "".
 func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 	t := s.table
+	if len(set) == 0 && s.version == nil {
+		return "", nil
+	}
 	b := make([]byte, 0, 128+32*len(set))
 	b = append(b, "UPDATE "...)
 	b = append(b, t.QuotedName...)
