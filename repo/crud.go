@@ -149,7 +149,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	}
 	ins = ins[:cut] + conflict + " DO NOTHING" + ins[cut:]
 	where, _ := appendKeyWhere(nil, c.Columns, 1)
-	sel := r.fromWhere + " WHERE " + string(where)
+	sel := r.selectFrom + " WHERE " + string(where)
 	if c.Where != "" {
 		sel += " AND (" + c.Where + ")"
 	}
@@ -159,7 +159,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	for i, col := range c.Columns {
 		keyArgs[i] = valueAt(addrs[col.Ordinal])
 	}
-	err = r.inTxOrSingle(ctx, func(ctx context.Context, db engine.Querier) error {
+	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		for attempt := 0; attempt < 10; attempt++ {
 			err := db.QueryRow(ctx, ins, args...).Scan(addrs...)
 			if err == nil {
@@ -182,12 +182,6 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 		return fmt.Errorf("the row kept changing: %w", dberr.ErrConflict)
 	})
 	return created, r.errorf("create or get", err)
-}
-
-// inTxOrSingle runs fn in ctx's transaction, or as the writer role in a
-// transaction of its own with SwitchRoles, or on the pool.
-func (r *Repository[T]) inTxOrSingle(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
-	return r.run(ctx, true, fn)
 }
 
 // uniqueFor finds the primary key or unique constraint over exactly the
@@ -315,6 +309,9 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 
 // Update writes v's columns to its row, found by v's primary key: every
 // column but the key when columns is empty, otherwise only the named ones.
+// For record-status models the every-column form leaves is_deleted,
+// deleted_at and created_at alone (Delete and inserts keep them), and
+// every update sets modified_at to clock_timestamp() unless it is named.
 // v is filled back from RETURNING. No row (or a soft-deleted one): an error
 // matching dberr.ErrNotFound. With Options.Version, the row must still hold
 // v's version, else the error matches dberr.ErrConflict; on success v holds

@@ -532,3 +532,46 @@ func TestSwitchRoles(t *testing.T) {
 		t.Fatal("rows")
 	}
 }
+
+func TestRecordStatusColumnsKeptByUpdateAndMerge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	o := Order{Code: "A", Title: "one"}
+	if err := orders.Create(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	created, modified := o.CreatedAt, o.ModifiedAt
+	// A struct built from scratch: zero created_at, is_active false.
+	fresh := Order{ULIDKey: o.ULIDKey, Code: "A", Title: "two", Status: "paid"}
+	if err := orders.Update(ctx, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if !fresh.CreatedAt.Equal(created) || !fresh.ModifiedAt.After(modified) || fresh.IsDeleted || fresh.Title != "two" {
+		t.Fatalf("after update: %+v", fresh.RecordStatus)
+	}
+	if fresh.IsActive {
+		t.Fatal("is_active is the caller's to set")
+	}
+	modified = fresh.ModifiedAt
+	rows := []Order{{Code: "A", Title: "two", Status: "paid"}}
+	res, err := orders.Merge(ctx, rows, repo.MergeOptions{On: []string{"code"}})
+	if err != nil || res.Unchanged != 1 {
+		t.Fatalf("unchanged merge: %+v %v", res, err)
+	}
+	if got := scalar[time.Time](t, e.url, `SELECT modified_at FROM "order"`); !got.Equal(modified) {
+		t.Fatal("unchanged merge touched modified_at")
+	}
+	if !rows[0].ModifiedAt.Equal(modified) || rows[0].ID != o.ID {
+		t.Fatalf("unchanged row not filled back: %+v", rows[0])
+	}
+	rows[0].Title = "three"
+	res, err = orders.Merge(ctx, rows, repo.MergeOptions{On: []string{"code"}})
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("updating merge: %+v %v", res, err)
+	}
+	if !rows[0].ModifiedAt.After(modified) || !rows[0].CreatedAt.Equal(created) {
+		t.Fatalf("merge update: %+v", rows[0].RecordStatus)
+	}
+}

@@ -345,7 +345,7 @@ func (r *Repository[T]) buildSelect(f Filter, stream bool) (string, []any, error
 		return "", nil, err
 	}
 	b := make([]byte, 0, 256)
-	b = append(b, r.fromWhere...)
+	b = append(b, r.selectFrom...)
 	b, args, err := r.buildWhere(b, f, nil)
 	if err != nil {
 		return "", nil, err

@@ -47,8 +47,9 @@ type MergeOptions struct {
 	On []string
 	// Columns are the columns written when a row exists and compared to
 	// tell Updated from Unchanged. Empty: every column but the key columns,
-	// the primary key, the version column and the columns with a database
-	// default. A new row gets every column but those with a default that
+	// the primary key, the version column, the record-status columns and
+	// the columns with a database default. An update also advances the
+	// version and modified_at. A new row gets every column but those with a default that
 	// are not named here (the database fills them).
 	Columns []string
 }
@@ -87,7 +88,8 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 	p := &mergePlan{key: key}
 	if len(o.Columns) == 0 {
 		for _, c := range r.table.Columns {
-			if !c.Insertable() || c.PrimaryKey || c.Generated() || c == r.version || slices.Contains(key.Columns, c) {
+			if !c.Insertable() || c.PrimaryKey || c.Generated() || c == r.version || slices.Contains(key.Columns, c) ||
+				slices.Contains(r.managed, c) {
 				continue
 			}
 			p.update = append(p.update, c)
@@ -152,17 +154,7 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 			b = append(b, " = EXCLUDED."...)
 			b = append(b, c.QuotedName...)
 		}
-		if r.version != nil {
-			b = append(b, ", "...)
-			b = append(b, r.version.QuotedName...)
-			if r.versionInt {
-				b = append(b, ` = "uno_t".`...)
-				b = append(b, r.version.QuotedName...)
-				b = append(b, " + 1"...)
-			} else {
-				b = append(b, " = clock_timestamp()"...)
-			}
-		}
+		b = r.appendAutoSet(b, p.update, true, `"uno_t".`)
 		b = append(b, " WHERE ("...)
 		b = appendColumns(b, p.update, `"uno_t".`)
 		b = append(b, ") IS DISTINCT FROM ("...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,10 +65,16 @@ type shared[T any] struct {
 	version    *model.Column
 	versionInt bool
 	deletedAt  *model.Column
+	// managed are the record-status columns the repository keeps:
+	// is_deleted, deleted_at and created_at are left out of an
+	// every-column update, and modifiedAt is set to clock_timestamp() by
+	// every update.
+	managed    []*model.Column
+	modifiedAt *model.Column
 
 	selectList string // "a", "b", … every column in order
 	returning  string // " RETURNING " + selectList
-	fromWhere  string // " FROM t WHERE " (select prefix: "SELECT cols FROM t")
+	selectFrom string // "SELECT cols FROM t"
 
 	insertZero    string // INSERT with every generated column left to the database
 	selectPK      string // SELECT … WHERE pk [AND NOT is_deleted]
@@ -138,8 +145,17 @@ func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repositor
 		s.version = c
 	}
 	if t.SoftDelete {
+		s.managed = append(s.managed, t.DeletedColumn)
 		if c, ok := t.Column("deleted_at"); ok {
 			s.deletedAt = c
+			s.managed = append(s.managed, c)
+		}
+		if c, ok := t.Column("created_at"); ok {
+			s.managed = append(s.managed, c)
+		}
+		if c, ok := t.Column("modified_at"); ok && c.GoType == reflect.TypeFor[timeType]() && c != s.version {
+			s.modifiedAt = c
+			s.managed = append(s.managed, c)
 		}
 	}
 	s.build()
@@ -166,14 +182,13 @@ func (s *shared[T]) build() {
 	b = appendColumns(b[:0], t.Columns, "")
 	s.selectList = string(b)
 	s.returning = " RETURNING " + s.selectList
-	s.fromWhere = "SELECT " + s.selectList + " FROM " + t.QuotedName
+	s.selectFrom = "SELECT " + s.selectList + " FROM " + t.QuotedName
 
 	s.insertZero = s.insertSQL(0)
 	s.insertCache.Store(0, s.insertZero)
 
-	pkWhere, n := appendKeyWhere(nil, s.pk, 1)
-	_ = n
-	s.selectPKAll = s.fromWhere + " WHERE " + string(pkWhere)
+	pkWhere, _ := appendKeyWhere(nil, s.pk, 1)
+	s.selectPKAll = s.selectFrom + " WHERE " + string(pkWhere)
 	s.selectPK = s.selectPKAll
 	if t.SoftDelete {
 		s.selectPK += " AND NOT " + t.DeletedColumn.QuotedName
@@ -182,7 +197,7 @@ func (s *shared[T]) build() {
 
 	var set []*model.Column
 	for _, c := range t.Columns {
-		if c.PrimaryKey || !c.Insertable() || c == s.version {
+		if c.PrimaryKey || !c.Insertable() || c == s.version || slices.Contains(s.managed, c) {
 			continue
 		}
 		set = append(set, c)
@@ -263,7 +278,7 @@ func (s *shared[T]) insertColumns(mask uint64) []*model.Column {
 // With nothing to set (no column and no version) it returns "".
 func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 	t := s.table
-	if len(set) == 0 && s.version == nil {
+	if len(set) == 0 && s.version == nil && s.modifiedAt == nil {
 		return "", nil
 	}
 	b := make([]byte, 0, 128+32*len(set))
@@ -282,19 +297,7 @@ func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 		n++
 		args = append(args, c)
 	}
-	if s.version != nil {
-		if len(set) > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, s.version.QuotedName...)
-		if s.versionInt {
-			b = append(b, " = "...)
-			b = append(b, s.version.QuotedName...)
-			b = append(b, " + 1"...)
-		} else {
-			b = append(b, " = clock_timestamp()"...)
-		}
-	}
+	b = s.appendAutoSet(b, set, len(set) > 0, "")
 	b = append(b, " WHERE "...)
 	b, n = appendKeyWhere(b, s.pk, n)
 	args = append(args, s.pk...)
@@ -311,6 +314,37 @@ func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 	}
 	b = append(b, s.returning...)
 	return string(b), args
+}
+
+// appendAutoSet appends the assignments an update makes on its own: the
+// version (incremented, or clock_timestamp()) and modified_at
+// (clock_timestamp()) unless set names it. alias qualifies the version's
+// old value ("" or a quoted alias and a dot).
+func (s *shared[T]) appendAutoSet(b []byte, set []*model.Column, comma bool, alias string) []byte {
+	sep := func() {
+		if comma {
+			b = append(b, ", "...)
+		}
+		comma = true
+	}
+	if s.version != nil {
+		sep()
+		b = append(b, s.version.QuotedName...)
+		if s.versionInt {
+			b = append(b, " = "...)
+			b = append(b, alias...)
+			b = append(b, s.version.QuotedName...)
+			b = append(b, " + 1"...)
+		} else {
+			b = append(b, " = clock_timestamp()"...)
+		}
+	}
+	if s.modifiedAt != nil && !slices.Contains(set, s.modifiedAt) {
+		sep()
+		b = append(b, s.modifiedAt.QuotedName...)
+		b = append(b, " = clock_timestamp()"...)
+	}
+	return b
 }
 
 // appendColumns appends the quoted names of cols, comma separated, each
