@@ -244,3 +244,47 @@ func ExampleRepository_Stream() {
 	// copied 1000 <nil>
 	// sum 374750
 }
+
+// A batch sends several operations in one round trip, all or nothing.
+func ExampleBatch() {
+	db, reg, cleanup, err := exampleDB((*Person)(nil))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cleanup()
+	ctx := context.Background()
+	people, err := repo.New[Person](db, reg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ann := Person{Name: "Ann", Email: "ann@example.com"}
+	if err := people.Create(ctx, &ann); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := repo.NewBatch()
+	bob := Person{Name: "Bob", Email: "bob@example.com"}
+	people.QueueCreate(b, &bob)
+	var got Person
+	people.QueueGet(b, &got, ann.ID)
+	fmt.Println("queued:", b.Len())
+	if err := b.Send(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("created:", bob.ID != "", "read:", got.Name)
+
+	// One failing operation fails them all.
+	b = repo.NewBatch()
+	people.QueueCreate(b, &Person{Name: "Cy", Email: "cy@example.com"})
+	people.QueueCreate(b, &Person{Name: "Dup", Email: "ann@example.com"})
+	err = b.Send(ctx)
+	n, _ := people.Count(ctx, repo.Filter{})
+	fmt.Println(errors.Is(err, dberr.ErrUniqueViolation), "rows:", n)
+	// Output:
+	// queued: 2
+	// created: true read: Ann
+	// true rows: 2
+}

@@ -43,7 +43,11 @@ type FieldError struct {
 // Error describes the problem.
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Err.Error())
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("repo: bad input")
+	}
 	if e.Field != "" {
 		fmt.Fprintf(&b, " %q", cut(e.Field))
 	}

@@ -471,7 +471,11 @@ type ConstraintError struct {
 func (e *ConstraintError) Error() string {
 	var b strings.Builder
 	b.WriteString("repo: ")
-	b.WriteString(e.Err.Error())
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("constraint violation " + e.Constraint)
+	}
 	if e.Model != "" {
 		b.WriteString(" (model ")
 		b.WriteString(e.Model)
