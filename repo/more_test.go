@@ -8,9 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno"
 	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/quote"
 	"github.com/uno-db/uno/repo"
+	"github.com/uno-db/uno/types"
 )
 
 // TestStreamBoundedMemory is not parallel: the heap it measures is the
@@ -452,5 +459,68 @@ func TestNilAndEmptyInputs(t *testing.T) {
 	}
 	if e.count("item") != 0 {
 		t.Fatal("rows")
+	}
+}
+
+// Invoice lives in its own schema, with a hostile name.
+type Invoice struct {
+	uno.Model `uno:"table:invoice,schema:sales dept"`
+	ID        int64          `uno:"id,pk"`
+	Number    types.String64 `uno:"number,unique"`
+	Total     types.Decimal  `uno:"total"`
+}
+
+func TestSchemaQualifiedModel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	reg := model.NewRegistry()
+	if err := reg.Register((*Invoice)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emit.Exec(ctx, conn, stmts); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	admin(t, e.url,
+		`GRANT USAGE ON SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login),
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login))
+	invoices, err := repo.New[Invoice](e.db, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := invoices.Create(ctx, &Invoice{ID: 1, Number: "A-1", Total: "10.00"}); err != nil {
+		t.Fatal(err)
+	}
+	err = invoices.Create(ctx, &Invoice{ID: 2, Number: "A-1", Total: "1"})
+	var ce *repo.ConstraintError
+	if !errors.As(err, &ce) || ce.Model != "repo_test.Invoice" || ce.Fields[0] != "Number" {
+		t.Fatalf("conflict: %v", err)
+	}
+	if n, err := invoices.CopyFrom(ctx, []Invoice{{ID: 3, Number: "A-3", Total: "3"}, {ID: 4, Number: "A-4", Total: "4"}}); err != nil || n != 2 {
+		t.Fatalf("copy: %d %v", n, err)
+	}
+	res, err := invoices.MergeCopy(ctx, []Invoice{{ID: 1, Number: "A-1", Total: "10.00"}, {ID: 5, Number: "A-5", Total: "5"}}, repo.MergeOptions{On: []string{"number"}})
+	if err != nil || res.Unchanged != 1 || res.Inserted != 1 {
+		t.Fatalf("merge: %+v %v", res, err)
+	}
+	f, err := invoices.ParseQuery("total__gte=4&order_by=-total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := invoices.Filter(ctx, f)
+	if err != nil || len(got) != 3 || got[0].Number != "A-1" {
+		t.Fatalf("filter: %v %+v", err, got)
+	}
+	if n := scalar[int64](t, e.url, `SELECT count(*) FROM "sales dept".invoice`); n != 4 {
+		t.Fatalf("%d rows", n)
 	}
 }
