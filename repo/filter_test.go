@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -312,6 +313,15 @@ func TestParseQuery(t *testing.T) {
 		var fe *repo.FieldError
 		if !errors.Is(err, tc.want) || !errors.As(err, &fe) {
 			t.Errorf("%s: got %v, want %v", tc.q, err, tc.want)
+		}
+	}
+	for _, v := range []url.Values{{"name__in": {}}, {"name": {}}, {"limit": {}}, {"score__null": {}}, {"age__range": {}}, {"order_by": {}}} {
+		f, err := customers.ParseValues(v)
+		if err != nil && !errors.As(err, new(*repo.FieldError)) {
+			t.Errorf("%v: %v", v, err)
+		}
+		if err == nil && len(f.Where) != 0 {
+			t.Errorf("%v: conditions without values: %+v", v, f.Where)
 		}
 	}
 	var many []string

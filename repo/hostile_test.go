@@ -221,3 +221,30 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseValues feeds decoded values directly, including empty and
+// repeated value lists that a query string cannot produce.
+func FuzzParseValues(f *testing.F) {
+	r := fuzzRepo(f)
+	f.Add("name__in", "a", "b", uint8(0))
+	f.Add("age__range", "1,2", "", uint8(1))
+	f.Add("limit", "5", "6", uint8(2))
+	f.Add("order_by", "-name", "age", uint8(2))
+	f.Add("score__null", "", "", uint8(0))
+	f.Add("joined__after", "2024-01-01", "x", uint8(2))
+	f.Fuzz(func(t *testing.T, key, a, b string, n uint8) {
+		vals := []string{a, b}[:n%3]
+		flt, err := r.ParseValues(url.Values{key: vals})
+		if err != nil {
+			if !errors.As(err, new(*repo.FieldError)) {
+				t.Fatalf("%q %q: %T %v", key, vals, err, err)
+			}
+			return
+		}
+		for _, c := range flt.Where {
+			if _, ok := r.Table().Column(c.Field); !ok {
+				t.Fatalf("accepted unknown field %q", c.Field)
+			}
+		}
+	})
+}

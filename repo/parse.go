@@ -162,6 +162,9 @@ func parseCond(c *model.Column, k kind, field, lookup string, vals []string) ([]
 		if len(vals) == 1 {
 			items = strings.Split(vals[0], ",")
 		}
+		if len(items) == 0 {
+			return nil, bad("", "no values")
+		}
 		if len(items) > maxInValues {
 			return nil, bad("", fmt.Sprintf("more than %d values", maxInValues))
 		}
