@@ -12,6 +12,13 @@
 //	page, err := customers.Filter(ctx, f)                  // db.filter(...)
 //	res, err := customers.Merge(ctx, rows, repo.MergeOptions{}) // db.merge(...)
 //
+// Beyond the seed: Count and keyset pages (Cursor, Filter.After), Stream
+// (a Go 1.23 iterator over a large result), CreateMany and CopyFrom (bulk
+// insert), MergeCopy (bulk merge through COPY and a staging table), Query,
+// QueryMaps and Exec (raw SQL), TableKeys, Batch (several operations in one
+// round trip) and Load (belongs-to, has-many and many-to-many relations of
+// a slice, one query per relation).
+//
 // # SQL and scanning
 //
 // New builds the SQL text for insert, select by primary key, update and
@@ -46,5 +53,8 @@
 // A model with the record-status mixin (a BOOLEAN is_deleted column) is
 // deleted softly: Delete sets is_deleted and deleted_at. Reads leave such
 // rows out unless asked: Repository.WithDeleted, Filter.WithDeleted. Purge
-// deletes for good.
+// deletes for good. Updates of such models set modified_at and leave
+// created_at, is_deleted and deleted_at alone.
+//
+// docs/REPOSITORY.md maps each of uno's UnoDB operations to this package.
 package repo

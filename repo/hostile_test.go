@@ -79,6 +79,22 @@ func TestHostileInput(t *testing.T) {
 		if _, err := customers.GetBy(ctx, repo.Eq{s: "x"}); !errors.Is(err, repo.ErrUnknownField) {
 			t.Errorf("%s: get-by field: %v", name, err)
 		}
+		probe := Customer{Name: "p", Email: "p@x"}
+		if err := customers.Update(ctx, &probe, s); !errors.Is(err, repo.ErrUnknownField) {
+			t.Errorf("%s: update column: %v", name, err)
+		}
+		if _, err := customers.CreateOrGet(ctx, &probe, s); !errors.Is(err, repo.ErrUnknownField) {
+			t.Errorf("%s: create-or-get key: %v", name, err)
+		}
+		if _, err := customers.Merge(ctx, []Customer{probe}, repo.MergeOptions{On: []string{s}}); !errors.Is(err, repo.ErrUnknownField) {
+			t.Errorf("%s: merge key: %v", name, err)
+		}
+		if _, err := customers.Merge(ctx, []Customer{probe}, repo.MergeOptions{On: []string{"email"}, Columns: []string{s}}); !errors.Is(err, repo.ErrUnknownField) {
+			t.Errorf("%s: merge column: %v", name, err)
+		}
+		if err := customers.Load(ctx, []Customer{probe}, s); !errors.Is(err, repo.ErrUnknownField) {
+			t.Errorf("%s: relation: %v", name, err)
+		}
 		if _, err := customers.Filter(ctx, repo.Filter{Where: []repo.Cond{{Field: "notes", Lookup: s, Value: "x"}}}); !errors.Is(err, repo.ErrUnknownLookup) {
 			t.Errorf("%s: lookup: %v", name, err)
 		}
