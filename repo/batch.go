@@ -91,10 +91,10 @@ func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
 		b.err = r.errorf("create", errNilValue)
 		return
 	}
-	addrs := r.addrs(v)
-	mask := r.insertMask(addrs)
-	args := argsOf(addrs, r.insertColumns(mask), nil)
-	b.queue(r.db, r.opts, r.insertFor(mask), args, func(br pgx.BatchResults) error {
+	addrs := r.s.addrs(v)
+	mask := r.s.insertMask(addrs)
+	args := argsOf(addrs, r.s.insertColumns(mask), nil)
+	b.queue(r.s.db, r.s.opts, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
 		return r.errorf("create", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -105,16 +105,16 @@ func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
 		b.err = r.errorf("get", errNilValue)
 		return
 	}
-	if len(pk) != len(r.pk) {
-		b.err = r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	if len(pk) != len(r.s.pk) {
+		b.err = r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
 		return
 	}
-	q := r.selectPK
+	q := r.s.selectPK
 	if r.withDeleted {
-		q = r.selectPKAll
+		q = r.s.selectPKAll
 	}
-	addrs := r.addrs(dst)
-	b.queue(r.db, r.opts, q, pk, func(br pgx.BatchResults) error {
+	addrs := r.s.addrs(dst)
+	b.queue(r.s.db, r.s.opts, q, pk, func(br pgx.BatchResults) error {
 		return r.errorf("get", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -128,16 +128,16 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 		b.err = r.errorf("update", errNilValue)
 		return
 	}
-	if r.updateAll == "" {
+	if r.s.updateAll == "" {
 		b.err = r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
 		return
 	}
-	addrs := r.addrs(v)
-	args := argsOf(addrs, r.updateAllArgs, nil)
-	b.queue(r.db, r.opts, r.updateAll, args, func(br pgx.BatchResults) error {
+	addrs := r.s.addrs(v)
+	args := argsOf(addrs, r.s.updateAllArgs, nil)
+	b.queue(r.s.db, r.s.opts, r.s.updateAll, args, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(addrs...)
-		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
-			err = fmt.Errorf("row missing or %s changed: %w", r.version.Name, dberr.ErrConflict)
+		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
+			err = fmt.Errorf("row missing or %s changed: %w", r.s.version.Name, dberr.ErrConflict)
 		}
 		return r.errorf("update", r.mapError(err))
 	})
@@ -150,12 +150,12 @@ func (r *Repository[T]) QueueDelete(b *Batch, v *T) {
 		b.err = r.errorf("delete", errNilValue)
 		return
 	}
-	addrs := r.addrs(v)
-	q := r.deleteHard
-	if r.table.SoftDelete {
-		q = r.deleteSoft
+	addrs := r.s.addrs(v)
+	q := r.s.deleteHard
+	if r.s.table.SoftDelete {
+		q = r.s.deleteSoft
 	}
-	b.queue(r.db, r.opts, q, argsOf(addrs, r.pk, nil), func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.opts, q, argsOf(addrs, r.s.pk, nil), func(br pgx.BatchResults) error {
 		return r.errorf("delete", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }

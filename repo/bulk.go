@@ -21,10 +21,10 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 	addrs := make([][]any, len(rows))
 	var mask uint64
 	for i := range rows {
-		addrs[i] = r.addrs(&rows[i])
-		mask |= r.insertMask(addrs[i])
+		addrs[i] = r.s.addrs(&rows[i])
+		mask |= r.s.insertMask(addrs[i])
 	}
-	cols := r.insertColumns(mask)
+	cols := r.s.insertColumns(mask)
 	if len(cols) == 0 {
 		return r.errorf("create", fmt.Errorf("every column is left to the database: use Create"))
 	}
@@ -35,7 +35,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		end := min(start+chunk, len(rows))
 		b := make([]byte, 0, 64+(end-start)*len(cols)*6)
 		b = append(b, "INSERT INTO "...)
-		b = append(b, r.table.QuotedName...)
+		b = append(b, r.s.table.QuotedName...)
 		b = append(b, " ("...)
 		b = appendColumns(b, cols, "")
 		b = append(b, ") VALUES "...)
@@ -59,7 +59,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 			}
 			b = append(b, ')')
 		}
-		b = append(b, r.returning...)
+		b = append(b, r.s.returning...)
 		batch.Queue(string(b), args...)
 		spans = append(spans, [2]int{start, end})
 	}
@@ -111,27 +111,27 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	var some, all uint64
 	all = ^uint64(0)
 	for i := range rows {
-		addrs[i] = r.addrs(&rows[i])
-		m := r.insertMask(addrs[i])
+		addrs[i] = r.s.addrs(&rows[i])
+		m := r.s.insertMask(addrs[i])
 		some |= m
 		all &= m
 	}
 	if some != all {
-		for i, c := range r.gen {
+		for i, c := range r.s.gen {
 			if (some^all)&(1<<i) != 0 {
 				return 0, r.errorf("copy", &FieldError{Field: c.Name, Err: ErrBadValue,
 					Reason: "set in some rows and zero in others; COPY cannot mix values and defaults"})
 			}
 		}
 	}
-	cols := r.insertColumns(some)
+	cols := r.s.insertColumns(some)
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
 	}
-	ident := pgx.Identifier{r.table.Name}
-	if r.table.Schema != "" {
-		ident = pgx.Identifier{r.table.Schema, r.table.Name}
+	ident := pgx.Identifier{r.s.table.Name}
+	if r.s.table.Schema != "" {
+		ident = pgx.Identifier{r.s.table.Schema, r.s.table.Name}
 	}
 	vals := make([]any, len(cols))
 	var n int64
@@ -162,8 +162,8 @@ type UniqueKey struct {
 
 // TableKeys returns the model's primary key and unique keys.
 func (r *Repository[T]) TableKeys() Keys {
-	k := Keys{PrimaryKey: columnNames(r.pk)}
-	for _, u := range r.table.Uniques {
+	k := Keys{PrimaryKey: columnNames(r.s.pk)}
+	for _, u := range r.s.table.Uniques {
 		uk := UniqueKey{Name: u.Name, Columns: columnNames(u.Columns), Where: u.Where}
 		for _, c := range u.Columns {
 			uk.Fields = append(uk.Fields, c.Field)

@@ -111,10 +111,10 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 	if v == nil {
 		return r.errorf("create", errNilValue)
 	}
-	addrs := r.addrs(v)
-	mask := r.insertMask(addrs)
-	q := r.insertFor(mask)
-	args := argsOf(addrs, r.insertColumns(mask), make([]any, 0, len(addrs)))
+	addrs := r.s.addrs(v)
+	mask := r.s.insertMask(addrs)
+	q := r.s.insertFor(mask)
+	args := argsOf(addrs, r.s.insertColumns(mask), make([]any, 0, len(addrs)))
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(addrs...)
 	})
@@ -138,22 +138,22 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	if err != nil {
 		return false, r.errorf("create or get", err)
 	}
-	addrs := r.addrs(v)
-	mask := r.insertMask(addrs)
-	ins := r.insertFor(mask)
+	addrs := r.s.addrs(v)
+	mask := r.s.insertMask(addrs)
+	ins := r.s.insertFor(mask)
 	// Splice ON CONFLICT before RETURNING.
-	cut := len(ins) - len(r.returning)
+	cut := len(ins) - len(r.s.returning)
 	conflict := " ON CONFLICT (" + string(appendColumns(nil, c.Columns, "")) + ")"
 	if c.Where != "" {
 		conflict += " WHERE " + c.Where
 	}
 	ins = ins[:cut] + conflict + " DO NOTHING" + ins[cut:]
 	where, _ := appendKeyWhere(nil, c.Columns, 1)
-	sel := r.selectFrom + " WHERE " + string(where)
+	sel := r.s.selectFrom + " WHERE " + string(where)
 	if c.Where != "" {
 		sel += " AND (" + c.Where + ")"
 	}
-	args := argsOf(addrs, r.insertColumns(mask), make([]any, 0, len(addrs)))
+	args := argsOf(addrs, r.s.insertColumns(mask), make([]any, 0, len(addrs)))
 	// Copy the key values: the scans must not change them.
 	keyArgs := make([]any, len(c.Columns))
 	for i, col := range c.Columns {
@@ -187,7 +187,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 // uniqueFor finds the primary key or unique constraint over exactly the
 // named columns.
 func (r *Repository[T]) uniqueFor(key []string) (*model.Constraint, error) {
-	t := r.table
+	t := r.s.table
 	if len(key) == 0 {
 		if len(t.Uniques) > 0 {
 			return t.Uniques[0], nil
@@ -235,15 +235,15 @@ func sameColumns(cols []*model.Column, names []string) bool {
 // order. A soft-deleted row is not found unless the repository is a
 // WithDeleted view. No row: an error matching dberr.ErrNotFound.
 func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
-	if len(pk) != len(r.pk) {
-		return nil, r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	if len(pk) != len(r.s.pk) {
+		return nil, r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
 	}
-	q := r.selectPK
+	q := r.s.selectPK
 	if r.withDeleted {
-		q = r.selectPKAll
+		q = r.s.selectPKAll
 	}
 	v := new(T)
-	addrs := r.addrs(v)
+	addrs := r.s.addrs(v)
 	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
@@ -288,7 +288,7 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 				return dberr.ErrMultipleRows
 			}
 			v := new(T)
-			if err := rows.Scan(r.addrs(v)...); err != nil {
+			if err := rows.Scan(r.s.addrs(v)...); err != nil {
 				return err
 			}
 			out = v
@@ -320,18 +320,18 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 	if v == nil {
 		return r.errorf("update", errNilValue)
 	}
-	q, cols := r.updateAll, r.updateAllArgs
+	q, cols := r.s.updateAll, r.s.updateAllArgs
 	if len(columns) > 0 {
 		set := make([]*model.Column, 0, len(columns))
 		for _, name := range columns {
-			c, ok := r.table.Column(name)
+			c, ok := r.s.table.Column(name)
 			if !ok {
 				return r.errorf("update", &FieldError{Field: name, Err: ErrUnknownField})
 			}
 			if c.PrimaryKey || !c.Insertable() {
 				return r.errorf("update", &FieldError{Field: name, Err: ErrNotUpdatable})
 			}
-			if c == r.version {
+			if c == r.s.version {
 				continue
 			}
 			dup := false
@@ -342,17 +342,17 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 				set = append(set, c)
 			}
 		}
-		q, cols = r.updateSQL(set)
+		q, cols = r.s.updateSQL(set)
 	}
 	if q == "" {
 		return r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
 	}
-	addrs := r.addrs(v)
+	addrs := r.s.addrs(v)
 	args := argsOf(addrs, cols, make([]any, 0, len(cols)))
-	pkArgs := argsOf(addrs, r.pk, nil)
+	pkArgs := argsOf(addrs, r.s.pk, nil)
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
-		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
+		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
 			return r.conflictOrMissing(ctx, db, pkArgs)
 		}
 		return err
@@ -362,16 +362,16 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 
 // conflictOrMissing tells a version mismatch from a missing row.
 func (r *Repository[T]) conflictOrMissing(ctx context.Context, db engine.Querier, pkArgs []any) error {
-	q := r.existsPK
-	if r.table.SoftDelete {
-		q = q[:len(q)-1] + " AND NOT " + r.table.DeletedColumn.QuotedName + ")"
+	q := r.s.existsPK
+	if r.s.table.SoftDelete {
+		q = q[:len(q)-1] + " AND NOT " + r.s.table.DeletedColumn.QuotedName + ")"
 	}
 	var exists bool
 	if err := db.QueryRow(ctx, q, pkArgs...).Scan(&exists); err != nil {
 		return err
 	}
 	if exists {
-		return fmt.Errorf("%s changed since it was read: %w", r.version.Name, dberr.ErrConflict)
+		return fmt.Errorf("%s changed since it was read: %w", r.s.version.Name, dberr.ErrConflict)
 	}
 	return dberr.ErrNotFound
 }
@@ -385,21 +385,21 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 	if v == nil {
 		return r.errorf("delete", errNilValue)
 	}
-	addrs := r.addrs(v)
-	pkArgs := argsOf(addrs, r.pk, nil)
-	q := r.deleteHard
-	if r.table.SoftDelete {
-		q = r.deleteSoft
+	addrs := r.s.addrs(v)
+	pkArgs := argsOf(addrs, r.s.pk, nil)
+	q := r.s.deleteHard
+	if r.s.table.SoftDelete {
+		q = r.s.deleteSoft
 	}
 	args := pkArgs
-	if r.version != nil {
-		cut := len(q) - len(r.returning)
-		q = q[:cut] + " AND " + r.version.QuotedName + " = " + string(appendParam(nil, len(r.pk)+1)) + q[cut:]
-		args = append(append([]any(nil), pkArgs...), addrs[r.version.Ordinal])
+	if r.s.version != nil {
+		cut := len(q) - len(r.s.returning)
+		q = q[:cut] + " AND " + r.s.version.QuotedName + " = " + string(appendParam(nil, len(r.s.pk)+1)) + q[cut:]
+		args = append(append([]any(nil), pkArgs...), addrs[r.s.version.Ordinal])
 	}
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
-		if errors.Is(err, pgx.ErrNoRows) && r.version != nil {
+		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
 			return r.conflictOrMissing(ctx, db, pkArgs)
 		}
 		return err
@@ -410,15 +410,15 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 // DeleteKey deletes the row with the given primary key values, softly for
 // record-status models, without a version check. No row: dberr.ErrNotFound.
 func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
-	if len(pk) != len(r.pk) {
-		return r.errorf("delete", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	if len(pk) != len(r.s.pk) {
+		return r.errorf("delete", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
 	}
-	q := r.deleteHard
-	if r.table.SoftDelete {
-		q = r.deleteSoft
+	q := r.s.deleteHard
+	if r.s.table.SoftDelete {
+		q = r.s.deleteSoft
 	}
 	v := new(T)
-	addrs := r.addrs(v)
+	addrs := r.s.addrs(v)
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
@@ -428,13 +428,13 @@ func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 // Purge deletes the row with the given primary key values for good, also
 // for record-status models. No row: dberr.ErrNotFound.
 func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
-	if len(pk) != len(r.pk) {
-		return r.errorf("purge", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.pk), ErrBadKey))
+	if len(pk) != len(r.s.pk) {
+		return r.errorf("purge", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
 	}
 	v := new(T)
-	addrs := r.addrs(v)
+	addrs := r.s.addrs(v)
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
-		return db.QueryRow(ctx, r.deleteHard, pk...).Scan(addrs...)
+		return db.QueryRow(ctx, r.s.deleteHard, pk...).Scan(addrs...)
 	})
 	return r.errorf("purge", err)
 }

@@ -250,7 +250,7 @@ func (r *Repository[T]) Filter(ctx context.Context, f Filter) ([]T, error) {
 		}
 		defer rows.Close()
 		var v T
-		addrs := r.addrs(&v)
+		addrs := r.s.addrs(&v)
 		for rows.Next() {
 			var zero T
 			v = zero
@@ -275,7 +275,7 @@ func (r *Repository[T]) Count(ctx context.Context, f Filter) (int64, error) {
 	if err != nil {
 		return 0, r.errorf("count", err)
 	}
-	q := "SELECT count(*) FROM " + r.table.QuotedName + string(where)
+	q := "SELECT count(*) FROM " + r.s.table.QuotedName + string(where)
 	var n int64
 	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(&n)
@@ -294,7 +294,7 @@ func (r *Repository[T]) Cursor(f Filter, v *T) ([]any, error) {
 	if err != nil {
 		return nil, r.errorf("cursor", err)
 	}
-	addrs := r.addrs(v)
+	addrs := r.s.addrs(v)
 	out := make([]any, len(cols))
 	for i, c := range cols {
 		out[i] = valueAt(addrs[c.Ordinal])
@@ -305,10 +305,10 @@ func (r *Repository[T]) Cursor(f Filter, v *T) ([]any, error) {
 // orderColumns resolves the order terms and appends the primary key
 // columns not among them.
 func (r *Repository[T]) orderColumns(order []Order) ([]*model.Column, []bool, error) {
-	cols := make([]*model.Column, 0, len(order)+len(r.pk))
-	desc := make([]bool, 0, len(order)+len(r.pk))
+	cols := make([]*model.Column, 0, len(order)+len(r.s.pk))
+	desc := make([]bool, 0, len(order)+len(r.s.pk))
 	for _, o := range order {
-		c, ok := r.table.Column(o.Field)
+		c, ok := r.s.table.Column(o.Field)
 		if !ok {
 			return nil, nil, &FieldError{Field: o.Field, Err: ErrUnknownField}
 		}
@@ -321,7 +321,7 @@ func (r *Repository[T]) orderColumns(order []Order) ([]*model.Column, []bool, er
 		cols = append(cols, c)
 		desc = append(desc, o.Desc)
 	}
-	for _, c := range r.pk {
+	for _, c := range r.s.pk {
 		if !slices.Contains(cols, c) {
 			cols = append(cols, c)
 			desc = append(desc, false)
@@ -335,11 +335,11 @@ func (r *Repository[T]) orderColumns(order []Order) ([]*model.Column, []bool, er
 func (r *Repository[T]) buildSelect(f Filter, stream bool) (string, []any, error) {
 	limit := f.Limit
 	switch {
-	case limit < 0 || limit > r.opts.MaxLimit:
+	case limit < 0 || limit > r.s.opts.MaxLimit:
 		return "", nil, &FieldError{Field: "limit", Value: fmt.Sprint(limit), Err: ErrBadLimit,
-			Reason: fmt.Sprintf("must be between 1 and %d", r.opts.MaxLimit)}
+			Reason: fmt.Sprintf("must be between 1 and %d", r.s.opts.MaxLimit)}
 	case limit == 0 && !stream:
-		limit = r.opts.DefaultLimit
+		limit = r.s.opts.DefaultLimit
 	}
 	if f.Offset < 0 {
 		return "", nil, &FieldError{Field: "offset", Value: fmt.Sprint(f.Offset), Err: ErrBadLimit, Reason: "must not be negative"}
@@ -349,7 +349,7 @@ func (r *Repository[T]) buildSelect(f Filter, stream bool) (string, []any, error
 		return "", nil, err
 	}
 	b := make([]byte, 0, 256)
-	b = append(b, r.selectFrom...)
+	b = append(b, r.s.selectFrom...)
 	b, args, err := r.buildWhere(b, f, nil)
 	if err != nil {
 		return "", nil, err
@@ -420,7 +420,7 @@ func (r *Repository[T]) buildSelect(f Filter, stream bool) (string, []any, error
 }
 
 func (r *Repository[T]) softFiltered(f Filter) bool {
-	return r.table.SoftDelete && !f.WithDeleted && !r.withDeleted
+	return r.s.table.SoftDelete && !f.WithDeleted && !r.withDeleted
 }
 
 // buildWhere appends " WHERE …" for f's conditions (and the soft-delete
@@ -438,10 +438,10 @@ func (r *Repository[T]) buildWhere(b []byte, f Filter, args []any) ([]byte, []an
 	if r.softFiltered(f) {
 		and()
 		b = append(b, "NOT "...)
-		b = append(b, r.table.DeletedColumn.QuotedName...)
+		b = append(b, r.s.table.DeletedColumn.QuotedName...)
 	}
 	for _, cond := range f.Where {
-		c, ok := r.table.Column(cond.Field)
+		c, ok := r.s.table.Column(cond.Field)
 		if !ok {
 			return nil, nil, &FieldError{Field: cond.Field, Lookup: cond.Lookup, Err: ErrUnknownField}
 		}

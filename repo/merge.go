@@ -77,7 +77,7 @@ type mergePlan struct {
 func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 	var key *model.Constraint
 	if len(o.On) == 0 {
-		key = r.table.PrimaryKey
+		key = r.s.table.PrimaryKey
 	} else {
 		c, err := r.uniqueFor(o.On)
 		if err != nil {
@@ -87,20 +87,20 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 	}
 	p := &mergePlan{key: key}
 	if len(o.Columns) == 0 {
-		for _, c := range r.table.Columns {
-			if !c.Insertable() || c.PrimaryKey || c.Generated() || c == r.version || slices.Contains(key.Columns, c) ||
-				slices.Contains(r.managed, c) {
+		for _, c := range r.s.table.Columns {
+			if !c.Insertable() || c.PrimaryKey || c.Generated() || c == r.s.version || slices.Contains(key.Columns, c) ||
+				slices.Contains(r.s.managed, c) {
 				continue
 			}
 			p.update = append(p.update, c)
 		}
 	} else {
 		for _, name := range o.Columns {
-			c, ok := r.table.Column(name)
+			c, ok := r.s.table.Column(name)
 			if !ok {
 				return nil, &FieldError{Field: name, Err: ErrUnknownField}
 			}
-			if !c.Insertable() || c.PrimaryKey || c == r.version || slices.Contains(key.Columns, c) {
+			if !c.Insertable() || c.PrimaryKey || c == r.s.version || slices.Contains(key.Columns, c) {
 				return nil, &FieldError{Field: name, Err: ErrNotUpdatable, Reason: "a key, version or always-generated column"}
 			}
 			if !slices.Contains(p.update, c) {
@@ -109,7 +109,7 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 		}
 	}
 	// A new row gets every column but those left to their defaults.
-	for _, c := range r.table.Columns {
+	for _, c := range r.s.table.Columns {
 		if slices.Contains(key.Columns, c) || slices.Contains(p.update, c) ||
 			(c.Insertable() && !c.Generated()) {
 			p.insert = append(p.insert, c)
@@ -121,7 +121,7 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 // mergeSQL builds the merge statement reading its rows from input, a
 // query or VALUES list with columns (uno_ord, insert columns…).
 func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
-	t := r.table
+	t := r.s.table
 	b := make([]byte, 0, 1024)
 	b = append(b, `WITH "uno_input" ("uno_ord", `...)
 	b = appendColumns(b, p.insert, "")
@@ -154,7 +154,7 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 			b = append(b, " = EXCLUDED."...)
 			b = append(b, c.QuotedName...)
 		}
-		b = r.appendAutoSet(b, p.update, true, `"uno_t".`)
+		b = r.s.appendAutoSet(b, p.update, true, `"uno_t".`)
 		b = append(b, " WHERE ("...)
 		b = appendColumns(b, p.update, `"uno_t".`)
 		b = append(b, ") IS DISTINCT FROM ("...)
@@ -275,7 +275,7 @@ func checkDuplicates(rows [][]any, key []*model.Column) error {
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
 	addrs := make([][]any, len(rows))
 	for i := range rows {
-		addrs[i] = r.addrs(&rows[i])
+		addrs[i] = r.s.addrs(&rows[i])
 	}
 	res, err := r.merge(ctx, addrs, opts)
 	return res, r.errorf("merge", err)
@@ -286,7 +286,7 @@ func (r *Repository[T]) MergeOne(ctx context.Context, v *T, opts MergeOptions) (
 	if v == nil {
 		return 0, r.errorf("merge", errNilValue)
 	}
-	res, err := r.merge(ctx, [][]any{r.addrs(v)}, opts)
+	res, err := r.merge(ctx, [][]any{r.s.addrs(v)}, opts)
 	if err != nil {
 		return 0, r.errorf("merge", err)
 	}
@@ -363,7 +363,7 @@ func (r *Repository[T]) mergeError(err error) error {
 // readMerge reads the rows of a merge statement into rows and res.
 func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) error {
 	defer q.Close()
-	n := len(r.table.Columns)
+	n := len(r.s.table.Columns)
 	skip := make([]any, 2+n)
 	dst := make([]any, 2+n)
 	var ord int64
@@ -419,7 +419,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 	}
 	addrs := make([][]any, len(rows))
 	for i := range rows {
-		addrs[i] = r.addrs(&rows[i])
+		addrs[i] = r.s.addrs(&rows[i])
 	}
 	if err := checkDuplicates(addrs, p.key.Columns); err != nil {
 		return res, r.errorf("merge", err)
@@ -431,7 +431,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		names = append(names, c.Name)
 	}
 	create := `CREATE TEMP TABLE "` + stage + `" ON COMMIT DROP AS SELECT 0::bigint AS "uno_ord", ` +
-		string(appendColumns(nil, p.insert, "")) + " FROM " + r.table.QuotedName + " WITH NO DATA"
+		string(appendColumns(nil, p.insert, "")) + " FROM " + r.s.table.QuotedName + " WITH NO DATA"
 	input := `SELECT "uno_ord", ` + string(appendColumns(nil, p.insert, "")) + ` FROM "` + stage + `"`
 	q := r.mergeSQL(p, input)
 	err = r.inTx(ctx, func(ctx context.Context, db engine.Querier) error {

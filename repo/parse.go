@@ -67,9 +67,9 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 				return f, &FieldError{Param: p, Field: p, Err: ErrBadLimit, Reason: "give it once"}
 			}
 			n, err := strconv.Atoi(vals[0])
-			if err != nil || n < 0 || (p == "limit" && (n == 0 || n > r.opts.MaxLimit)) {
+			if err != nil || n < 0 || (p == "limit" && (n == 0 || n > r.s.opts.MaxLimit)) {
 				return f, &FieldError{Param: p, Field: p, Value: vals[0], Err: ErrBadLimit,
-					Reason: fmt.Sprintf("limit is 1 to %d, offset 0 or more", r.opts.MaxLimit)}
+					Reason: fmt.Sprintf("limit is 1 to %d, offset 0 or more", r.s.opts.MaxLimit)}
 			}
 			if p == "limit" {
 				f.Limit = n
@@ -86,7 +86,7 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 					} else if strings.HasPrefix(term, "+") {
 						o.Field = term[1:]
 					}
-					if _, ok := r.table.Column(o.Field); !ok {
+					if _, ok := r.s.table.Column(o.Field); !ok {
 						return f, &FieldError{Param: p, Field: o.Field, Err: ErrUnknownField}
 					}
 					f.OrderBy = append(f.OrderBy, o)
@@ -104,12 +104,12 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 			return f, &FieldError{Param: p, Field: p, Err: ErrUnknownField}
 		}
 		field, lookup := p, LookupEqual
-		if _, ok := r.table.Column(p); !ok {
+		if _, ok := r.s.table.Column(p); !ok {
 			if i := strings.LastIndex(p, "__"); i >= 0 {
 				field, lookup = p[:i], p[i+2:]
 			}
 		}
-		c, ok := r.table.Column(field)
+		c, ok := r.s.table.Column(field)
 		if !ok {
 			return f, &FieldError{Param: p, Field: field, Err: ErrUnknownField}
 		}

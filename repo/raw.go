@@ -26,14 +26,14 @@ func (r *Repository[T]) Query(ctx context.Context, sql string, args ...any) ([]T
 		fds := rows.FieldDescriptions()
 		ord := make([]int, len(fds))
 		for i, fd := range fds {
-			c, ok := r.table.Column(fd.Name)
+			c, ok := r.s.table.Column(fd.Name)
 			if !ok {
-				return &FieldError{Field: fd.Name, Err: ErrUnknownField, Reason: "result column not in model " + r.table.GoName()}
+				return &FieldError{Field: fd.Name, Err: ErrUnknownField, Reason: "result column not in model " + r.s.table.GoName()}
 			}
 			ord[i] = c.Ordinal
 		}
 		var v T
-		addrs := r.addrs(&v)
+		addrs := r.s.addrs(&v)
 		dst := make([]any, len(fds))
 		for i, o := range ord {
 			dst[i] = addrs[o]

@@ -23,11 +23,11 @@ var ErrRelation = errors.New("repo: cannot load relation")
 func (r *Repository[T]) Load(ctx context.Context, rows []T, relations ...string) error {
 	var rels []*model.Relation
 	if len(relations) == 0 {
-		rels = r.table.Relations
+		rels = r.s.table.Relations
 	} else {
 		for _, name := range relations {
 			var found *model.Relation
-			for _, rel := range r.table.Relations {
+			for _, rel := range r.s.table.Relations {
 				if rel.Field == name {
 					found = rel
 				}

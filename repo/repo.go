@@ -49,7 +49,7 @@ type Options struct {
 // is built once in New; rows are scanned straight into the struct fields
 // through model.Table.Addrs. A Repository is safe for concurrent use.
 type Repository[T any] struct {
-	*shared[T]
+	s           *shared[T]
 	withDeleted bool // reads include soft-deleted rows
 }
 
@@ -159,20 +159,20 @@ func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repositor
 		}
 	}
 	s.build()
-	return &Repository[T]{shared: s}, nil
+	return &Repository[T]{s: s}, nil
 }
 
 // Table returns the model's metadata.
-func (r *Repository[T]) Table() *model.Table { return r.table }
+func (r *Repository[T]) Table() *model.Table { return r.s.table }
 
 // DB returns the database the repository runs on.
-func (r *Repository[T]) DB() *engine.DB { return r.db }
+func (r *Repository[T]) DB() *engine.DB { return r.s.db }
 
 // WithDeleted returns a view of the repository whose reads (Get, GetBy,
 // Filter, Count, Stream) include soft-deleted rows. For models without the
 // record-status mixin it is the same as r.
 func (r *Repository[T]) WithDeleted() *Repository[T] {
-	return &Repository[T]{shared: r.shared, withDeleted: true}
+	return &Repository[T]{s: r.s, withDeleted: true}
 }
 
 // build prepares the SQL text that never changes.
@@ -385,14 +385,14 @@ func appendParam(b []byte, n int) []byte {
 // of its own as the reader or writer role; otherwise on the pool.
 // The error is classified and mapped to the model.
 func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
-	q := r.db.Querier(ctx)
+	q := r.s.db.Querier(ctx)
 	var err error
-	if _, onPool := q.(*pgxpool.Pool); onPool && r.opts.SwitchRoles {
+	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.opts.SwitchRoles {
 		role := engine.RoleReader
 		if write {
 			role = engine.RoleWriter
 		}
-		err = r.db.WithTx(ctx, engine.TxOptions{Role: role, Identity: r.opts.Identity, ReadOnly: !write},
+		err = r.s.db.WithTx(ctx, engine.TxOptions{Role: role, Identity: r.s.opts.Identity, ReadOnly: !write},
 			func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
 	} else {
 		err = fn(ctx, q)
@@ -403,15 +403,15 @@ func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context
 // inTx runs fn in a transaction: the one ctx carries, or a new one (as the
 // writer role with SwitchRoles).
 func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
-	if tx, ok := r.db.TxFromContext(ctx); ok {
+	if tx, ok := r.s.db.TxFromContext(ctx); ok {
 		return r.mapError(fn(ctx, tx))
 	}
 	opts := engine.TxOptions{}
-	if r.opts.SwitchRoles {
+	if r.s.opts.SwitchRoles {
 		opts.Role = engine.RoleWriter
-		opts.Identity = r.opts.Identity
+		opts.Identity = r.s.opts.Identity
 	}
-	return r.mapError(r.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
+	return r.mapError(r.s.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
 }
 
 // mapError classifies err and, for a constraint violation, names the
@@ -435,9 +435,9 @@ func (r *Repository[T]) mapError(err error) error {
 		return err
 	}
 	out := &ConstraintError{Constraint: de.Constraint, Err: err}
-	c, ok := r.reg.Constraint(de.Schema, de.Constraint)
+	c, ok := r.s.reg.Constraint(de.Schema, de.Constraint)
 	if !ok {
-		c, ok = r.table.Constraint(de.Constraint)
+		c, ok = r.s.table.Constraint(de.Constraint)
 	}
 	if ok {
 		out.Model = c.Table.GoName()
@@ -496,5 +496,5 @@ func (r *Repository[T]) errorf(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("repo: %s %s: %w", op, r.table.GoName(), err)
+	return fmt.Errorf("repo: %s %s: %w", op, r.s.table.GoName(), err)
 }

@@ -50,13 +50,13 @@ func TestGeneratedSQL(t *testing.T) {
 	add := func(name, sql string) {
 		out.WriteString("-- " + name + "\n" + sql + "\n\n")
 	}
-	add("insert", r.insertZero)
-	add("insert with id", r.insertFor(1))
-	add("select by key", r.selectPK)
-	add("select by key, deleted included", r.selectPKAll)
-	add("update", r.updateAll)
-	add("delete (soft)", r.deleteSoft)
-	add("delete (hard)", r.deleteHard)
+	add("insert", r.s.insertZero)
+	add("insert with id", r.s.insertFor(1))
+	add("select by key", r.s.selectPK)
+	add("select by key, deleted included", r.s.selectPKAll)
+	add("update", r.s.updateAll)
+	add("delete (soft)", r.s.deleteSoft)
+	add("delete (hard)", r.s.deleteHard)
 	q, _, err := r.buildSelect(Filter{
 		Where: []Cond{{Field: "na\"me", Lookup: LookupIContains, Value: "x"}, {Field: "email", Lookup: LookupIn, Value: []string{"a"}},
 			{Field: "created_at", Lookup: LookupRange, Value: Range{1, 2}}, {Field: "deleted_at", Lookup: LookupNull}},

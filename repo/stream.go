@@ -29,7 +29,7 @@ func (r *Repository[T]) Stream(ctx context.Context, f Filter) iter.Seq2[T, error
 			}
 			defer rows.Close()
 			var v T
-			addrs := r.addrs(&v)
+			addrs := r.s.addrs(&v)
 			for rows.Next() {
 				v = zero
 				if err := rows.Scan(addrs...); err != nil {
