@@ -408,3 +408,72 @@ func TestFilterEnum(t *testing.T) {
 		t.Fatal("bogus enum value accepted")
 	}
 }
+
+func TestPageTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := repoOf[Customer](e)
+	seedCustomers(t, customers, 40)
+	for _, order := range []string{"-age,joined", "balance", "-name", "-vip,email", ""} {
+		all, err := customers.ParseQuery("order_by=" + order + "&limit=100")
+		if order == "" {
+			all, err = customers.ParseQuery("limit=100")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := customers.Filter(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var walked []Customer
+		q := "limit=6"
+		if order != "" {
+			q += "&order_by=" + order
+		}
+		token := ""
+		for range 20 {
+			qq := q
+			if token != "" {
+				qq += "&after=" + token
+			}
+			f, err := customers.ParseQuery(qq)
+			if err != nil {
+				t.Fatalf("%s: %v", qq, err)
+			}
+			page, err := customers.Filter(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			walked = append(walked, page...)
+			if len(page) < 6 {
+				break
+			}
+			if token, err = customers.PageToken(f, &page[len(page)-1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if names(walked) != names(want) {
+			t.Fatalf("order %q: walked\n%s\nwant\n%s", order, names(walked), names(want))
+		}
+	}
+	good, err := customers.PageToken(repo.Filter{}, &Customer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"after=%%%", "after=" + strings.Repeat("A", 5000), "after=bm90IGpzb24", "after=WyJhIiwiYiJd",
+		"after=" + good + "&after=" + good, "after=" + good + "&order_by=age", "after=WzFd&order_by=nope",
+		"after=WyJ4IiwiMDEiXQ&order_by=age",
+	} {
+		_, err := customers.ParseQuery(q)
+		var fe *repo.FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("%.40s: %v", q, err)
+		}
+	}
+	if _, err := customers.ParseQuery("order_by=score&after=WyIxIiwiYSJd"); !errors.Is(err, repo.ErrBadCursor) {
+		t.Fatalf("nullable order column: %v", err)
+	}
+}

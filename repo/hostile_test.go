@@ -205,6 +205,7 @@ func FuzzParseQuery(f *testing.F) {
 		"order_by=name,-email,+age&limit=1000",
 		"name=%00&age=1e9&limit=0", "%zz", "a=b=c&&&", "name__=x", "__=x", "name____contains=x",
 		"order_by=,,,", "limit=99999999999999999999", "age__range=,", "name__in=",
+		"after=WyIxIiwiMDFIWlpaWlpaWlpaWlpaWlpaWlpaWlpaWloiXQ&order_by=age", "after=WyJ4Il0", "after=&after=",
 	} {
 		f.Add(s)
 	}

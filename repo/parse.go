@@ -1,6 +1,8 @@
 package repo
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -27,7 +29,8 @@ const (
 //
 // into a Filter, so a web handler can pass user input straight in. A
 // parameter is field__lookup=value, or field=value for equal; limit, offset
-// and order_by (comma separated, - for descending) shape the page. Values
+// and order_by (comma separated, - for descending) shape the page, and
+// after (a token from PageToken) asks for the keyset page after a row. Values
 // are parsed by the column's type: text as is (valid UTF-8 without NUL),
 // numbers, times (RFC 3339, or a date), booleans, UUIDs; in and not_in take
 // comma-separated values, or the parameter repeated; range takes
@@ -59,9 +62,13 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 		return f, &FieldError{Err: ErrBadValue, Reason: fmt.Sprintf("more than %d values", maxParams)}
 	}
 	slices.Sort(params)
+	var after []string
 	for _, p := range params {
 		vals := values[p]
 		switch p {
+		case "after":
+			after = vals
+			continue
 		case "limit", "offset":
 			if len(vals) != 1 {
 				return f, &FieldError{Param: p, Field: p, Err: ErrBadLimit, Reason: "give it once"}
@@ -129,10 +136,90 @@ func (r *Repository[T]) ParseValues(values url.Values) (Filter, error) {
 		}
 		f.Where = append(f.Where, conds...)
 	}
+	if after != nil {
+		if err := r.parseAfter(&f, after); err != nil {
+			return f, err
+		}
+	}
 	if _, _, err := r.buildSelect(f, false); err != nil {
 		return f, err
 	}
 	return f, nil
+}
+
+// maxTokenLen bounds a page token.
+const maxTokenLen = 4096
+
+// PageToken returns an opaque, URL-safe token for the page after row last
+// under f's order, for the after parameter of ParseQuery: a web handler
+// hands it to the client with the page, and the client sends it back.
+// It holds the values of the order columns in text form (it is not
+// signed: the values are only ever bind parameters).
+func (r *Repository[T]) PageToken(f Filter, last *T) (string, error) {
+	vals, err := r.Cursor(f, last)
+	if err != nil {
+		return "", err
+	}
+	texts := make([]string, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case time.Time:
+			texts[i] = x.Format(time.RFC3339Nano)
+		case float64:
+			texts[i] = strconv.FormatFloat(x, 'g', -1, 64)
+		case float32:
+			texts[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
+		default:
+			texts[i] = fmt.Sprint(v)
+		}
+	}
+	b, err := json.Marshal(texts)
+	if err != nil {
+		return "", r.errorf("page token", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// parseAfter decodes the after parameter into f.After, parsing each value
+// by its order column's type.
+func (r *Repository[T]) parseAfter(f *Filter, vals []string) error {
+	bad := func(reason string) error {
+		v := ""
+		if len(vals) > 0 {
+			v = vals[0]
+		}
+		return &FieldError{Param: "after", Field: "after", Value: v, Err: ErrBadCursor, Reason: reason}
+	}
+	if len(vals) != 1 {
+		return bad("give it once")
+	}
+	if len(vals[0]) > maxTokenLen {
+		return bad("too long")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(vals[0])
+	if err != nil {
+		return bad("not a page token")
+	}
+	var texts []string
+	if err := json.Unmarshal(raw, &texts); err != nil {
+		return bad("not a page token")
+	}
+	cols, _, err := r.orderColumns(f.OrderBy)
+	if err != nil {
+		return err
+	}
+	if len(texts) != len(cols) {
+		return bad("does not fit order_by")
+	}
+	f.After = make([]any, len(cols))
+	for i, c := range cols {
+		v, err := parseValue(c, columnKind(c), texts[i])
+		if err != nil {
+			return bad(c.Name + ": " + err.Error())
+		}
+		f.After[i] = v
+	}
+	return nil
 }
 
 // parseCond turns the values of one parameter into conditions.
