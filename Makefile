@@ -4,7 +4,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 
-.PHONY: demo test lint tools postgres
+.PHONY: demo test bench tools postgres
 
 demo: postgres
 	$(GO) run ./cmd/uno demo
@@ -13,6 +13,11 @@ test: postgres tools
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd bench && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 10m ./...
+
+# Benchmarks against raw pgx, GORM and bun (BENCH_QUICK=1 for a short run).
+bench: postgres
+	cd bench && $(GO) run ./cmd/unobench -out results.json
 
 postgres:
 	@./scripts/ensure-postgres.sh

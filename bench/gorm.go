@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+type gormItem struct {
+	ID        int64 `gorm:"primaryKey"`
+	SKU       string
+	Name      string
+	Qty       int32
+	Price     int64
+	CreatedAt time.Time `gorm:"default:now()"`
+}
+
+func (gormItem) TableName() string { return "bench_item" }
+
+type gormWrite gormItem
+
+func (gormWrite) TableName() string { return "bench_write" }
+
+type gormBulk gormItem
+
+func (gormBulk) TableName() string { return "bench_bulk" }
+
+// Gorm is GORM with its PostgreSQL driver (on pgx), in the settings its
+// performance guide recommends: SkipDefaultTransaction, PrepareStmt, and a
+// silent logger.
+type Gorm struct {
+	db *gorm.DB
+}
+
+// NewGorm opens GORM on a pgx-backed database/sql pool of PoolSize.
+func NewGorm(ctx context.Context, e *Env) (*Gorm, error) {
+	sqlDB := stdlib.OpenDB(*mustConnConfig(e))
+	sqlDB.SetMaxOpenConns(PoolSize)
+	sqlDB.SetMaxIdleConns(PoolSize)
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		Logger:                 logger.Discard,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Gorm{db: db.WithContext(ctx)}, nil
+}
+
+// Name implements Contender.
+func (g *Gorm) Name() string { return "gorm" }
+
+// InsertOne implements Contender.
+func (g *Gorm) InsertOne(ctx context.Context, r Row) (int64, error) {
+	v := gormWrite{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	err := g.db.WithContext(ctx).Create(&v).Error
+	return v.ID, err
+}
+
+// InsertMany implements Contender.
+func (g *Gorm) InsertMany(ctx context.Context, rows []Row) (int, error) {
+	vs := make([]gormWrite, len(rows))
+	for i, r := range rows {
+		vs[i] = gormWrite{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	if err := g.db.WithContext(ctx).Create(&vs).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range vs {
+		if v.ID > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// UpdateQty implements Contender.
+func (g *Gorm) UpdateQty(ctx context.Context, id int64, qty int32) (int64, error) {
+	res := g.db.WithContext(ctx).Model(&gormItem{ID: id}).Update("qty", qty)
+	return res.RowsAffected, res.Error
+}
+
+// ReadOne implements Contender.
+func (g *Gorm) ReadOne(ctx context.Context, id int64) (Row, error) {
+	var v gormItem
+	if err := g.db.WithContext(ctx).Take(&v, id).Error; err != nil {
+		return Row{}, err
+	}
+	return Row{ID: v.ID, SKU: v.SKU, Name: v.Name, Qty: v.Qty, Price: v.Price}, nil
+}
+
+// ReadPage implements Contender.
+func (g *Gorm) ReadPage(ctx context.Context, afterID int64) (int, int64, error) {
+	var vs []gormItem
+	if err := g.db.WithContext(ctx).Where("id > ?", afterID).Order("id").Limit(100).Find(&vs).Error; err != nil || len(vs) == 0 {
+		return 0, 0, err
+	}
+	return len(vs), vs[len(vs)-1].ID, nil
+}
+
+// Filter implements Contender.
+func (g *Gorm) Filter(ctx context.Context, minQty int32, minPrice int64) (int, int32, error) {
+	var vs []gormItem
+	if err := g.db.WithContext(ctx).Where("qty >= ? AND price > ?", minQty, minPrice).Order("qty").Limit(25).Find(&vs).Error; err != nil || len(vs) == 0 {
+		return 0, 0, err
+	}
+	return len(vs), vs[0].Qty, nil
+}
+
+// Upsert implements Contender.
+func (g *Gorm) Upsert(ctx context.Context, rows []Row) error {
+	vs := make([]gormWrite, len(rows))
+	for i, r := range rows {
+		vs[i] = gormWrite{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	return g.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "sku"}},
+		DoUpdates: clause.AssignmentColumns([]string{"name", "qty", "price"}),
+	}).Create(&vs).Error
+}
+
+// BulkLoad implements Contender: GORM's batched multi-row INSERT.
+func (g *Gorm) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+	vs := make([]gormBulk, len(rows))
+	for i, r := range rows {
+		vs[i] = gormBulk{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	res := g.db.WithContext(ctx).CreateInBatches(&vs, 5000)
+	return res.RowsAffected, res.Error
+}
+
+// Close implements Contender.
+func (g *Gorm) Close() {
+	if sqlDB, err := g.db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}

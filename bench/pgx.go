@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Pgx is the floor: hand-written SQL on pgxpool with pgx's defaults
+// (extended protocol, automatic statement cache).
+type Pgx struct {
+	pool      *pgxpool.Pool
+	insert100 string
+	upsert100 string
+}
+
+// NewPgx opens a pgxpool of PoolSize connections.
+func NewPgx(ctx context.Context, e *Env) (*Pgx, error) {
+	pc, err := pgxpool.ParseConfig(e.Config.ConnString())
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = PoolSize
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	return &Pgx{pool: pool, insert100: multiInsert(100, " RETURNING id"),
+		upsert100: multiInsert(100, " ON CONFLICT (sku) DO UPDATE SET name = excluded.name, qty = excluded.qty, price = excluded.price")}, nil
+}
+
+// multiInsert writes INSERT INTO bench_write … VALUES ($1,…),… for n rows.
+func multiInsert(n int, tail string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO bench_write (sku, name, qty, price) VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		p := 4*i + 1
+		b.WriteString("($" + strconv.Itoa(p) + ", $" + strconv.Itoa(p+1) + ", $" + strconv.Itoa(p+2) + ", $" + strconv.Itoa(p+3) + ")")
+	}
+	b.WriteString(tail)
+	return b.String()
+}
+
+func rowArgs(rows []Row) []any {
+	args := make([]any, 0, 4*len(rows))
+	for _, r := range rows {
+		args = append(args, r.SKU, r.Name, r.Qty, r.Price)
+	}
+	return args
+}
+
+// Name implements Contender.
+func (p *Pgx) Name() string { return "pgx" }
+
+// InsertOne implements Contender.
+func (p *Pgx) InsertOne(ctx context.Context, r Row) (int64, error) {
+	var id int64
+	err := p.pool.QueryRow(ctx, "INSERT INTO bench_write (sku, name, qty, price) VALUES ($1, $2, $3, $4) RETURNING id",
+		r.SKU, r.Name, r.Qty, r.Price).Scan(&id)
+	return id, err
+}
+
+// InsertMany implements Contender.
+func (p *Pgx) InsertMany(ctx context.Context, rows []Row) (int, error) {
+	sql := p.insert100
+	if len(rows) != 100 {
+		sql = multiInsert(len(rows), " RETURNING id")
+	}
+	out, err := p.pool.Query(ctx, sql, rowArgs(rows)...)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for out.Next() {
+		n++
+	}
+	return n, out.Err()
+}
+
+// UpdateQty implements Contender.
+func (p *Pgx) UpdateQty(ctx context.Context, id int64, qty int32) (int64, error) {
+	tag, err := p.pool.Exec(ctx, "UPDATE bench_item SET qty = $1 WHERE id = $2", qty, id)
+	return tag.RowsAffected(), err
+}
+
+// ReadOne implements Contender.
+func (p *Pgx) ReadOne(ctx context.Context, id int64) (Row, error) {
+	var r Row
+	err := p.pool.QueryRow(ctx, "SELECT id, sku, name, qty, price FROM bench_item WHERE id = $1", id).
+		Scan(&r.ID, &r.SKU, &r.Name, &r.Qty, &r.Price)
+	return r, err
+}
+
+func (p *Pgx) collect(ctx context.Context, sql string, args ...any) ([]Row, error) {
+	rows, err := p.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Row, 0, 100)
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.ID, &r.SKU, &r.Name, &r.Qty, &r.Price); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ReadPage implements Contender.
+func (p *Pgx) ReadPage(ctx context.Context, afterID int64) (int, int64, error) {
+	rows, err := p.collect(ctx, "SELECT id, sku, name, qty, price FROM bench_item WHERE id > $1 ORDER BY id LIMIT 100", afterID)
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	return len(rows), rows[len(rows)-1].ID, nil
+}
+
+// Filter implements Contender.
+func (p *Pgx) Filter(ctx context.Context, minQty int32, minPrice int64) (int, int32, error) {
+	rows, err := p.collect(ctx, "SELECT id, sku, name, qty, price FROM bench_item WHERE qty >= $1 AND price > $2 ORDER BY qty LIMIT 25", minQty, minPrice)
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	return len(rows), rows[0].Qty, nil
+}
+
+// Upsert implements Contender.
+func (p *Pgx) Upsert(ctx context.Context, rows []Row) error {
+	sql := p.upsert100
+	if len(rows) != 100 {
+		sql = multiInsert(len(rows), " ON CONFLICT (sku) DO UPDATE SET name = excluded.name, qty = excluded.qty, price = excluded.price")
+	}
+	_, err := p.pool.Exec(ctx, sql, rowArgs(rows)...)
+	return err
+}
+
+// BulkLoad implements Contender.
+func (p *Pgx) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+	return p.pool.CopyFrom(ctx, pgx.Identifier{"bench_bulk"}, []string{"sku", "name", "qty", "price"},
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			r := rows[i]
+			return []any{r.SKU, r.Name, r.Qty, r.Price}, nil
+		}))
+}
+
+// Close implements Contender.
+func (p *Pgx) Close() { p.pool.Close() }

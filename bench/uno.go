@@ -1,0 +1,155 @@
+package bench
+
+import (
+	"context"
+	"errors"
+
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/repo"
+)
+
+// Uno is uno's repository on uno's pool: a DatabaseFactory with default
+// settings and Repository[T] without role switching (the fast path: one
+// round trip per call, no BEGIN).
+type Uno struct {
+	factory *engine.Factory
+	items   *repo.Repository[UnoItem]
+	writes  *repo.Repository[UnoWrite]
+	bulk    *repo.Repository[UnoBulk]
+	upsert  repo.MergeOptions
+}
+
+// NewUno opens a factory and the three repositories.
+func NewUno(ctx context.Context, e *Env) (*Uno, error) {
+	f, err := engine.NewFactory(engine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	cfg := e.Config
+	cfg.Pool.MaxConns = PoolSize
+	db, err := f.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := Registry()
+	if err != nil {
+		return nil, err
+	}
+	u := &Uno{factory: f, upsert: repo.MergeOptions{On: []string{"sku"}, Columns: []string{"name", "qty", "price"}}}
+	if u.items, err = repo.New[UnoItem](db, reg); err != nil {
+		return nil, err
+	}
+	if u.writes, err = repo.New[UnoWrite](db, reg); err != nil {
+		return nil, err
+	}
+	if u.bulk, err = repo.New[UnoBulk](db, reg); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Name implements Contender.
+func (u *Uno) Name() string { return "uno" }
+
+// InsertOne implements Contender.
+func (u *Uno) InsertOne(ctx context.Context, r Row) (int64, error) {
+	v := UnoWrite{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	err := u.writes.Create(ctx, &v)
+	return v.ID, err
+}
+
+func writes(rows []Row) []UnoWrite {
+	out := make([]UnoWrite, len(rows))
+	for i, r := range rows {
+		out[i] = UnoWrite{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	return out
+}
+
+// InsertMany implements Contender.
+func (u *Uno) InsertMany(ctx context.Context, rows []Row) (int, error) {
+	vs := writes(rows)
+	if err := u.writes.CreateMany(ctx, vs); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range vs {
+		if v.ID > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// UpdateQty implements Contender.
+func (u *Uno) UpdateQty(ctx context.Context, id int64, qty int32) (int64, error) {
+	v := UnoItem{ID: id, Qty: qty}
+	err := u.items.Update(ctx, &v, "qty")
+	if errors.Is(err, dberr.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// ReadOne implements Contender.
+func (u *Uno) ReadOne(ctx context.Context, id int64) (Row, error) {
+	v, err := u.items.Get(ctx, id)
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{ID: v.ID, SKU: v.SKU, Name: v.Name, Qty: v.Qty, Price: v.Price}, nil
+}
+
+// ReadPage implements Contender.
+func (u *Uno) ReadPage(ctx context.Context, afterID int64) (int, int64, error) {
+	rows, err := u.items.Filter(ctx, repo.Filter{
+		Where:   []repo.Cond{{Field: "id", Lookup: repo.LookupGT, Value: afterID}},
+		OrderBy: []repo.Order{{Field: "id"}},
+		Limit:   100,
+	})
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	return len(rows), rows[len(rows)-1].ID, nil
+}
+
+// Filter implements Contender.
+func (u *Uno) Filter(ctx context.Context, minQty int32, minPrice int64) (int, int32, error) {
+	rows, err := u.items.Filter(ctx, repo.Filter{
+		Where: []repo.Cond{
+			{Field: "qty", Lookup: repo.LookupGTE, Value: minQty},
+			{Field: "price", Lookup: repo.LookupGT, Value: minPrice},
+		},
+		OrderBy: []repo.Order{{Field: "qty"}},
+		Limit:   25,
+	})
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	return len(rows), rows[0].Qty, nil
+}
+
+// Upsert implements Contender.
+func (u *Uno) Upsert(ctx context.Context, rows []Row) error {
+	res, err := u.writes.Merge(ctx, writes(rows), u.upsert)
+	if err == nil && res.Inserted+res.Updated+res.Unchanged != len(rows) {
+		err = errors.New("merge outcomes do not add up")
+	}
+	return err
+}
+
+// BulkLoad implements Contender.
+func (u *Uno) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+	vs := make([]UnoBulk, len(rows))
+	for i, r := range rows {
+		vs[i] = UnoBulk{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	return u.bulk.CopyFrom(ctx, vs)
+}
+
+// Close implements Contender.
+func (u *Uno) Close() { _ = u.factory.Close(context.Background()) }
