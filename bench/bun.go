@@ -140,11 +140,21 @@ func (b *Bun) Upsert(ctx context.Context, rows []Row) error {
 	return err
 }
 
-// BulkLoad implements Contender: bun's multi-row INSERT in batches.
-func (b *Bun) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+// PrepareBulk implements Contender.
+func (b *Bun) PrepareBulk(rows []Row) any {
 	vs := make([]bunBulk, len(rows))
 	for i, r := range rows {
 		vs[i] = bunBulk{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	return vs
+}
+
+// BulkLoad implements Contender: bun's multi-row INSERT in batches. bun
+// writes the generated ids back, so each load gets a fresh copy.
+func (b *Bun) BulkLoad(ctx context.Context, prepared any) (int64, error) {
+	vs := append([]bunBulk(nil), prepared.([]bunBulk)...)
+	for i := range vs {
+		vs[i].ID = 0
 	}
 	var total int64
 	for i := 0; i < len(vs); i += 5000 {

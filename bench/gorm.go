@@ -126,11 +126,21 @@ func (g *Gorm) Upsert(ctx context.Context, rows []Row) error {
 	}).Create(&vs).Error
 }
 
-// BulkLoad implements Contender: GORM's batched multi-row INSERT.
-func (g *Gorm) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+// PrepareBulk implements Contender.
+func (g *Gorm) PrepareBulk(rows []Row) any {
 	vs := make([]gormBulk, len(rows))
 	for i, r := range rows {
 		vs[i] = gormBulk{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	}
+	return vs
+}
+
+// BulkLoad implements Contender: GORM's batched multi-row INSERT. GORM
+// writes the generated ids back, so each load gets a fresh copy.
+func (g *Gorm) BulkLoad(ctx context.Context, prepared any) (int64, error) {
+	vs := append([]gormBulk(nil), prepared.([]gormBulk)...)
+	for i := range vs {
+		vs[i].ID = 0
 	}
 	res := g.db.WithContext(ctx).CreateInBatches(&vs, 5000)
 	return res.RowsAffected, res.Error

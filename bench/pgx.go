@@ -142,8 +142,12 @@ func (p *Pgx) Upsert(ctx context.Context, rows []Row) error {
 	return err
 }
 
+// PrepareBulk implements Contender.
+func (p *Pgx) PrepareBulk(rows []Row) any { return rows }
+
 // BulkLoad implements Contender.
-func (p *Pgx) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+func (p *Pgx) BulkLoad(ctx context.Context, prepared any) (int64, error) {
+	rows := prepared.([]Row)
 	return p.pool.CopyFrom(ctx, pgx.Identifier{"bench_bulk"}, []string{"sku", "name", "qty", "price"},
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			r := rows[i]

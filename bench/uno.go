@@ -142,13 +142,18 @@ func (u *Uno) Upsert(ctx context.Context, rows []Row) error {
 	return err
 }
 
-// BulkLoad implements Contender.
-func (u *Uno) BulkLoad(ctx context.Context, rows []Row) (int64, error) {
+// PrepareBulk implements Contender.
+func (u *Uno) PrepareBulk(rows []Row) any {
 	vs := make([]UnoBulk, len(rows))
 	for i, r := range rows {
 		vs[i] = UnoBulk{SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
 	}
-	return u.bulk.CopyFrom(ctx, vs)
+	return vs
+}
+
+// BulkLoad implements Contender.
+func (u *Uno) BulkLoad(ctx context.Context, prepared any) (int64, error) {
+	return u.bulk.CopyFrom(ctx, prepared.([]UnoBulk))
 }
 
 // Close implements Contender.

@@ -141,12 +141,13 @@ func Workloads() []Workload {
 				return c.Upsert(ctx, rows)
 			}},
 		{Name: BulkLoad, RowsPerOp: len(bulkRows),
+			Prepare: func(ctx context.Context, e *Env, c Contender) (any, error) { return c.PrepareBulk(bulkRows), nil },
 			Reset: func(ctx context.Context, e *Env) error {
 				_, err := e.Pool.Exec(ctx, "TRUNCATE bench_bulk")
 				return err
 			},
-			Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
-				n, err := c.BulkLoad(ctx, bulkRows)
+			Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, state any) error {
+				n, err := c.BulkLoad(ctx, state)
 				if err == nil && n != int64(len(bulkRows)) {
 					err = fmt.Errorf("loaded %d rows, want %d", n, len(bulkRows))
 				}

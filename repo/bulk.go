@@ -107,12 +107,14 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	addrs := make([][]any, len(rows))
+	// Two passes over the rows with one reused buffer of field addresses,
+	// so loading allocates nothing per row: the first finds which
+	// generated columns are set, the second (inside COPY) reads the values.
+	buf := make([]any, 0, len(r.s.table.Columns))
 	var some, all uint64
 	all = ^uint64(0)
 	for i := range rows {
-		addrs[i] = r.s.addrs(&rows[i])
-		m := r.s.insertMask(addrs[i])
+		m := r.s.insertMask(r.s.addrsInto(&rows[i], buf))
 		some |= m
 		all &= m
 	}
@@ -137,7 +139,7 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return argsOf(addrs[i], cols, vals[:0]), nil
+			return argsOf(r.s.addrsInto(&rows[i], buf), cols, vals[:0]), nil
 		})
 		var err error
 		n, err = db.CopyFrom(ctx, ident, names, src)

@@ -41,6 +41,17 @@ func (s *shared[T]) addrs(v *T) []any {
 	return a
 }
 
+// addrsInto returns the field addresses of v in column order, in buf's
+// storage (buf must have room for every column): no allocation.
+func (s *shared[T]) addrsInto(v *T, buf []any) []any {
+	a, err := s.table.Addrs(v, buf[:0])
+	if err != nil {
+		// v is a non-nil *T of the table's type, so Addrs cannot fail.
+		panic(err)
+	}
+	return a
+}
+
 // argsOf appends the values of cols from addrs (the addresses of a row's
 // fields) as query arguments: the address itself, which pgx dereferences,
 // or, for a pointer field, the pointer it holds, so a nil pointer is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/uno-db/uno/engine"
@@ -406,15 +407,16 @@ func (r *Repository[T]) buildSelect(f Filter, stream bool) (string, []any, error
 			b = append(b, " DESC"...)
 		}
 	}
+	// LIMIT and OFFSET are checked integers written as literals, not
+	// parameters: a prepared statement's generic plan cannot see a
+	// parameter's value, and plans a LIMIT $n as if it were large.
 	if limit > 0 {
 		b = append(b, " LIMIT "...)
-		b = appendParam(b, len(args)+1)
-		args = append(args, limit)
+		b = strconv.AppendInt(b, int64(limit), 10)
 	}
 	if f.Offset > 0 {
 		b = append(b, " OFFSET "...)
-		b = appendParam(b, len(args)+1)
-		args = append(args, f.Offset)
+		b = strconv.AppendInt(b, int64(f.Offset), 10)
 	}
 	return string(b), args, nil
 }

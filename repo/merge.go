@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -170,12 +171,15 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	// Input rows the upsert returned nothing for hit an equal row: report
 	// them unchanged, with the row as the statement's snapshot shows it
 	// ('m'), or without it when a concurrent transaction committed it after
-	// the snapshot was taken ('n').
+	// the snapshot was taken ('n'). They are found first (an anti-join on
+	// the upsert's few returned keys), so the table is read only for them.
 	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", CASE WHEN "uno_c".`...)
 	b = append(b, p.key.Columns[0].QuotedName...)
 	b = append(b, ` IS NULL THEN 'n' ELSE 'm' END, `...)
 	b = appendColumns(b, t.Columns, `"uno_c".`)
-	b = append(b, ` FROM "uno_input" AS "uno_i" LEFT JOIN (SELECT `...)
+	b = append(b, ` FROM (SELECT * FROM "uno_input" AS "uno_i" WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
+	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
+	b = append(b, `) OFFSET 0) AS "uno_i" LEFT JOIN (SELECT `...)
 	b = appendColumns(b, t.Columns, "")
 	b = append(b, " FROM "...)
 	b = append(b, t.QuotedName...)
@@ -185,10 +189,27 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	}
 	b = append(b, `) AS "uno_c" ON `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_c".`)
-	b = append(b, ` WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
-	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
-	b = append(b, ')')
 	return string(b)
+}
+
+// mergeKey identifies a cached merge statement: the options and the number
+// of input rows.
+type mergeKey struct {
+	on, columns string
+	rows        int
+}
+
+// cachedMergeSQL returns the merge statement for opts and n input rows,
+// building it once: it is long, and building it on every call showed in
+// the benchmarks.
+func (r *Repository[T]) cachedMergeSQL(opts MergeOptions, p *mergePlan, n int) string {
+	k := mergeKey{on: strings.Join(opts.On, "\x00"), columns: strings.Join(opts.Columns, "\x00"), rows: n}
+	if q, ok := r.s.mergeCache.Load(k); ok {
+		return q
+	}
+	q := r.mergeSQL(p, valuesInput(p.insert, n))
+	r.s.mergeCache.Store(k, q)
+	return q
 }
 
 // appendKeyMatch appends "uno_i".k = <other>k AND … for the key columns.
@@ -310,7 +331,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptio
 	var batch pgx.Batch
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
-		q := r.mergeSQL(p, valuesInput(p.insert, end-start))
+		q := r.cachedMergeSQL(opts, p, end-start)
 		args := make([]any, 0, (end-start)*per)
 		for i := start; i < end; i++ {
 			args = append(args, int64(i))

@@ -86,6 +86,7 @@ type shared[T any] struct {
 	existsPK      string
 
 	insertCache syncMap[uint64, string]
+	mergeCache  syncMap[mergeKey, string]
 }
 
 // New returns the repository of the registered model T on db. It fails when
