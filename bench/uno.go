@@ -82,10 +82,12 @@ func (u *Uno) InsertMany(ctx context.Context, rows []Row) (int, error) {
 	return n, nil
 }
 
-// UpdateQty implements Contender.
+// UpdateQty implements Contender with Patch: like the other contenders'
+// updates it writes without reading the row back (Update would also fill
+// the struct from RETURNING).
 func (u *Uno) UpdateQty(ctx context.Context, id int64, qty int32) (int64, error) {
 	v := UnoItem{ID: id, Qty: qty}
-	err := u.items.Update(ctx, &v, "qty")
+	err := u.items.Patch(ctx, &v, "qty")
 	if errors.Is(err, dberr.ErrNotFound) {
 		return 0, nil
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -331,44 +334,127 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 	if v == nil {
 		return r.errorf("update", errNilValue)
 	}
-	q, cols := r.s.updateAll, r.s.updateAllArgs
-	if len(columns) > 0 {
+	st, err := r.updateFor(columns)
+	if err != nil {
+		return r.errorf("update", err)
+	}
+	addrs := r.s.addrs(v)
+	args := argsOf(addrs, st.args, make([]any, 0, len(st.args)))
+	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		err := db.QueryRow(ctx, st.sql, args...).Scan(addrs...)
+		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
+			return r.conflictOrMissing(ctx, db, argsOf(addrs, r.s.pk, nil))
+		}
+		return err
+	})
+	return r.errorf("update", err)
+}
+
+// Patch writes v's named columns (every updatable column when none is
+// named) to the row with v's primary key, like Update, but does not read
+// the row back: one statement, no RETURNING, for callers that only need
+// the write. Record-status and version columns are kept as by Update (v's
+// version field is not advanced). No row (or a soft-deleted one): an error
+// matching dberr.ErrNotFound; with Options.Version, a changed row:
+// dberr.ErrConflict.
+func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) error {
+	if v == nil {
+		return r.errorf("patch", errNilValue)
+	}
+	st, err := r.updateFor(columns)
+	if err != nil {
+		return r.errorf("patch", err)
+	}
+	var buf [maxStackColumns]any
+	var addrs []any
+	if len(r.s.table.Columns) <= maxStackColumns {
+		addrs = r.s.addrsInto(v, buf[:0])
+	} else {
+		addrs = r.s.addrs(v)
+	}
+	args := argsOf(addrs, st.args, make([]any, 0, len(st.args)))
+	q := r.s.db.Querier(ctx)
+	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.opts.SwitchRoles {
+		// The fast path: one Exec on the pool.
+		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, addrs)))
+	}
+	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		return r.patchOn(ctx, db, st, args, addrs)
+	})
+	return r.errorf("patch", err)
+}
+
+// maxStackColumns bounds the field-address buffer Patch keeps on the stack.
+const maxStackColumns = 32
+
+func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *updateStmt, args, addrs []any) error {
+	tag, err := db.Exec(ctx, st.patch, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if r.s.version != nil {
+			return r.conflictOrMissing(ctx, db, argsOf(addrs, r.s.pk, nil))
+		}
+		return dberr.ErrNotFound
+	}
+	return nil
+}
+
+// updateStmt is a cached UPDATE for one set of columns.
+type updateStmt struct {
+	sql   string          // UPDATE … RETURNING every column
+	patch string          // the same without RETURNING
+	args  []*model.Column // the columns whose values are the arguments, in order
+}
+
+// updateFor returns the UPDATE for the named columns (every updatable
+// column when none is named), built once per column set.
+func (r *Repository[T]) updateFor(columns []string) (*updateStmt, error) {
+	var mask uint64
+	cacheable := len(r.s.table.Columns) < 64
+	for _, name := range columns {
+		c, ok := r.s.table.Column(name)
+		if !ok {
+			return nil, &FieldError{Field: name, Err: ErrUnknownField}
+		}
+		if c.PrimaryKey || !c.Insertable() {
+			return nil, &FieldError{Field: name, Err: ErrNotUpdatable}
+		}
+		if c != r.s.version && c.Ordinal < 64 {
+			mask |= 1 << c.Ordinal
+		}
+	}
+	if len(columns) == 0 {
+		mask = ^uint64(0) // every column
+	}
+	if cacheable {
+		if st, ok := r.s.updateCache.Load(mask); ok {
+			return st, nil
+		}
+	}
+	var q string
+	var cols []*model.Column
+	if len(columns) == 0 {
+		q, cols = r.s.updateAll, r.s.updateAllArgs
+	} else {
 		set := make([]*model.Column, 0, len(columns))
 		for _, name := range columns {
-			c, ok := r.s.table.Column(name)
-			if !ok {
-				return r.errorf("update", &FieldError{Field: name, Err: ErrUnknownField})
-			}
-			if c.PrimaryKey || !c.Insertable() {
-				return r.errorf("update", &FieldError{Field: name, Err: ErrNotUpdatable})
-			}
-			if c == r.s.version {
-				continue
-			}
-			dup := false
-			for _, s := range set {
-				dup = dup || s == c
-			}
-			if !dup {
+			c, _ := r.s.table.Column(name)
+			if c != r.s.version && !slices.Contains(set, c) {
 				set = append(set, c)
 			}
 		}
 		q, cols = r.s.updateSQL(set)
 	}
 	if q == "" {
-		return r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
+		return nil, fmt.Errorf("no column to update: %w", ErrNotUpdatable)
 	}
-	addrs := r.s.addrs(v)
-	args := argsOf(addrs, cols, make([]any, 0, len(cols)))
-	pkArgs := argsOf(addrs, r.s.pk, nil)
-	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
-		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
-		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, pkArgs)
-		}
-		return err
-	})
-	return r.errorf("update", err)
+	st := &updateStmt{sql: q, patch: strings.TrimSuffix(q, r.s.returning), args: cols}
+	if cacheable {
+		r.s.updateCache.Store(mask, st)
+	}
+	return st, nil
 }
 
 // conflictOrMissing tells a version mismatch from a missing row.

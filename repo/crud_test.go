@@ -575,3 +575,80 @@ func TestRecordStatusColumnsKeptByUpdateAndMerge(t *testing.T) {
 		t.Fatalf("merge update: %+v", rows[0].RecordStatus)
 	}
 }
+
+// TestPatch: writes without reading back, with the same checks as Update.
+func TestPatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	customers := repoOf[Customer](e)
+	c := Customer{Name: "Ann", Email: "p@x", Age: 30}
+	if err := customers.Create(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	c.Name, c.Age = "Changed", 44
+	if err := customers.Patch(ctx, &c, "age"); err != nil {
+		t.Fatal(err)
+	}
+	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Ann44" {
+		t.Fatalf("named column: %q", got)
+	}
+	// The same column set in another order reuses the statement correctly.
+	c.Name, c.Age = "Bea", 45
+	if err := customers.Patch(ctx, &c, "age", "name"); err != nil {
+		t.Fatal(err)
+	}
+	if err := customers.Patch(ctx, &c, "name", "age"); err != nil {
+		t.Fatal(err)
+	}
+	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Bea45" {
+		t.Fatalf("two columns: %q", got)
+	}
+	c.Name = "Cid"
+	if err := customers.Patch(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got := scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
+		t.Fatalf("every column: %q", got)
+	}
+	if err := customers.Patch(ctx, &c, "nope"); !errors.Is(err, repo.ErrUnknownField) {
+		t.Fatalf("unknown column: %v", err)
+	}
+	missing := Customer{ULIDKey: model.ULIDKey{ID: "00000000000000000000000000"}, Name: "x", Email: "y"}
+	if err := customers.Patch(ctx, &missing, "name"); !errors.Is(err, dberr.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	// Optimistic concurrency: a stale version is a conflict.
+	orders := repoOf[Order](e, repo.Options{Version: "version"})
+	o := Order{Code: "P", Title: "one"}
+	if err := orders.Create(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	stale := o
+	o.Title = "two"
+	if err := orders.Patch(ctx, &o, "title"); err != nil {
+		t.Fatal(err)
+	}
+	stale.Title = "lost update"
+	if err := orders.Patch(ctx, &stale, "title"); !errors.Is(err, dberr.ErrConflict) {
+		t.Fatalf("stale version: %v", err)
+	}
+	if got := scalar[string](t, e.url, "SELECT title || version FROM \"order\" WHERE code = 'P'"); got != "two2" {
+		t.Fatalf("versioned row: %q", got)
+	}
+	// Inside a transaction that rolls back, nothing stays.
+	boom := errors.New("boom")
+	err := e.db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+		c.Name = "Rolled back"
+		if err := customers.Patch(ctx, &c, "name"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if got := scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
+		t.Fatalf("after rollback: %q", got)
+	}
+}

@@ -192,6 +192,10 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	return string(b)
 }
 
+// maxCachedMergeRows bounds the merge statements kept: larger inputs build
+// theirs each time (their cost is small next to the rows').
+const maxCachedMergeRows = 1000
+
 // mergeKey identifies a cached merge statement: the options and the number
 // of input rows.
 type mergeKey struct {
@@ -203,6 +207,9 @@ type mergeKey struct {
 // building it once: it is long, and building it on every call showed in
 // the benchmarks.
 func (r *Repository[T]) cachedMergeSQL(opts MergeOptions, p *mergePlan, n int) string {
+	if n > maxCachedMergeRows {
+		return r.mergeSQL(p, valuesInput(p.insert, n))
+	}
 	k := mergeKey{on: strings.Join(opts.On, "\x00"), columns: strings.Join(opts.Columns, "\x00"), rows: n}
 	if q, ok := r.s.mergeCache.Load(k); ok {
 		return q

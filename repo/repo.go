@@ -87,6 +87,7 @@ type shared[T any] struct {
 
 	insertCache syncMap[uint64, string]
 	mergeCache  syncMap[mergeKey, string]
+	updateCache syncMap[uint64, *updateStmt]
 }
 
 // New returns the repository of the registered model T on db. It fails when
