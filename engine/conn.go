@@ -45,43 +45,52 @@ const guardSQL = "SELECT current_user = session_user" +
 	" AND coalesce(current_setting('rls_var.tenant_id', true), '') = ''" +
 	" AND coalesce(current_setting('rls_var.is_superuser', true), '') = ''"
 
-// Conn is a connection borrowed by [DB.WithConn]. It is valid only inside
-// the function it was given to.
-type Conn struct {
-	pc *pgxpool.Conn
+// queries runs statements on one pgx connection and classifies their
+// errors; Conn and Tx embed it.
+type queries struct {
+	conn *pgx.Conn
 }
 
 // Exec runs sql and returns its command tag; errors are classified by
 // [dberr.Classify].
-func (c *Conn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := c.pc.Exec(ctx, sql, args...)
+func (q queries) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := q.conn.Exec(ctx, sql, args...)
 	return tag, dberr.Classify(err)
 }
 
 // Query runs sql and returns its rows.
-func (c *Conn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := c.pc.Query(ctx, sql, args...)
+func (q queries) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := q.conn.Query(ctx, sql, args...)
 	return rows, dberr.Classify(err)
 }
 
 // QueryRow runs sql and returns its single row; Scan errors are classified.
-func (c *Conn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return classifiedRow{c.pc.QueryRow(ctx, sql, args...)}
+func (q queries) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return classifiedRow{q.conn.QueryRow(ctx, sql, args...)}
 }
 
 // SendBatch sends a batch in one round trip.
-func (c *Conn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return c.pc.SendBatch(ctx, b)
+func (q queries) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return q.conn.SendBatch(ctx, b)
 }
 
 // CopyFrom loads rows with COPY.
-func (c *Conn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	n, err := c.pc.CopyFrom(ctx, table, columns, src)
+func (q queries) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	n, err := q.conn.CopyFrom(ctx, table, columns, src)
 	return n, dberr.Classify(err)
 }
 
-// Raw returns the underlying pgx connection, for what Conn does not offer.
-func (c *Conn) Raw() *pgx.Conn { return c.pc.Conn() }
+// Raw returns the underlying pgx connection, for what uno does not offer.
+// Inside a transaction, do not commit or roll back on it: the helper that
+// owns the transaction does.
+func (q queries) Raw() *pgx.Conn { return q.conn }
+
+// Conn is a connection borrowed by [DB.WithConn]. It is valid only inside
+// the function it was given to. Its methods run on the connection and
+// classify errors with [dberr.Classify].
+type Conn struct {
+	queries
+}
 
 type classifiedRow struct{ row pgx.Row }
 
@@ -128,7 +137,7 @@ func (db *DB) WithConn(ctx context.Context, fn func(ctx context.Context, c *Conn
 	if err != nil {
 		return err
 	}
-	c := &Conn{pc: pc}
+	c := &Conn{queries{pc.Conn()}}
 	defer func() {
 		if p := recover(); p != nil {
 			db.release(pc, true)

@@ -149,44 +149,12 @@ var errTxAborted = errors.New("uno: connection lost during COMMIT; the server re
 // it run inside the transaction; their errors are classified by
 // [dberr.Classify].
 type Tx struct {
+	queries
 	db         *DB
 	pc         *pgxpool.Conn
-	conn       *pgx.Conn
 	opts       TxOptions
 	savepoints int
 }
-
-// Exec runs sql in the transaction.
-func (tx *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := tx.conn.Exec(ctx, sql, args...)
-	return tag, dberr.Classify(err)
-}
-
-// Query runs sql in the transaction and returns its rows.
-func (tx *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := tx.conn.Query(ctx, sql, args...)
-	return rows, dberr.Classify(err)
-}
-
-// QueryRow runs sql in the transaction and returns its single row.
-func (tx *Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return classifiedRow{tx.conn.QueryRow(ctx, sql, args...)}
-}
-
-// SendBatch sends a batch inside the transaction in one round trip.
-func (tx *Tx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return tx.conn.SendBatch(ctx, b)
-}
-
-// CopyFrom loads rows with COPY inside the transaction.
-func (tx *Tx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	n, err := tx.conn.CopyFrom(ctx, table, columns, src)
-	return n, dberr.Classify(err)
-}
-
-// Raw returns the underlying pgx connection. Do not commit or roll back on
-// it: the helper that owns the transaction does.
-func (tx *Tx) Raw() *pgx.Conn { return tx.conn }
 
 // Options returns the options the transaction was started with.
 func (tx *Tx) Options() TxOptions { return tx.opts }
@@ -298,7 +266,7 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		if err != nil {
 			return nil, err
 		}
-		tx := &Tx{db: db, pc: pc, conn: pc.Conn(), opts: opts}
+		tx := &Tx{queries: queries{pc.Conn()}, db: db, pc: pc, opts: opts}
 		if setSQL == "" {
 			_, err = tx.conn.Exec(ctx, beginSQL)
 		} else {

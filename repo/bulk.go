@@ -18,10 +18,9 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	addrs := make([][]any, len(rows))
+	addrs := r.s.addrsAll(rows)
 	var mask uint64
 	for i := range rows {
-		addrs[i] = r.s.addrs(&rows[i])
 		mask |= r.s.insertMask(addrs[i])
 	}
 	cols := r.s.insertColumns(mask)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,6 +45,24 @@ func (s *shared[T]) addrs(v *T) []any {
 	return a
 }
 
+// addrsAll returns the field addresses of every row, in two allocations
+// whatever the number of rows.
+func (s *shared[T]) addrsAll(rows []T) [][]any {
+	n := len(s.table.Columns)
+	flat := make([]any, 0, n*len(rows))
+	out := make([][]any, len(rows))
+	for i := range rows {
+		start := len(flat)
+		a, err := s.table.Addrs(&rows[i], flat[start:start:start+n])
+		if err != nil {
+			panic(err) // a non-nil *T of the table's type: Addrs cannot fail
+		}
+		flat = flat[:start+len(a)]
+		out[i] = a[:len(a):len(a)]
+	}
+	return out
+}
+
 // addrsInto returns the field addresses of v in column order, in buf's
 // storage (buf must have room for every column): no allocation.
 func (s *shared[T]) addrsInto(v *T, buf []any) []any {
@@ -68,11 +87,89 @@ func argsOf(addrs []any, cols []*model.Column, dst []any) []any {
 }
 
 // argAt returns the query argument for column c whose field is at addr.
+// A field of a plain scalar type (no methods: string, integer, bool,
+// float, or time.Time) is passed by value as its underlying type, which
+// pgx encodes on its fast path; pgx would otherwise dereference the
+// pointer, and unwrap a named type, by reflection.
 func argAt(c *model.Column, addr any) any {
-	if c.GoType.Kind() == reflect.Pointer {
+	switch argKindOf(c) {
+	case argPointer:
 		return reflect.ValueOf(addr).Elem().Interface()
+	case argString:
+		return *(*string)(dataOf(addr))
+	case argInt64:
+		return *(*int64)(dataOf(addr))
+	case argInt32:
+		return *(*int32)(dataOf(addr))
+	case argInt16:
+		return *(*int16)(dataOf(addr))
+	case argInt:
+		return *(*int)(dataOf(addr))
+	case argBool:
+		return *(*bool)(dataOf(addr))
+	case argFloat64:
+		return *(*float64)(dataOf(addr))
+	case argTime:
+		return *(*time.Time)(dataOf(addr))
 	}
 	return addr
+}
+
+// dataOf returns the pointer an interface holding a pointer carries.
+func dataOf(a any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&a))[1] }
+
+// argKind says how argAt passes a column's field.
+type argKind uint8
+
+const (
+	argAddr argKind = iota // the address; pgx dereferences it
+	argPointer
+	argString
+	argInt64
+	argInt32
+	argInt16
+	argInt
+	argBool
+	argFloat64
+	argTime
+)
+
+// argKinds caches argKindOf per column.
+var argKinds sync.Map // *model.Column → argKind
+
+var timeReflectType = reflect.TypeFor[time.Time]()
+
+func argKindOf(c *model.Column) argKind {
+	if k, ok := argKinds.Load(c); ok {
+		return k.(argKind)
+	}
+	t := c.GoType
+	k := argAddr
+	switch {
+	case t.Kind() == reflect.Pointer:
+		k = argPointer
+	case t == timeReflectType:
+		k = argTime
+	case t.NumMethod() == 0 && reflect.PointerTo(t).NumMethod() == 0:
+		switch t.Kind() {
+		case reflect.String:
+			k = argString
+		case reflect.Int64:
+			k = argInt64
+		case reflect.Int32:
+			k = argInt32
+		case reflect.Int16:
+			k = argInt16
+		case reflect.Int:
+			k = argInt
+		case reflect.Bool:
+			k = argBool
+		case reflect.Float64:
+			k = argFloat64
+		}
+	}
+	argKinds.Store(c, k)
+	return k
 }
 
 // valueAt returns a copy of the value at addr, dereferencing pointer

@@ -301,10 +301,7 @@ func checkDuplicates(rows [][]any, key []*model.Column) error {
 // snapshot was taken, it is left as given).
 // Two rows with the same key are an error (ErrDuplicateInput).
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
-	addrs := make([][]any, len(rows))
-	for i := range rows {
-		addrs[i] = r.s.addrs(&rows[i])
-	}
+	addrs := r.s.addrsAll(rows)
 	res, err := r.merge(ctx, addrs, opts)
 	return res, r.errorf("merge", err)
 }
@@ -445,10 +442,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 	if err != nil {
 		return res, r.errorf("merge", err)
 	}
-	addrs := make([][]any, len(rows))
-	for i := range rows {
-		addrs[i] = r.s.addrs(&rows[i])
-	}
+	addrs := r.s.addrsAll(rows)
 	if err := checkDuplicates(addrs, p.key.Columns); err != nil {
 		return res, r.errorf("merge", err)
 	}
