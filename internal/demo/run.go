@@ -325,6 +325,14 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 	if err := globexCustomers.Update(ctx, &steal, "name"); !errors.Is(err, dberr.ErrNotFound) {
 		return failf("13", "globex updated acme's customer: %v", err)
 	}
+	if err := globexCustomers.Delete(ctx, &steal); !errors.Is(err, dberr.ErrNotFound) {
+		return failf("13", "globex deleted acme's customer: %v", err)
+	}
+	planted := Customer{Name: "Planted", Email: "planted@acme.test"}
+	planted.TenantID = acme.ID // Globex's session writing into Acme
+	if err := globexCustomers.Create(ctx, &planted); !errors.Is(err, dberr.ErrPermissionDenied) {
+		return failf("13", "globex inserted a row for acme: %v", err)
+	}
 	nobody, err := repo.New[Customer](db, reg, repo.Options{SwitchRoles: true})
 	if err != nil {
 		return err
@@ -343,7 +351,7 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 	if err := emit.CheckRLS(ctx, db.Pool(), emit.Options{Roles: target.Roles}); err != nil {
 		return failf("13", "RLS audit: %v", err)
 	}
-	say("13. row-level security: Globex sees 1 customer, cannot read or update Acme's; no tenant set sees 0; the superuser setting sees %d; the RLS audit passes", all)
+	say("13. row-level security: Globex sees 1 customer and cannot read, update, delete or insert Acme's rows; no tenant set sees 0; the superuser setting sees %d; the RLS audit passes", all)
 
 	// 14. Soft delete.
 	if err := customers.Delete(ctx, got); err != nil {
