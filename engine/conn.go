@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,45 +46,82 @@ const guardSQL = "SELECT current_user = session_user" +
 	" AND coalesce(current_setting('rls_var.tenant_id', true), '') = ''" +
 	" AND coalesce(current_setting('rls_var.is_superuser', true), '') = ''"
 
+// ErrEnded is returned by the methods of a Conn or Tx used after the
+// helper or session that owned it has ended: its connection may already
+// serve someone else. It matches pgx.ErrTxClosed.
+var ErrEnded = fmt.Errorf("uno: connection or transaction used after its scope ended: %w", pgx.ErrTxClosed)
+
 // queries runs statements on one pgx connection and classifies their
-// errors; Conn and Tx embed it.
+// errors; Conn and Tx embed it. Once ended is set, every method refuses.
 type queries struct {
-	conn *pgx.Conn
+	conn  *pgx.Conn
+	ended *atomic.Bool
 }
+
+func (q queries) over() bool { return q.ended != nil && q.ended.Load() }
 
 // Exec runs sql and returns its command tag; errors are classified by
 // [dberr.Classify].
 func (q queries) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if q.over() {
+		return pgconn.CommandTag{}, ErrEnded
+	}
 	tag, err := q.conn.Exec(ctx, sql, args...)
 	return tag, dberr.Classify(err)
 }
 
 // Query runs sql and returns its rows.
 func (q queries) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if q.over() {
+		return nil, ErrEnded
+	}
 	rows, err := q.conn.Query(ctx, sql, args...)
 	return rows, dberr.Classify(err)
 }
 
 // QueryRow runs sql and returns its single row; Scan errors are classified.
 func (q queries) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if q.over() {
+		return errRow{ErrEnded}
+	}
 	return classifiedRow{q.conn.QueryRow(ctx, sql, args...)}
 }
 
 // SendBatch sends a batch in one round trip.
 func (q queries) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if q.over() {
+		return errBatch{ErrEnded}
+	}
 	return q.conn.SendBatch(ctx, b)
 }
 
 // CopyFrom loads rows with COPY.
 func (q queries) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if q.over() {
+		return 0, ErrEnded
+	}
 	n, err := q.conn.CopyFrom(ctx, table, columns, src)
 	return n, dberr.Classify(err)
 }
 
 // Raw returns the underlying pgx connection, for what uno does not offer.
 // Inside a transaction, do not commit or roll back on it: the helper that
-// owns the transaction does.
+// owns the transaction does. Like the other methods, it is valid only
+// while the helper or session runs.
 func (q queries) Raw() *pgx.Conn { return q.conn }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// errBatch is the result of a batch that could not be sent.
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }
 
 // Conn is a connection borrowed by [DB.WithConn]. It is valid only inside
 // the function it was given to. Its methods run on the connection and
@@ -137,8 +175,10 @@ func (db *DB) WithConn(ctx context.Context, fn func(ctx context.Context, c *Conn
 	if err != nil {
 		return err
 	}
-	c := &Conn{queries{pc.Conn()}}
+	ended := new(atomic.Bool)
+	c := &Conn{queries{conn: pc.Conn(), ended: ended}}
 	defer func() {
+		ended.Store(true)
 		if p := recover(); p != nil {
 			db.release(pc, true)
 			panic(p)

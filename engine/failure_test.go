@@ -26,16 +26,21 @@ func TestConnectionCutAroundCommit(t *testing.T) {
 		name     string
 		mode     int32
 		wantRuns int32
+		maxConns int
 	}{
-		{"before", cutBefore, 2},
-		{"after", cutAfter, 1},
+		{"before", cutBefore, 2, 4},
+		{"after", cutAfter, 1, 4},
+		// With one connection, the lookup of the outcome needs the dead
+		// connection to be given back first.
+		{"after, pool of one", cutAfter, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, engine.Options{})
 			proxy := newCutProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
-			db := e.open(func(c *config.Config) { c.Port = proxy.port() })
-			ctx := context.Background()
+			db := e.open(func(c *config.Config) { c.Port = proxy.port(); c.Pool.MaxConns = tc.maxConns })
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
 			proxy.mode.Store(tc.mode)
 			var runs atomic.Int32
 			err := db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true},

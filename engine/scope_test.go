@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
 )
 
@@ -233,5 +235,80 @@ func TestBadIdentity(t *testing.T) {
 	}
 	if n := countItems(t, e); n != 0 {
 		t.Fatalf("item table changed: %d", n)
+	}
+}
+
+// TestScopeEndsCleanly covers the ways a function can leave its scope in
+// an unexpected state: ending the transaction itself and then dirtying the
+// connection, a nested failure after its context ended, and a session
+// used after it ended.
+func TestScopeEndsCleanly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+
+	// A raw COMMIT, then a session-level role, then an error: the guard
+	// still checks the connection.
+	err := db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+		if _, err := tx.Exec(ctx, "COMMIT"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET ROLE "+pgx.Identifier{e.cfg.Roles.Writer}.Sanitize()); err != nil {
+			return err
+		}
+		return errors.New("late failure")
+	})
+	if err == nil {
+		t.Fatal("error lost")
+	}
+	var user string
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		return c.QueryRow(ctx, "SELECT current_user::text").Scan(&user)
+	}); err != nil || user != e.cfg.Roles.Login {
+		t.Fatalf("next borrower runs as %q (%v)", user, err)
+	}
+	if db.Discards() != 1 {
+		t.Fatalf("%d discards", db.Discards())
+	}
+
+	// The inner function fails after its context ended: its insert is
+	// still rolled back, though the outer transaction goes on and commits.
+	err = db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+		ictx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_ = db.WithTx(ictx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+			if err := insertItem(ctx, tx, 42); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		return insertItem(ctx, tx, 43)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := scalar[string](t, e.db.URL, "SELECT coalesce(string_agg(id::text, ','), '') FROM item"); ids != "43" {
+		t.Fatalf("rows %q, want only 43", ids)
+	}
+
+	// A session used after it ended refuses, and so does its context.
+	s, err := db.Begin(ctx, engine.TxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx := s.Context(ctx)
+	if err := s.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tx().Exec(ctx, "SELECT 1"); !errors.Is(err, engine.ErrEnded) {
+		t.Fatalf("exec after commit: %v", err)
+	}
+	if err := db.Querier(sctx).QueryRow(ctx, "SELECT 1").Scan(new(int)); !errors.Is(err, engine.ErrEnded) {
+		t.Fatalf("query through the ended session's context: %v", err)
+	}
+	if err := db.WithTx(sctx, engine.TxOptions{}, func(context.Context, *engine.Tx) error { return nil }); !errors.Is(err, engine.ErrEnded) {
+		t.Fatalf("nested in an ended session: %v", err)
 	}
 }

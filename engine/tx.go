@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -154,6 +155,30 @@ type Tx struct {
 	pc         *pgxpool.Conn
 	opts       TxOptions
 	savepoints int
+	released   bool        // pc went back to the pool
+	ended      atomic.Bool // the transaction is over: its methods refuse to run
+}
+
+// finish ends tx after a failure or panic and returns its connection: a
+// transaction still open is rolled back (which undoes every SET made in
+// it); one the function ended itself (a raw COMMIT) cannot be undone, so
+// the release guard checks the connection before the pool gets it back.
+func (tx *Tx) finish(ctx context.Context) {
+	check := !tx.conn.IsClosed() && tx.conn.PgConn().TxStatus() == 'I'
+	if !check {
+		tx.rollback(ctx)
+	}
+	tx.release(check)
+}
+
+// release returns tx's connection to the pool once.
+func (tx *Tx) release(check bool) {
+	tx.ended.Store(true)
+	if tx.released {
+		return
+	}
+	tx.released = true
+	tx.db.release(tx.pc, check)
 }
 
 // Options returns the options the transaction was started with.
@@ -197,16 +222,14 @@ func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context
 	panicked := true
 	defer func() {
 		if panicked {
-			tx.rollback(ctx)
-			db.release(tx.pc, false)
+			tx.finish(ctx)
 		}
 	}()
 	fnErr := fn(context.WithValue(ctx, ctxKey{}, &scope{db: db, tx: tx}), tx)
 	panicked = false
 	if fnErr != nil {
 		lost := tx.conn.IsClosed()
-		tx.rollback(ctx)
-		db.release(tx.pc, false)
+		tx.finish(ctx)
 		err := db.wrapErr(ctx, fnErr, lost)
 		if ctx.Err() != nil || dberr.Code(err) == dberr.CodeQueryCanceled {
 			return false, err
@@ -214,7 +237,7 @@ func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context
 		return lost || dberr.IsRetryableTx(err), err
 	}
 	retryable, err = tx.commit(ctx)
-	db.release(tx.pc, false)
+	tx.release(false)
 	return retryable, err
 }
 
@@ -266,7 +289,8 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		if err != nil {
 			return nil, err
 		}
-		tx := &Tx{queries: queries{pc.Conn()}, db: db, pc: pc, opts: opts}
+		tx := &Tx{db: db, pc: pc, opts: opts}
+		tx.queries = queries{conn: pc.Conn(), ended: &tx.ended}
 		if setSQL == "" {
 			_, err = tx.conn.Exec(ctx, beginSQL)
 		} else {
@@ -378,10 +402,15 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	// trusted here: a read failure after the write can surface as a
 	// "conn closed" lock error that claims nothing was sent.)
 	if xid == nil {
-		// Nothing was written (read-only, or no transaction id assigned):
-		// whatever happened to COMMIT, no effect is lost.
+		// Nothing was written (read-only, or no transaction id assigned,
+		// which also means no row changed, so no deferred trigger or
+		// constraint had anything to do): whatever happened to COMMIT, no
+		// effect is lost.
 		return false, nil
 	}
+	// Give the dead connection back before asking a fresh one: with a
+	// full pool the lookup would otherwise wait for it.
+	tx.release(false)
 	return db.resolve(ctx, *xid, err)
 }
 
@@ -399,6 +428,9 @@ func (tx *Tx) checkGuard(ctx context.Context, results []*pgconn.Result) {
 	_ = tx.conn.Close(cctx)
 }
 
+// resolveTimeout bounds the lookup of a transaction's outcome.
+const resolveTimeout = 15 * time.Second
+
 // resolve asks a fresh connection whether transaction xid committed, after
 // the connection was lost with its COMMIT in flight.
 func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error) {
@@ -407,6 +439,10 @@ func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error
 		return &dberr.Error{Kind: dberr.ErrCommitUnknown,
 			Err: fmt.Errorf("transaction %s: %w (lost connection: %v)", xid, why, cause)}
 	}
+	// The answer is worth waiting for even when the caller's context has
+	// ended (it may be why the connection died), within a bound.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
+	defer cancel()
 	for i := 0; ; i++ {
 		var status *string
 		err := db.WithConn(ctx, func(ctx context.Context, c *Conn) error {
@@ -440,6 +476,9 @@ func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error
 
 // nested runs fn inside a savepoint of tx.
 func (tx *Tx) nested(ctx context.Context, opts TxOptions, fn func(context.Context, *Tx) error) (err error) {
+	if tx.ended.Load() {
+		return ErrEnded
+	}
 	o := tx.opts
 	switch {
 	case opts.Role != RoleLogin && opts.Role != o.Role:
@@ -459,14 +498,24 @@ func (tx *Tx) nested(ctx context.Context, opts TxOptions, fn func(context.Contex
 	panicked := true
 	defer func() {
 		if panicked {
-			_, _ = tx.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+sp)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, err := tx.conn.Exec(rctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
+				_ = tx.conn.Close(rctx)
+			}
 		}
 	}()
 	err = fn(ctx, tx)
 	panicked = false
 	if err != nil {
-		if _, rerr := tx.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("uno: rollback to savepoint: %w", rerr))
+		// Detached from ctx: the inner work must go even when ctx has ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rerr := tx.conn.Exec(rctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
+			// The inner work could not be undone: close the connection so
+			// the outer transaction cannot commit it.
+			_ = tx.conn.Close(rctx)
+			err = errors.Join(err, fmt.Errorf("uno: rollback to savepoint failed, transaction abandoned: %w", rerr))
 		}
 		return tx.db.wrapErr(ctx, err, tx.conn.IsClosed())
 	}
@@ -512,7 +561,7 @@ func (s *Session) Commit(ctx context.Context) error {
 	}
 	s.done = true
 	_, err := s.tx.commit(ctx)
-	s.tx.db.release(s.tx.pc, false)
+	s.tx.release(false)
 	return err
 }
 
@@ -523,6 +572,5 @@ func (s *Session) Rollback(ctx context.Context) {
 		return
 	}
 	s.done = true
-	s.tx.rollback(ctx)
-	s.tx.db.release(s.tx.pc, false)
+	s.tx.finish(ctx)
 }
