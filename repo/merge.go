@@ -265,12 +265,24 @@ func valuesInput(cols []*model.Column, n int) string {
 func checkDuplicates(rows [][]any, key []*model.Column) error {
 	for i, a := range rows {
 		for _, c := range key {
-			if valueAt(a[c.Ordinal]) == nil {
+			if c.GoType.Kind() == reflect.Pointer && valueAt(a[c.Ordinal]) == nil {
 				return &FieldError{Field: c.Name, Err: ErrBadValue, Reason: fmt.Sprintf("row %d: a merge key cannot be NULL", i)}
 			}
 		}
 	}
 	if len(rows) < 2 || len(key) > 4 {
+		return nil
+	}
+	// The common case, one string key, without copying values.
+	if len(key) == 1 && argKindOf(key[0]) == argString {
+		seen := make(map[string]int, len(rows))
+		for i, a := range rows {
+			k := *(*string)(dataOf(a[key[0].Ordinal]))
+			if prev, ok := seen[k]; ok {
+				return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+			}
+			seen[k] = i
+		}
 		return nil
 	}
 	seen := make(map[[4]any]int, len(rows))
