@@ -67,6 +67,8 @@ type Constraint struct {
 	Name string
 	Type string // "p" primary key, "u" unique, "f" foreign key, "c" check, "x" exclusion
 	Def  string // pg_get_constraintdef
+	// RefSchema and RefTable name the table a foreign key references.
+	RefSchema, RefTable string
 }
 
 // Index is an index that backs no constraint.
@@ -227,18 +229,23 @@ func inspectTables(ctx context.Context, q Querier, db *Database) error {
 	}
 
 	type conRow struct {
-		Rel             uint32
-		Name, Type, Def string
+		Rel                 uint32
+		Name, Type, Def     string
+		RefSchema, RefTable string
 	}
-	cons, err := collect(ctx, q, `SELECT conrelid, conname, contype::text, pg_get_constraintdef(oid, true)
-		FROM pg_constraint WHERE conrelid = ANY($1) AND contype IN ('p', 'u', 'f', 'c', 'x')
-		ORDER BY conrelid, conname`, pgx.RowToStructByPos[conRow], oids)
+	cons, err := collect(ctx, q, `SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid, true),
+			coalesce(rn.nspname, ''), coalesce(r.relname, '')
+		FROM pg_constraint c
+		LEFT JOIN pg_class r ON r.oid = c.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+		WHERE c.conrelid = ANY($1) AND c.contype IN ('p', 'u', 'f', 'c', 'x')
+		ORDER BY c.conrelid, c.conname`, pgx.RowToStructByPos[conRow], oids)
 	if err != nil {
 		return fmt.Errorf("catalog: constraints: %w", err)
 	}
 	for _, c := range cons {
 		t := byOID[c.Rel]
-		t.Constraints = append(t.Constraints, Constraint{Name: c.Name, Type: c.Type, Def: c.Def})
+		t.Constraints = append(t.Constraints, Constraint{Name: c.Name, Type: c.Type, Def: c.Def,
+			RefSchema: c.RefSchema, RefTable: c.RefTable})
 	}
 
 	type idxRow struct {

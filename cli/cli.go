@@ -156,7 +156,8 @@ func (a *App) Main(ctx context.Context, args []string) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(a.errw(), "%s: %v\n\n%s", a.name(), err, a.usage())
 		return ExitUsage
-	case errors.Is(err, errRefused), errors.Is(err, migrate.ErrDestructive), errors.Is(err, migrate.ErrModified):
+	case errors.Is(err, errRefused), errors.Is(err, migrate.ErrDestructive), errors.Is(err, migrate.ErrModified),
+		errors.Is(err, migrate.ErrNothingApplied):
 		fmt.Fprintf(a.errw(), "%s: %v\n", a.name(), err)
 		return ExitRefused
 	default:
@@ -426,7 +427,19 @@ func (a *App) plan(ctx context.Context, o options) (up, down migrate.Plan, err e
 	live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
 	opts := migrate.Options{Concurrent: o.concurrent}
 	up = migrate.Diff(live, want, opts)
-	down = migrate.Diff(want, live, migrate.Options{DropUnknown: true})
+	// The down plan undoes what the up plan does: it only concerns the
+	// objects the models have (others were left alone by up).
+	touched := *live
+	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return want.Table(t.Schema, t.Name) == nil })
+	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool {
+		return !slices.ContainsFunc(want.Enums, func(w catalog.Enum) bool { return w.Schema == e.Schema && w.Name == e.Name })
+	})
+	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool {
+		return !slices.ContainsFunc(want.Functions, func(w catalog.Function) bool {
+			return w.Schema == f.Schema && w.Name == f.Name && w.Args == f.Args
+		})
+	})
+	down = migrate.Diff(want, &touched, migrate.Options{DropUnknown: true})
 	return up, down, nil
 }
 

@@ -185,6 +185,21 @@ func SplitStatements(script string) []string {
 	}
 	for i := 0; i < len(script); i++ {
 		switch c := script[i]; {
+		case c == '\'' && i > 0 && (script[i-1] == 'E' || script[i-1] == 'e') && (i < 2 || !identChar(script[i-2])):
+			// E'…': a backslash escapes the next character.
+			for i++; i < len(script); i++ {
+				if script[i] == '\\' {
+					i++
+					continue
+				}
+				if script[i] == '\'' {
+					if i+1 < len(script) && script[i+1] == '\'' {
+						i++
+						continue
+					}
+					break
+				}
+			}
 		case c == '\'' || c == '"':
 			for i++; i < len(script); i++ {
 				if script[i] == c {
@@ -213,7 +228,7 @@ func SplitStatements(script string) []string {
 					}
 				}
 			}
-		case c == '$':
+		case c == '$' && (i == 0 || !identChar(script[i-1])):
 			if tag := dollarTag(script[i:]); tag != "" {
 				end := strings.Index(script[i+len(tag):], tag)
 				if end < 0 {
@@ -228,6 +243,12 @@ func SplitStatements(script string) []string {
 	}
 	flush(len(script))
 	return out
+}
+
+// identChar reports whether c may be part of an identifier (so a $ after
+// it does not open a dollar quote, and an E before a quote is not a prefix).
+func identChar(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 var dollarRE = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*\$|^\$\$`)

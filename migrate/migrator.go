@@ -220,8 +220,12 @@ func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration
 	for _, st := range status(migs, applied) {
 		switch st.State {
 		case StateModified:
+			sum := st.Applied.Checksum
+			if len(sum) > 12 {
+				sum = sum[:12]
+			}
 			return nil, fmt.Errorf("%w: %04d_%s (checksum %s, applied %s)", ErrModified, st.Version, st.Name,
-				st.Applied.Checksum[:12], st.Applied.AppliedAt.Format(time.RFC3339))
+				sum, st.Applied.AppliedAt.Format(time.RFC3339))
 		case StatePending:
 			for _, mg := range migs {
 				if mg.Version == st.Version {
@@ -299,13 +303,55 @@ func (m *Migrator) Down(ctx context.Context, migs []Migration, n int) ([]Migrati
 	return done, nil
 }
 
-// Redo reverts the last applied migration and applies it again.
+// ErrNothingApplied is returned by Redo when no migration is applied.
+var ErrNothingApplied = errors.New("migrate: no migration is applied")
+
+// Redo reverts the last applied migration and applies that same migration
+// again, under one hold of the lock.
 func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
-	if _, err := m.Down(ctx, migs, 1); err != nil {
+	s, err := m.lock(ctx)
+	if err != nil {
 		return err
 	}
-	_, err := m.Up(ctx, migs, 1)
-	return err
+	defer s.close(ctx)
+	applied, err := s.applied(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		return ErrNothingApplied
+	}
+	last := applied[len(applied)-1]
+	var mg *Migration
+	for i := range migs {
+		if migs[i].Version == last.Version {
+			mg = &migs[i]
+		}
+	}
+	switch {
+	case mg == nil:
+		return fmt.Errorf("migrate: redo %04d_%s: its files are missing", last.Version, last.Name)
+	case mg.Down == "":
+		return fmt.Errorf("migrate: redo %04d_%s: no down file", mg.Version, mg.Name)
+	case mg.Checksum != last.Checksum:
+		return fmt.Errorf("%w: %04d_%s", ErrModified, mg.Version, mg.Name)
+	}
+	if err := s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
+		return err
+	}); err != nil {
+		return fmt.Errorf("migrate: redo %04d_%s, down: %w", mg.Version, mg.Name, err)
+	}
+	start := time.Now()
+	if err := s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
+			mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
+		return err
+	}); err != nil {
+		return fmt.Errorf("migrate: redo %04d_%s, up: %w", mg.Version, mg.Name, err)
+	}
+	m.log().Info("migrate: redone", "version", mg.Version, "name", mg.Name)
+	return nil
 }
 
 // run executes a migration's SQL and then record, in one transaction, or

@@ -10,6 +10,7 @@ import (
 	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/sqlbuild"
 )
 
 // Change is one step of a plan: a statement with what the planner knows
@@ -127,6 +128,30 @@ func Diff(live, desired *catalog.Database, opts Options) Plan {
 			p.createTable(dt)
 		}
 	}
+	// Foreign keys that change or go are dropped first, across every
+	// table, and so are those that reference a table whose primary or
+	// unique keys change (they depend on its key index); the latter are
+	// added back with the new keys.
+	p.rekeyed = map[string]bool{}
+	for _, dt := range desired.Tables {
+		lt := live.Table(dt.Schema, dt.Name)
+		if lt == nil {
+			continue
+		}
+		for _, lc := range lt.Constraints {
+			if lc.Type != "p" && lc.Type != "u" {
+				continue
+			}
+			if dc := findConstraint(dt, lc.Name); dc == nil || dc.Def != lc.Def || dc.Type != lc.Type {
+				p.rekeyed[dt.Schema+"."+dt.Name] = true
+			}
+		}
+	}
+	for _, dt := range desired.Tables {
+		if lt := live.Table(dt.Schema, dt.Name); lt != nil {
+			p.dropConstraints(lt, dt, true)
+		}
+	}
 	for _, dt := range desired.Tables {
 		if lt := live.Table(dt.Schema, dt.Name); lt != nil {
 			p.alterTable(lt, dt)
@@ -149,6 +174,7 @@ func Diff(live, desired *catalog.Database, opts Options) Plan {
 			}
 		}
 		p.dropEnums(live, desired)
+		p.dropFunctions(live, desired)
 	}
 	return Plan{Changes: p.out, Warnings: p.warnings}
 }
@@ -157,6 +183,18 @@ type planner struct {
 	opts     Options
 	out      []Change
 	warnings []string
+	// dropped names the live policies and foreign keys the plan dropped
+	// only to make a change possible; tableExtras creates them again.
+	dropped map[string]bool
+	// rekeyed names the tables whose primary or unique keys change.
+	rekeyed map[string]bool
+}
+
+func (p *planner) markDropped(name string) {
+	if p.dropped == nil {
+		p.dropped = map[string]bool{}
+	}
+	p.dropped[name] = true
 }
 
 func (p *planner) add(c Change) { p.out = append(p.out, c) }
@@ -244,6 +282,24 @@ func (p *planner) functions(live, desired *catalog.Database) {
 		}
 		if lf == nil || lf.Def != df.Def {
 			p.add(Change{Statement: stmt(df.Schema+"."+df.Name, emit.KindFunction, strings.TrimRight(df.Def, "\n; "))})
+		}
+	}
+}
+
+func hasFunction(d *catalog.Database, f catalog.Function) bool {
+	for _, g := range d.Functions {
+		if g.Schema == f.Schema && g.Name == f.Name && g.Args == f.Args {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *planner) dropFunctions(live, desired *catalog.Database) {
+	for _, lf := range live.Functions {
+		if !hasFunction(desired, lf) {
+			p.add(Change{Statement: stmt(lf.Schema+"."+lf.Name, emit.KindFunction,
+				"DROP FUNCTION "+quote.Qualified(lf.Schema, lf.Name)+"("+lf.Args+")"), Destructive: true})
 		}
 	}
 }
@@ -349,23 +405,35 @@ func findConstraint(t *catalog.Table, name string) *catalog.Constraint {
 	return nil
 }
 
+// dropConstraints drops lt's foreign keys (fks) or its other constraints
+// that changed or are gone in dt.
+func (p *planner) dropConstraints(lt, dt *catalog.Table, fks bool) {
+	name := dt.Schema + "." + dt.Name
+	for _, lc := range lt.Constraints {
+		if (lc.Type == "f") != fks {
+			continue
+		}
+		dc := findConstraint(dt, lc.Name)
+		changed := dc == nil || dc.Def != lc.Def || dc.Type != lc.Type
+		if !changed && fks && p.rekeyed[lc.RefSchema+"."+lc.RefTable] {
+			changed = true
+			p.markDropped(name + "." + lc.Name)
+		}
+		if changed {
+			p.add(Change{Statement: stmt(name+"."+lc.Name, emit.KindConstraint,
+				"ALTER TABLE "+qt(dt)+" DROP CONSTRAINT "+quote.Ident(lc.Name))})
+		}
+	}
+}
+
 // alterTable changes columns and drops what changed; tableExtras later adds
 // constraints, indexes, triggers and policies.
 func (p *planner) alterTable(lt, dt *catalog.Table) {
 	name := dt.Schema + "." + dt.Name
 	alter := "ALTER TABLE " + qt(dt) + " "
-	// Drop constraints, indexes, triggers and policies that changed or are
-	// gone; foreign keys first, since they may depend on unique keys.
-	for _, pass := range []bool{true, false} {
-		for _, lc := range lt.Constraints {
-			if (lc.Type == "f") != pass {
-				continue
-			}
-			if dc := findConstraint(dt, lc.Name); dc == nil || dc.Def != lc.Def || dc.Type != lc.Type {
-				p.add(Change{Statement: stmt(name+"."+lc.Name, emit.KindConstraint, alter+"DROP CONSTRAINT "+quote.Ident(lc.Name))})
-			}
-		}
-	}
+	// Drop the constraints, indexes, triggers and policies that changed or
+	// are gone (foreign keys went in Diff's first pass).
+	p.dropConstraints(lt, dt, false)
 	for _, li := range lt.Indexes {
 		if !slices.Contains(dt.Indexes, li) {
 			p.add(Change{Statement: stmt(name+"."+li.Name, emit.KindIndex, "DROP INDEX "+quote.Qualified(dt.Schema, li.Name))})
@@ -376,9 +444,20 @@ func (p *planner) alterTable(lt, dt *catalog.Table) {
 			p.add(Change{Statement: stmt(name+"."+ltr.Name, emit.KindTrigger, "DROP TRIGGER "+quote.Ident(ltr.Name)+" ON "+qt(dt))})
 		}
 	}
+	// PostgreSQL refuses to change the type of a column a policy uses: when
+	// any column changes type, every policy goes and comes back after.
+	retyped := false
+	for _, dc := range dt.Columns {
+		if lc := lt.Column(dc.Name); lc != nil && lc.Type != dc.Type {
+			retyped = true
+		}
+	}
 	for _, lp := range lt.Policies {
-		if !slices.ContainsFunc(dt.Policies, lp.Equal) {
+		if retyped || !slices.ContainsFunc(dt.Policies, lp.Equal) {
 			p.add(Change{Statement: stmt(name+"."+lp.Name, emit.KindPolicy, "DROP POLICY "+quote.Ident(lp.Name)+" ON "+qt(dt))})
+			if retyped {
+				p.markDropped(name + "." + lp.Name)
+			}
 		}
 	}
 	for _, dc := range dt.Columns {
@@ -396,6 +475,18 @@ func (p *planner) alterTable(lt, dt *catalog.Table) {
 			p.add(c)
 			continue
 		}
+		if lc.Generated != dc.Generated {
+			if lc.Generated != "" && dc.Generated == "" {
+				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" DROP EXPRESSION"),
+					Lint: []string{"DROP EXPRESSION rewrites the table under an exclusive lock"}})
+			} else {
+				// A new or changed expression: the column is made again.
+				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"DROP COLUMN "+col), Destructive: true})
+				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ADD COLUMN "+columnSQL(dc)),
+					Lint: []string{"a generated column is computed for every row under an exclusive lock"}})
+				continue
+			}
+		}
 		if lc.Type != dc.Type {
 			if lc.Default != "" {
 				// The old default may not cast to the new type; the new
@@ -404,8 +495,11 @@ func (p *planner) alterTable(lt, dt *catalog.Table) {
 				lc = &catalog.Column{Name: lc.Name, Type: lc.Type, NotNull: lc.NotNull, Identity: lc.Identity,
 					Generated: lc.Generated, Comment: lc.Comment}
 			}
-			c := Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" TYPE "+dc.Type+
-				" USING "+col+"::"+dc.Type)}
+			sql := alter + "ALTER COLUMN " + col + " TYPE " + dc.Type
+			if dc.Generated == "" {
+				sql += " USING " + col + "::" + dc.Type
+			}
+			c := Change{Statement: stmt(cname, emit.KindTable, sql)}
 			c.Lint = append(c.Lint, "column type change from "+lc.Type+" to "+dc.Type+
 				": may rewrite the table and blocks reads and writes while it runs")
 			if !widening(lc.Type, dc.Type) {
@@ -414,12 +508,24 @@ func (p *planner) alterTable(lt, dt *catalog.Table) {
 			p.add(c)
 		}
 		if lc.Identity != dc.Identity {
-			if lc.Identity != "" {
+			switch {
+			case lc.Identity != "" && dc.Identity != "":
+				// Keep the sequence: only the kind changes.
+				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" SET GENERATED "+
+					strings.ToUpper(dc.Identity))})
+			case lc.Identity != "":
 				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" DROP IDENTITY")})
-			}
-			if dc.Identity != "" {
+			default:
+				if lc.Default != "" {
+					// A serial column: its nextval default goes first.
+					p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" DROP DEFAULT")})
+					lc = &catalog.Column{Name: lc.Name, Type: lc.Type, NotNull: lc.NotNull, Comment: lc.Comment}
+				}
 				p.add(Change{Statement: stmt(cname, emit.KindTable, alter+"ALTER COLUMN "+col+" ADD GENERATED "+
 					strings.ToUpper(dc.Identity)+" AS IDENTITY")})
+				// Start the new sequence past the rows already there.
+				p.add(Change{Statement: stmt(cname, emit.KindTable, sqlbuild.DoBlock("EXECUTE format('ALTER TABLE %s ALTER COLUMN %I RESTART WITH %s', "+
+					quote.Literal(qt(dt))+", "+quote.Literal(dc.Name)+", (SELECT coalesce(max("+col+"), 0) + 1 FROM "+qt(dt)+"));"))})
 			}
 		}
 		if lc.Default != dc.Default && dc.Identity == "" && dc.Generated == "" {
@@ -438,10 +544,13 @@ func (p *planner) alterTable(lt, dt *catalog.Table) {
 			p.add(c)
 		}
 	}
-	for _, lc := range lt.Columns {
-		if dt.Column(lc.Name) == nil {
-			p.add(Change{Statement: stmt(name+"."+lc.Name, emit.KindTable, alter+"DROP COLUMN "+quote.Ident(lc.Name)),
-				Destructive: true})
+	// Generated columns go before the columns they are computed from.
+	for _, generated := range []bool{true, false} {
+		for _, lc := range lt.Columns {
+			if dt.Column(lc.Name) == nil && (lc.Generated != "") == generated {
+				p.add(Change{Statement: stmt(name+"."+lc.Name, emit.KindTable, alter+"DROP COLUMN "+quote.Ident(lc.Name)),
+					Destructive: true})
+			}
 		}
 	}
 	p.tableProps(lt, dt)
@@ -457,7 +566,7 @@ func (p *planner) tableExtras(lt, dt *catalog.Table) {
 			if (dc.Type == "f") != pass || (lt == nil && dc.Type != "f") {
 				continue
 			}
-			if lt != nil {
+			if lt != nil && !p.dropped[name+"."+dc.Name] {
 				if lc := findConstraint(lt, dc.Name); lc != nil && lc.Def == dc.Def && lc.Type == dc.Type {
 					continue
 				}
@@ -495,7 +604,7 @@ func (p *planner) tableExtras(lt, dt *catalog.Table) {
 		}
 	}
 	for _, dp := range dt.Policies {
-		if lt == nil || !slices.ContainsFunc(lt.Policies, dp.Equal) {
+		if lt == nil || p.dropped[name+"."+dp.Name] || !slices.ContainsFunc(lt.Policies, dp.Equal) {
 			p.add(Change{Statement: stmt(name+"."+dp.Name, emit.KindPolicy, policySQL(dt, dp))})
 		}
 	}

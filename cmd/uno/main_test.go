@@ -86,6 +86,15 @@ func TestLifecycle(t *testing.T) {
 	if strings.Contains(emitted.stdout, "s3cr") {
 		t.Fatal("emit printed the login password")
 	}
+	// Objects the models do not know are left alone by up and by down.
+	legacy, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := legacy.Exec(context.Background(), `CREATE TABLE legacy (id int); CREATE TYPE legacy_mood AS ENUM ('meh')`); err != nil {
+		t.Fatal(err)
+	}
+	legacy.Close(context.Background())
 	expect(t, uno(t, env, "migrate", "status", dirFlag), 0, "no migrations")
 	expect(t, uno(t, env, "migrate", "diff", "--check", dirFlag), 3, `CREATE TABLE "public"."order"`)
 	expect(t, uno(t, env, "migrate", "new", "init", dirFlag), 0, "0001_init.up.sql")
@@ -111,8 +120,13 @@ func TestLifecycle(t *testing.T) {
 
 	expect(t, uno(t, env, "migrate", "down", dirFlag), 0, "reverted 0001_init")
 	var tables int
-	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'uno_schema_migrations'`).Scan(&tables); err != nil || tables != 0 {
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+		AND tablename NOT IN ('uno_schema_migrations', 'legacy')`).Scan(&tables); err != nil || tables != 0 {
 		t.Fatalf("%d tables after down (%v)", tables, err)
+	}
+	var kept bool
+	if err := conn.QueryRow(context.Background(), `SELECT to_regclass('legacy') IS NOT NULL AND to_regtype('legacy_mood') IS NOT NULL`).Scan(&kept); err != nil || !kept {
+		t.Fatalf("down touched objects the models do not know (%v)", err)
 	}
 	expect(t, uno(t, env, "migrate", "status", dirFlag), 0, "pending")
 	expect(t, uno(t, env, "migrate", "up", "1", dirFlag), 0, "applied 0001_init")
