@@ -243,12 +243,7 @@ func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration
 			m.Progress(i, len(pending), mg)
 		}
 		start := time.Now()
-		err := s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
-				mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
-			return err
-		})
-		if err != nil {
+		if err := s.apply(ctx, mg); err != nil {
 			return done, fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
 		}
 		m.log().Info("migrate: applied", "version", mg.Version, "name", mg.Name, "duration", time.Since(start))
@@ -290,11 +285,7 @@ func (m *Migrator) Down(ctx context.Context, migs []Migration, n int) ([]Migrati
 		if mg.Down == "" {
 			return done, fmt.Errorf("migrate: down %04d_%s: no down file", mg.Version, mg.Name)
 		}
-		err := s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
-			return err
-		})
-		if err != nil {
+		if err := s.revert(ctx, *mg); err != nil {
 			return done, fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
 		}
 		m.log().Info("migrate: reverted", "version", mg.Version, "name", mg.Name)
@@ -336,22 +327,32 @@ func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
 	case mg.Checksum != last.Checksum:
 		return fmt.Errorf("%w: %04d_%s", ErrModified, mg.Version, mg.Name)
 	}
-	if err := s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
-		return err
-	}); err != nil {
+	if err := s.revert(ctx, *mg); err != nil {
 		return fmt.Errorf("migrate: redo %04d_%s, down: %w", mg.Version, mg.Name, err)
 	}
-	start := time.Now()
-	if err := s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
-			mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
-		return err
-	}); err != nil {
+	if err := s.apply(ctx, *mg); err != nil {
 		return fmt.Errorf("migrate: redo %04d_%s, up: %w", mg.Version, mg.Name, err)
 	}
 	m.log().Info("migrate: redone", "version", mg.Version, "name", mg.Name)
 	return nil
+}
+
+// apply runs mg's up file and records it in the history.
+func (s *session) apply(ctx context.Context, mg Migration) error {
+	start := time.Now()
+	return s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
+			mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
+		return err
+	})
+}
+
+// revert runs mg's down file and removes it from the history.
+func (s *session) revert(ctx context.Context, mg Migration) error {
+	return s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
+		return err
+	})
 }
 
 // run executes a migration's SQL and then record, in one transaction, or
