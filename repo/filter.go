@@ -525,8 +525,10 @@ func appendCond(b []byte, args []any, c *model.Column, k kind, lookup string, co
 		} else {
 			b = append(b, " = ANY("...)
 			param()
+			// The type without its modifier: a cast to VARCHAR(12)
+			// would cut a longer value to one that matches.
 			b = append(b, "::"...)
-			b = append(b, c.SQLType...)
+			b = append(b, castType(c.SQLType)...)
 			b = append(b, "[])"...)
 		}
 		if lookup == LookupNotIn {

@@ -235,7 +235,10 @@ func appendKeyMatch(b []byte, cols []*model.Column, other string) []byte {
 }
 
 // valuesInput builds a VALUES list of n rows with typed parameters
-// starting at $1.
+// starting at $1. Each parameter is cast to its column's type without the
+// type modifier (castType), so an over-long string or an over-precise
+// number reaches the INSERT, which rejects it (22001, 22003), instead of
+// being cut to fit before the conflict key is compared.
 func valuesInput(cols []*model.Column, n int) string {
 	b := make([]byte, 0, n*(16+16*len(cols)))
 	b = append(b, "VALUES "...)
@@ -252,7 +255,7 @@ func valuesInput(cols []*model.Column, n int) string {
 			b = append(b, ", "...)
 			b = appendParam(b, p)
 			b = append(b, "::"...)
-			b = append(b, c.SQLType...)
+			b = append(b, castType(c.SQLType)...)
 			p++
 		}
 		b = append(b, ')')

@@ -121,7 +121,7 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	}
 	b = append(b, there.QuotedName...)
 	b = append(b, " = ANY($1::"...)
-	b = append(b, there.SQLType...)
+	b = append(b, castType(there.SQLType)...)
 	b = append(b, "[])"...)
 	if rel.Kind != model.BelongsTo && target.SoftDelete {
 		b = append(b, ` AND NOT "uno_t".`...)
