@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
@@ -77,12 +76,10 @@ func (b *Batch) Send(ctx context.Context) error {
 		}
 		return br.Close()
 	}
-	q := b.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && b.writer {
-		return b.db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: b.ident},
-			func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
-	}
-	return dberr.Classify(fn(ctx, q))
+	// Always in a transaction, so a failed operation undoes the others:
+	// ctx's, one begun on ctx's connection, or a new one (as the writer
+	// role when a repository switches roles).
+	return dberr.Classify(inTx(ctx, b.db, b.writer, b.ident, fn))
 }
 
 // QueueCreate queues Create(v); v is filled when the batch is sent.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
@@ -405,15 +406,26 @@ func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context
 // inTx runs fn in a transaction: the one ctx carries, or a new one (as the
 // writer role with SwitchRoles).
 func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
-	if tx, ok := r.s.db.TxFromContext(ctx); ok {
-		return r.mapError(fn(ctx, tx))
+	return r.mapError(inTx(ctx, r.s.db, r.s.opts.SwitchRoles, r.s.opts.Identity, fn))
+}
+
+// inTx runs fn in a transaction of db: the one ctx carries; else one begun
+// on the connection ctx carries (engine.DB.WithConn), so the work stays on
+// that connection and no second one is borrowed; else a new one, as the
+// writer role with ident when switchRoles.
+func inTx(ctx context.Context, db *engine.DB, switchRoles bool, ident engine.Identity, fn func(ctx context.Context, q engine.Querier) error) error {
+	switch q := db.Querier(ctx).(type) {
+	case *engine.Tx:
+		return fn(ctx, q)
+	case *engine.Conn:
+		return pgx.BeginFunc(ctx, q.Raw(), func(tx pgx.Tx) error { return fn(ctx, tx) })
 	}
 	opts := engine.TxOptions{}
-	if r.s.opts.SwitchRoles {
+	if switchRoles {
 		opts.Role = engine.RoleWriter
-		opts.Identity = r.s.opts.Identity
+		opts.Identity = ident
 	}
-	return r.mapError(r.s.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
+	return db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
 }
 
 // mapError classifies err and, for a constraint violation, names the

@@ -2,10 +2,13 @@ package repo_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -72,5 +75,89 @@ func TestFilterInOverlongValue(t *testing.T) {
 		if len(rows) != want {
 			t.Fatalf("%s: %d rows, want %d", q, len(rows), want)
 		}
+	}
+}
+
+// TestMergeOnHeldConnection: inside engine.DB.WithConn on a pool of one
+// connection, MergeCopy and a multi-statement Merge run on the held
+// connection (a second borrow would wait for ever).
+func TestMergeOnHeldConnection(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.cfg
+	cfg.Pool.MaxConns = 1
+	f, err := engine.NewFactory(engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := f.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := repo.New[Item](db, e.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough rows for two merge statements (65,535 parameters each).
+	big := make([]Item, 14000)
+	for i := range big {
+		big[i] = Item{ID: int64(i + 1), Name: "n", Tags: []string{}}
+	}
+	err = db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		res, err := items.MergeCopy(ctx, []Item{{ID: 100001, Name: "copy", Tags: []string{}}}, repo.MergeOptions{})
+		if err != nil {
+			return err
+		}
+		if res.Inserted != 1 {
+			t.Errorf("MergeCopy: %+v", res)
+		}
+		res, err = items.Merge(ctx, big, repo.MergeOptions{})
+		if err != nil {
+			return err
+		}
+		if res.Inserted != len(big) {
+			t.Errorf("Merge inserted %d, want %d", res.Inserted, len(big))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count("item"); n != int64(len(big))+1 {
+		t.Fatalf("%d items, want %d", n, len(big)+1)
+	}
+}
+
+// TestBatchMissingRowRollsBack: a batch whose Get finds no row, sent
+// outside a transaction and without SwitchRoles, leaves no row of its
+// creates behind.
+func TestBatchMissingRowRollsBack(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	b := repo.NewBatch()
+	orders.QueueCreate(b, &Order{Code: "B1", Title: "one"})
+	var missing Order
+	orders.QueueGet(b, &missing, "00000000000000000000000000")
+	orders.QueueCreate(b, &Order{Code: "B2", Title: "two"})
+	err := b.Send(ctx)
+	if !errors.Is(err, dberr.ErrNotFound) {
+		t.Fatalf("Send: %v, want ErrNotFound", err)
+	}
+	if n := e.count("order"); n != 0 {
+		t.Fatalf("%d orders after the failed batch, want 0", n)
+	}
+	// The same batch inside a held connection rolls back too.
+	b = repo.NewBatch()
+	orders.QueueCreate(b, &Order{Code: "B3", Title: "three"})
+	orders.QueueGet(b, &missing, "00000000000000000000000000")
+	err = e.db.WithConn(ctx, func(ctx context.Context, _ *engine.Conn) error { return b.Send(ctx) })
+	if !errors.Is(err, dberr.ErrNotFound) {
+		t.Fatalf("Send on a held connection: %v, want ErrNotFound", err)
+	}
+	if n := e.count("order"); n != 0 {
+		t.Fatalf("%d orders after the failed batch on a held connection, want 0", n)
 	}
 }
