@@ -73,6 +73,10 @@ type mergePlan struct {
 	key    *model.Constraint
 	insert []*model.Column // inserted columns, in table order
 	update []*model.Column // written on conflict and compared
+	// deleted is the is_deleted column of a soft-deleting table, unless
+	// the merge writes it: a row that hits a soft-deleted row is then
+	// neither updated nor reported unchanged, but an error.
+	deleted *model.Column
 }
 
 func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
@@ -108,6 +112,9 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 				p.update = append(p.update, c)
 			}
 		}
+	}
+	if t := r.s.table; t.SoftDelete && !slices.Contains(p.update, t.DeletedColumn) {
+		p.deleted = t.DeletedColumn
 	}
 	// A new row gets every column but those left to their defaults.
 	for _, c := range r.s.table.Columns {
@@ -156,7 +163,13 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 			b = append(b, c.QuotedName...)
 		}
 		b = r.s.appendAutoSet(b, p.update, true, `"uno_t".`)
-		b = append(b, " WHERE ("...)
+		b = append(b, " WHERE "...)
+		if p.deleted != nil {
+			b = append(b, `NOT "uno_t".`...)
+			b = append(b, p.deleted.QuotedName...)
+			b = append(b, " AND "...)
+		}
+		b = append(b, '(')
 		b = appendColumns(b, p.update, `"uno_t".`)
 		b = append(b, ") IS DISTINCT FROM ("...)
 		b = appendColumns(b, p.update, "EXCLUDED.")
@@ -171,11 +184,18 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	// Input rows the upsert returned nothing for hit an equal row: report
 	// them unchanged, with the row as the statement's snapshot shows it
 	// ('m'), or without it when a concurrent transaction committed it after
-	// the snapshot was taken ('n'). They are found first (an anti-join on
-	// the upsert's few returned keys), so the table is read only for them.
+	// the snapshot was taken ('n'), or, when the row is soft-deleted, as
+	// an error ('d'). They are found first (an anti-join on the upsert's
+	// few returned keys), so the table is read only for them.
 	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", CASE WHEN "uno_c".`...)
 	b = append(b, p.key.Columns[0].QuotedName...)
-	b = append(b, ` IS NULL THEN 'n' ELSE 'm' END, `...)
+	b = append(b, ` IS NULL THEN 'n' `...)
+	if p.deleted != nil {
+		b = append(b, `WHEN "uno_c".`...)
+		b = append(b, p.deleted.QuotedName...)
+		b = append(b, ` THEN 'd' `...)
+	}
+	b = append(b, `ELSE 'm' END, `...)
 	b = appendColumns(b, t.Columns, `"uno_c".`)
 	b = append(b, ` FROM (SELECT * FROM "uno_input" AS "uno_i" WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
@@ -380,7 +400,9 @@ func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptio
 		}
 		return br.Close()
 	}
-	if batch.Len() == 1 {
+	// A row on a soft-deleted row fails the merge after the statement ran:
+	// in a transaction, so the other rows are undone with it.
+	if batch.Len() == 1 && p.deleted == nil {
 		err = r.run(ctx, true, fn)
 	} else {
 		err = r.inTx(ctx, fn)
@@ -418,6 +440,8 @@ func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) er
 			return fmt.Errorf("merge returned row %d of %d", ord, len(rows))
 		}
 		switch action {
+		case "d":
+			return fmt.Errorf("row %d: its key belongs to a deleted row: %w", ord, dberr.ErrConflict)
 		case "n":
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -159,5 +160,52 @@ func TestBatchMissingRowRollsBack(t *testing.T) {
 	}
 	if n := e.count("order"); n != 0 {
 		t.Fatalf("%d orders after the failed batch on a held connection, want 0", n)
+	}
+}
+
+// TestMergeSoftDeletedRow: merging on the primary key of a soft-deleted
+// row neither revives nor rewrites it: the merge fails with ErrConflict
+// naming the row, and the merge's other rows are undone.
+func TestMergeSoftDeletedRow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	o := Order{Code: "A", Title: "x"}
+	if err := orders.Create(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	if err := orders.Delete(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	const fresh = "01HZZZZZZZZZZZZZZZZZZZZZZB"
+	for name, merge := range map[string]func(rows []Order) (repo.MergeResult, error){
+		"Merge":     func(rows []Order) (repo.MergeResult, error) { return orders.Merge(ctx, rows, repo.MergeOptions{}) },
+		"MergeCopy": func(rows []Order) (repo.MergeResult, error) { return orders.MergeCopy(ctx, rows, repo.MergeOptions{}) },
+	} {
+		for _, title := range []string{"y", "x"} { // changed, and equal to the deleted row
+			rows := []Order{{Code: "B", Title: "new", Status: "new", ULIDKey: model.ULIDKey{ID: fresh}},
+				{Code: "A", Title: title, Status: "new", ULIDKey: o.ULIDKey}}
+			res, err := merge(rows)
+			if !errors.Is(err, dberr.ErrConflict) || !strings.Contains(err.Error(), "row 1") {
+				t.Fatalf("%s (title %s) on a soft-deleted row: %+v, %v; want ErrConflict naming row 1", name, title, res, err)
+			}
+		}
+	}
+	if got := scalar[string](t, e.url, `SELECT format('%s %s %s', title, is_deleted, version) FROM "order"`); got != "x t 1" {
+		t.Fatalf("the deleted row became %q", got)
+	}
+	if n := e.count("order"); n != 1 {
+		t.Fatalf("%d orders, want 1 (the other row undone)", n)
+	}
+	if _, err := orders.Get(ctx, o.ID); !errors.Is(err, dberr.ErrNotFound) {
+		t.Fatalf("Get: %v", err)
+	}
+	// A merge inside the caller's transaction reports it too.
+	err := e.db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, _ *engine.Tx) error {
+		_, err := orders.MergeOne(ctx, &Order{Code: "A", Title: "z", Status: "new", ULIDKey: o.ULIDKey}, repo.MergeOptions{})
+		return err
+	})
+	if !errors.Is(err, dberr.ErrConflict) {
+		t.Fatalf("MergeOne in a transaction: %v", err)
 	}
 }
