@@ -264,6 +264,12 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	if c.Where != "" {
 		sel += " AND (" + c.Where + ")"
 	}
+	// On a soft-deleting table the conflicting row may be a deleted one:
+	// that is an error, not the row to return (unless r.withDeleted).
+	var deleted *model.Column
+	if r.s.table.SoftDelete && !r.withDeleted {
+		deleted = r.s.table.DeletedColumn
+	}
 	args := argsOf(addrs, r.s.insertColumns(mask), make([]any, 0, len(addrs)))
 	// Copy the key values: the scans must not change them.
 	keyArgs := make([]any, len(c.Columns))
@@ -280,7 +286,19 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			err = db.QueryRow(ctx, sel, keyArgs...).Scan(addrs...)
+			if deleted == nil {
+				err = db.QueryRow(ctx, sel, keyArgs...).Scan(addrs...)
+			} else {
+				// Read into a copy: a soft-deleted row must not fill v.
+				var got T
+				err = db.QueryRow(ctx, sel, keyArgs...).Scan(r.s.addrs(&got)...)
+				if err == nil {
+					if isTrue(r.s.addrs(&got)[deleted.Ordinal]) {
+						return fmt.Errorf("the row with this %s is deleted: %w", strings.Join(columnNames(c.Columns), ", "), dberr.ErrConflict)
+					}
+					*v = got
+				}
+			}
 			if err == nil {
 				return nil
 			}
@@ -631,4 +649,17 @@ func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
 		return db.QueryRow(ctx, r.s.deleteHard, pk...).Scan(addrs...)
 	})
 	return r.errorf("purge", err)
+}
+
+// isTrue reports whether p, a pointer to a bool (or to a pointer to one),
+// holds true.
+func isTrue(p any) bool {
+	v := reflect.ValueOf(p).Elem()
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	return v.Kind() == reflect.Bool && v.Bool()
 }

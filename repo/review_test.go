@@ -209,3 +209,44 @@ func TestMergeSoftDeletedRow(t *testing.T) {
 		t.Fatalf("MergeOne in a transaction: %v", err)
 	}
 }
+
+// TestCreateOrGetSoftDeletedRow: CreateOrGet on the key of a soft-deleted
+// row neither reports that row as existing nor fills the struct with it:
+// it fails with ErrConflict. WithDeleted still returns it.
+func TestCreateOrGetSoftDeletedRow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	o := Order{Code: "A", Title: "x"}
+	if err := orders.Create(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	if err := orders.Delete(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	v := Order{ULIDKey: o.ULIDKey, Code: "B", Title: "new"}
+	created, err := orders.CreateOrGet(ctx, &v, "id")
+	if !errors.Is(err, dberr.ErrConflict) || created {
+		t.Fatalf("CreateOrGet on a soft-deleted key: created %v, %v; want ErrConflict", created, err)
+	}
+	if v.Title != "new" || v.Code != "B" || v.IsDeleted {
+		t.Fatalf("struct filled with the deleted row: %+v", v)
+	}
+	if got := scalar[string](t, e.url, `SELECT format('%s %s %s', count(*), min(title), bool_and(is_deleted)) FROM "order"`); got != "1 x t" {
+		t.Fatalf("orders: %q, want the one deleted row", got)
+	}
+	w := Order{ULIDKey: o.ULIDKey, Code: "B", Title: "new"}
+	created, err = orders.WithDeleted().CreateOrGet(ctx, &w, "id")
+	if err != nil || created || w.Title != "x" || !w.IsDeleted {
+		t.Fatalf("WithDeleted().CreateOrGet: created %v, %v, %+v", created, err, w)
+	}
+	// A live row is still returned.
+	live := Order{Code: "L", Title: "live"}
+	if err := orders.Create(ctx, &live); err != nil {
+		t.Fatal(err)
+	}
+	u := Order{ULIDKey: live.ULIDKey, Code: "M", Title: "other"}
+	if created, err := orders.CreateOrGet(ctx, &u, "id"); err != nil || created || u.Title != "live" {
+		t.Fatalf("CreateOrGet on a live key: created %v, %v, %+v", created, err, u)
+	}
+}
