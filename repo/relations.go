@@ -74,6 +74,16 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	if !vt.Comparable() {
 		return fmt.Errorf("%w: join column %s is not comparable", ErrRelation, here.Name)
 	}
+	// Values read from there are converted to vt before they are looked
+	// up: a string foreign key matches a types.String26 key.
+	tt := there.GoType
+	for tt.Kind() == reflect.Pointer {
+		tt = tt.Elem()
+	}
+	if tt != vt && !sameKindClass(tt, vt) {
+		return fmt.Errorf("%w: join columns %s (%s) and %s.%s (%s) hold different types", ErrRelation,
+			here.Name, vt, there.Table.Name, there.Name, tt)
+	}
 	// Distinct join values, typed as the column's value type.
 	keys := reflect.MakeSlice(reflect.SliceOf(vt), 0, len(rows))
 	seen := map[any]bool{}
@@ -161,6 +171,9 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 			} else {
 				k = valueAt(dst[there.Ordinal])
 			}
+			if k != nil && tt != vt {
+				k = reflect.ValueOf(k).Convert(vt).Interface()
+			}
 			found[k] = append(found[k], p)
 		}
 		return rs.Err()
@@ -197,4 +210,27 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 		field.Set(s)
 	}
 	return nil
+}
+
+// sameKindClass reports whether values of a convert to b without changing
+// meaning: both strings, both integers, both unsigned integers, both
+// floats or both booleans (reflect's ConvertibleTo also allows an integer
+// to become a one-rune string).
+func sameKindClass(a, b reflect.Type) bool {
+	class := func(t reflect.Type) int {
+		switch t.Kind() {
+		case reflect.String:
+			return 1
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return 2
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return 3
+		case reflect.Float32, reflect.Float64:
+			return 4
+		case reflect.Bool:
+			return 5
+		}
+		return 0
+	}
+	return class(a) != 0 && class(a) == class(b) && a.ConvertibleTo(b)
 }

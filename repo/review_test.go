@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno"
 	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
@@ -248,5 +252,91 @@ func TestCreateOrGetSoftDeletedRow(t *testing.T) {
 	u := Order{ULIDKey: live.ULIDKey, Code: "M", Title: "other"}
 	if created, err := orders.CreateOrGet(ctx, &u, "id"); err != nil || created || u.Title != "live" {
 		t.Fatalf("CreateOrGet on a live key: created %v, %v, %+v", created, err, u)
+	}
+}
+
+// Shop has a types.String26 key; Product points to it with a plain string.
+type Shop struct {
+	uno.Model `uno:"table:shop"`
+	model.ULIDKey
+	Name     string    `uno:"name"`
+	Products []Product `uno:",has_many"`
+}
+
+// Product belongs to a shop through a string column.
+type Product struct {
+	uno.Model `uno:"table:product"`
+	ID        int64  `uno:"id,pk"`
+	ShopID    string `uno:"shop_id,fk:shop"`
+	Shop      *Shop  `uno:",belongs_to"`
+}
+
+// Mismatch points to a shop through an integer column: not loadable.
+type Mismatch struct {
+	uno.Model `uno:"table:mismatch"`
+	ID        int64 `uno:"id,pk"`
+	ShopID    int64 `uno:"shop_id,type:VARCHAR(26)"`
+	Shop      *Shop `uno:",belongs_to"`
+}
+
+// TestLoadConvertsJoinTypes: Load matches a string foreign key against a
+// types.String26 key both ways, and reports join types that cannot match.
+func TestLoadConvertsJoinTypes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	reg := model.NewRegistry()
+	if err := reg.Register((*Shop)(nil), (*Product)(nil), (*Mismatch)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emit.Exec(ctx, conn, stmts); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	shops, err := repo.New[Shop](e.db, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	products, err := repo.New[Product](e.db, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Shop{Name: "s"}
+	if err := shops.Create(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	ps := []Product{{ID: 1, ShopID: string(s.ID)}, {ID: 2, ShopID: string(s.ID)}}
+	if err := products.CreateMany(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	if err := products.Load(ctx, ps, "Shop"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Shop == nil || p.Shop.ID != s.ID || p.Shop.Name != "s" {
+			t.Fatalf("product %d: shop %+v, want %s", p.ID, p.Shop, s.ID)
+		}
+	}
+	list := []Shop{s}
+	if err := shops.Load(ctx, list, "Products"); err != nil {
+		t.Fatal(err)
+	}
+	if len(list[0].Products) != 2 || list[0].Products[0].ID != 1 || list[0].Products[1].ID != 2 {
+		t.Fatalf("shop products: %+v", list[0].Products)
+	}
+	mismatches, err := repo.New[Mismatch](e.db, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mismatches.Load(ctx, []Mismatch{{ID: 1, ShopID: 7}}, "Shop")
+	if !errors.Is(err, repo.ErrRelation) || !strings.Contains(err.Error(), "int64") || !strings.Contains(err.Error(), "String26") {
+		t.Fatalf("Load over int64 and String26: %v, want ErrRelation naming both types", err)
 	}
 }
