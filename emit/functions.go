@@ -1,7 +1,6 @@
 package emit
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/uno-db/uno/config"
@@ -24,7 +23,10 @@ const (
 const generateULIDBody = `DECLARE
     alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
     ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
-    rnd bytea := %s.gen_random_bytes(10);
+    -- 80 random bits: bytes 1-6 and 10-13 of a version 4 UUID, which
+    -- are all random (gen_random_uuid is built in: no extension needed).
+    u bytea := uuid_send(gen_random_uuid());
+    rnd bytea := substring(u FROM 1 FOR 6) || substring(u FROM 10 FOR 4);
     v bigint;
     part text;
     result text := '';
@@ -70,6 +72,7 @@ const recordStatusBody = `BEGIN
             NEW.is_active := false;
             NEW.deleted_at := now();
         ELSIF NEW.is_deleted THEN
+            NEW.is_active := false;
             NEW.deleted_at := OLD.deleted_at;
         ELSE
             NEW.deleted_at := NULL;
@@ -102,16 +105,24 @@ BEGIN
         RAISE EXCEPTION 'uno: % on %.% needs a current user (rls_var.user_id)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
             USING ERRCODE = '42501';
     END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         NEW.created_by_id := coalesce(uid, NEW.created_by_id);
         NEW.modified_by_id := coalesce(uid, NEW.modified_by_id);
+        IF TG_ARGV[1] = 'soft' THEN
+            NEW.deleted_by_id := CASE WHEN NEW.is_deleted THEN uid END;
+        END IF;
     ELSE
         NEW.created_by_id := OLD.created_by_id;
         NEW.modified_by_id := coalesce(uid, NEW.modified_by_id);
         IF TG_ARGV[1] = 'soft' THEN
             IF NEW.is_deleted AND NOT OLD.is_deleted THEN
                 NEW.deleted_by_id := coalesce(uid, NEW.deleted_by_id);
-            ELSIF NOT NEW.is_deleted THEN
+            ELSIF NEW.is_deleted THEN
+                NEW.deleted_by_id := OLD.deleted_by_id;
+            ELSE
                 NEW.deleted_by_id := NULL;
             END IF;
         END IF;
@@ -155,7 +166,7 @@ func Functions(d Database) Emitter {
 		pinned := []string{"pg_catalog", fs}
 		fns := []sqlbuild.Function{
 			{Schema: fs, Name: FuncGenerateULID, Returns: "text", Volatility: sqlbuild.Volatile, SearchPath: pinned,
-				Body: sprintf(generateULIDBody, quote.Ident(fs)), Execute: []string{r.Base},
+				Body: generateULIDBody, Execute: []string{r.Base},
 				Comment: "A ULID: 26 Crockford base32 characters, time-ordered."},
 			{Schema: fs, Name: FuncSetRole, Args: []sqlbuild.Arg{{Name: "role_name", Type: "text"}}, Returns: "text",
 				Body: setRoleBody(r), Execute: []string{r.Login},
@@ -169,7 +180,7 @@ func Functions(d Database) Emitter {
 			{Schema: fs, Name: FuncHistory, Returns: "trigger", SecurityDefiner: true, SearchPath: []string{"pg_catalog"},
 				Body: historyBody, Execute: []string{r.Admin}, Comment: "Records every version of a row in <table>_history."},
 			{Schema: fs, Name: FuncRLSAudit, Returns: "TABLE (problem text, object text)", Language: "sql",
-				Volatility: sqlbuild.Stable, SearchPath: []string{"pg_catalog"}, Body: rlsAuditBody(r),
+				Volatility: sqlbuild.Stable, SearchPath: []string{"pg_catalog", "pg_temp"}, Body: rlsAuditBody(r),
 				Comment: "Lists row-level security problems; empty when there are none."},
 		}
 		var out []Statement
@@ -188,8 +199,6 @@ func Functions(d Database) Emitter {
 		return out, nil
 	})
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // setRoleBody maps the short role names to the database's roles.
 func setRoleBody(r config.Roles) string {

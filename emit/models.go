@@ -164,8 +164,12 @@ func UserAudit(t *model.Table, o Options) Emitter {
 		if t.SoftDelete {
 			soft = "soft"
 		}
+		events := []sqlbuild.Event{sqlbuild.Insert, sqlbuild.Update}
+		if t.SQL.RequireUser {
+			events = append(events, sqlbuild.Delete) // a delete without a user fails too
+		}
 		s, err := sqlbuild.Trigger{Name: FuncUserAudit, Schema: t.Schema, Table: t.Name, Timing: sqlbuild.Before,
-			Events: []sqlbuild.Event{sqlbuild.Insert, sqlbuild.Update}, ForEachRow: true,
+			Events: events, ForEachRow: true,
 			FunctionSchema: o.FunctionSchema, Function: FuncUserAudit, Args: []string{required, soft}}.Statement()
 		if err != nil {
 			return nil, err
