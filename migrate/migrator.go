@@ -166,16 +166,37 @@ func (s *session) applied(ctx context.Context) ([]Applied, error) {
 // Status reports every migration in migs and every applied one that is
 // missing from migs, by version.
 func (m *Migrator) Status(ctx context.Context, migs []Migration) ([]Status, error) {
+	var out []Status
+	err := m.withHistory(ctx, func(_ *session, applied []Applied) error {
+		out = status(migs, applied)
+		return nil
+	})
+	return out, err
+}
+
+// withHistory takes the lock on a dedicated connection, reads the history
+// and runs fn; the lock goes with the connection at the end.
+func (m *Migrator) withHistory(ctx context.Context, fn func(s *session, applied []Applied) error) error {
 	s, err := m.lock(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer s.close(ctx)
 	applied, err := s.applied(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return status(migs, applied), nil
+	return fn(s, applied)
+}
+
+// find returns the migration of version v in migs, or nil.
+func find(migs []Migration, v int64) *Migration {
+	for i := range migs {
+		if migs[i].Version == v {
+			return &migs[i]
+		}
+	}
+	return nil
 }
 
 func status(migs []Migration, applied []Applied) []Status {
@@ -207,52 +228,42 @@ func status(migs []Migration, applied []Applied) []Status {
 // all), and returns those it applied. It refuses to run while an applied
 // migration's file differs from what was applied.
 func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration, error) {
-	s, err := m.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer s.close(ctx)
-	applied, err := s.applied(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var pending []Migration
-	for _, st := range status(migs, applied) {
-		switch st.State {
-		case StateModified:
-			sum := st.Applied.Checksum
-			if len(sum) > 12 {
-				sum = sum[:12]
-			}
-			return nil, fmt.Errorf("%w: %04d_%s (checksum %s, applied %s)", ErrModified, st.Version, st.Name,
-				sum, st.Applied.AppliedAt.Format(time.RFC3339))
-		case StatePending:
-			for _, mg := range migs {
-				if mg.Version == st.Version {
-					pending = append(pending, mg)
-				}
-			}
-		}
-	}
-	if n > 0 && len(pending) > n {
-		pending = pending[:n]
-	}
 	var done []Migration
-	for i, mg := range pending {
-		if m.Progress != nil {
-			m.Progress(i, len(pending), mg)
+	err := m.withHistory(ctx, func(s *session, applied []Applied) error {
+		var pending []Migration
+		for _, st := range status(migs, applied) {
+			switch st.State {
+			case StateModified:
+				sum := st.Applied.Checksum
+				if len(sum) > 12 {
+					sum = sum[:12]
+				}
+				return fmt.Errorf("%w: %04d_%s (checksum %s, applied %s)", ErrModified, st.Version, st.Name,
+					sum, st.Applied.AppliedAt.Format(time.RFC3339))
+			case StatePending:
+				pending = append(pending, *find(migs, st.Version))
+			}
 		}
-		start := time.Now()
-		if err := s.apply(ctx, mg); err != nil {
-			return done, fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
+		if n > 0 && len(pending) > n {
+			pending = pending[:n]
 		}
-		m.log().Info("migrate: applied", "version", mg.Version, "name", mg.Name, "duration", time.Since(start))
-		done = append(done, mg)
-	}
-	if m.Progress != nil && len(pending) > 0 {
-		m.Progress(len(pending), len(pending), pending[len(pending)-1])
-	}
-	return done, nil
+		for i, mg := range pending {
+			if m.Progress != nil {
+				m.Progress(i, len(pending), mg)
+			}
+			start := time.Now()
+			if err := s.apply(ctx, mg); err != nil {
+				return fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
+			}
+			m.log().Info("migrate: applied", "version", mg.Version, "name", mg.Name, "duration", time.Since(start))
+			done = append(done, mg)
+		}
+		if m.Progress != nil && len(pending) > 0 {
+			m.Progress(len(pending), len(pending), pending[len(pending)-1])
+		}
+		return nil
+	})
+	return done, err
 }
 
 // Down reverts the n most recently applied migrations (n ≤ 0: one) with
@@ -261,37 +272,26 @@ func (m *Migrator) Down(ctx context.Context, migs []Migration, n int) ([]Migrati
 	if n <= 0 {
 		n = 1
 	}
-	s, err := m.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer s.close(ctx)
-	applied, err := s.applied(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var done []Migration
-	for i := len(applied) - 1; i >= 0 && len(done) < n; i-- {
-		a := applied[i]
-		var mg *Migration
-		for j := range migs {
-			if migs[j].Version == a.Version {
-				mg = &migs[j]
+	err := m.withHistory(ctx, func(s *session, applied []Applied) error {
+		for i := len(applied) - 1; i >= 0 && len(done) < n; i-- {
+			a := applied[i]
+			mg := find(migs, a.Version)
+			if mg == nil {
+				return fmt.Errorf("migrate: down %04d_%s: its files are missing", a.Version, a.Name)
 			}
+			if mg.Down == "" {
+				return fmt.Errorf("migrate: down %04d_%s: no down file", mg.Version, mg.Name)
+			}
+			if err := s.revert(ctx, *mg); err != nil {
+				return fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
+			}
+			m.log().Info("migrate: reverted", "version", mg.Version, "name", mg.Name)
+			done = append(done, *mg)
 		}
-		if mg == nil {
-			return done, fmt.Errorf("migrate: down %04d_%s: its files are missing", a.Version, a.Name)
-		}
-		if mg.Down == "" {
-			return done, fmt.Errorf("migrate: down %04d_%s: no down file", mg.Version, mg.Name)
-		}
-		if err := s.revert(ctx, *mg); err != nil {
-			return done, fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
-		}
-		m.log().Info("migrate: reverted", "version", mg.Version, "name", mg.Name)
-		done = append(done, *mg)
-	}
-	return done, nil
+		return nil
+	})
+	return done, err
 }
 
 // ErrNothingApplied is returned by Redo when no migration is applied.
@@ -300,41 +300,29 @@ var ErrNothingApplied = errors.New("migrate: no migration is applied")
 // Redo reverts the last applied migration and applies that same migration
 // again, under one hold of the lock.
 func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
-	s, err := m.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.close(ctx)
-	applied, err := s.applied(ctx)
-	if err != nil {
-		return err
-	}
-	if len(applied) == 0 {
-		return ErrNothingApplied
-	}
-	last := applied[len(applied)-1]
-	var mg *Migration
-	for i := range migs {
-		if migs[i].Version == last.Version {
-			mg = &migs[i]
+	return m.withHistory(ctx, func(s *session, applied []Applied) error {
+		if len(applied) == 0 {
+			return ErrNothingApplied
 		}
-	}
-	switch {
-	case mg == nil:
-		return fmt.Errorf("migrate: redo %04d_%s: its files are missing", last.Version, last.Name)
-	case mg.Down == "":
-		return fmt.Errorf("migrate: redo %04d_%s: no down file", mg.Version, mg.Name)
-	case mg.Checksum != last.Checksum:
-		return fmt.Errorf("%w: %04d_%s", ErrModified, mg.Version, mg.Name)
-	}
-	if err := s.revert(ctx, *mg); err != nil {
-		return fmt.Errorf("migrate: redo %04d_%s, down: %w", mg.Version, mg.Name, err)
-	}
-	if err := s.apply(ctx, *mg); err != nil {
-		return fmt.Errorf("migrate: redo %04d_%s, up: %w", mg.Version, mg.Name, err)
-	}
-	m.log().Info("migrate: redone", "version", mg.Version, "name", mg.Name)
-	return nil
+		last := applied[len(applied)-1]
+		mg := find(migs, last.Version)
+		switch {
+		case mg == nil:
+			return fmt.Errorf("migrate: redo %04d_%s: its files are missing", last.Version, last.Name)
+		case mg.Down == "":
+			return fmt.Errorf("migrate: redo %04d_%s: no down file", mg.Version, mg.Name)
+		case mg.Checksum != last.Checksum:
+			return fmt.Errorf("%w: %04d_%s", ErrModified, mg.Version, mg.Name)
+		}
+		if err := s.revert(ctx, *mg); err != nil {
+			return fmt.Errorf("migrate: redo %04d_%s, down: %w", mg.Version, mg.Name, err)
+		}
+		if err := s.apply(ctx, *mg); err != nil {
+			return fmt.Errorf("migrate: redo %04d_%s, up: %w", mg.Version, mg.Name, err)
+		}
+		m.log().Info("migrate: redone", "version", mg.Version, "name", mg.Name)
+		return nil
+	})
 }
 
 // apply runs mg's up file and records it in the history.
