@@ -288,6 +288,14 @@ func parseCond(c *model.Column, k kind, field, lookup string, vals []string) ([]
 	}
 	out := make([]Cond, 0, len(vals))
 	for _, s := range vals {
+		if c.Enum != nil && isLikeLookup(lookup) {
+			// A pattern over the label's text: any part of a label.
+			if err := checkText(s); err != nil {
+				return nil, bad(s, err.Error())
+			}
+			out = append(out, Cond{Field: field, Lookup: lookup, Value: s})
+			continue
+		}
 		v, err := parseValue(c, k, s)
 		if err != nil {
 			return nil, bad(s, err.Error())
@@ -299,11 +307,8 @@ func parseCond(c *model.Column, k kind, field, lookup string, vals []string) ([]
 
 // parseValue parses text input s as a value of column c.
 func parseValue(c *model.Column, k kind, s string) (any, error) {
-	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("not valid UTF-8")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return nil, fmt.Errorf("contains a NUL byte")
+	if err := checkText(s); err != nil {
+		return nil, err
 	}
 	gt := c.GoType
 	for gt.Kind() == reflect.Pointer {
@@ -311,6 +316,9 @@ func parseValue(c *model.Column, k kind, s string) (any, error) {
 	}
 	switch k {
 	case kindText:
+		if c.Enum != nil && !slices.Contains(c.Enum.Values, s) {
+			return nil, fmt.Errorf("not one of the values of %s", c.Enum.Name)
+		}
 		return s, nil
 	case kindBool:
 		b, err := strconv.ParseBool(s)
@@ -327,9 +335,13 @@ func parseValue(c *model.Column, k kind, s string) (any, error) {
 	case kindNumber:
 		switch gt.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			n, err := strconv.ParseInt(s, 10, gt.Bits())
+			bits := gt.Bits()
+			if sb := sqlIntBits(c.SQLType); sb != 0 && sb < bits {
+				bits = sb
+			}
+			n, err := strconv.ParseInt(s, 10, bits)
 			if err != nil {
-				return nil, fmt.Errorf("not an integer of %d bits", gt.Bits())
+				return nil, fmt.Errorf("not an integer of %d bits", bits)
 			}
 			return n, nil
 		case reflect.Float32, reflect.Float64:
@@ -368,4 +380,41 @@ func parseValue(c *model.Column, k kind, s string) (any, error) {
 		return nil, fmt.Errorf("not a time (RFC 3339 or 2006-01-02)")
 	}
 	return nil, fmt.Errorf("column type %s cannot be filtered from text", c.SQLType)
+}
+
+// checkText reports text input that no column can hold: invalid UTF-8 or
+// a NUL byte.
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("not valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("contains a NUL byte")
+	}
+	return nil
+}
+
+// isLikeLookup reports whether lookup is one of the LIKE family, whose value
+// is a pattern rather than a value of the column.
+func isLikeLookup(lookup string) bool {
+	switch lookup {
+	case LookupContains, LookupIContains, LookupNotContains, LookupNotIContains,
+		LookupStartsWith, LookupIStartsWith, LookupEndsWith, LookupIEndsWith:
+		return true
+	}
+	return false
+}
+
+// sqlIntBits returns the width of an SQL integer type (SMALLINT 16,
+// INTEGER 32, BIGINT 64 and their aliases), or 0 for other types.
+func sqlIntBits(sqlType string) int {
+	switch strings.ToUpper(strings.TrimSpace(sqlType)) {
+	case "SMALLINT", "INT2", "SMALLSERIAL", "SERIAL2":
+		return 16
+	case "INTEGER", "INT", "INT4", "SERIAL", "SERIAL4":
+		return 32
+	case "BIGINT", "INT8", "BIGSERIAL", "SERIAL8":
+		return 64
+	}
+	return 0
 }

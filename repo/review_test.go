@@ -284,22 +284,7 @@ type Mismatch struct {
 func TestLoadConvertsJoinTypes(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	reg := model.NewRegistry()
-	if err := reg.Register((*Shop)(nil), (*Product)(nil), (*Mismatch)(nil)); err != nil {
-		t.Fatal(err)
-	}
-	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := emit.Exec(ctx, conn, stmts); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	reg := extraModels(t, e, (*Shop)(nil), (*Product)(nil), (*Mismatch)(nil))
 	shops, err := repo.New[Shop](e.db, reg)
 	if err != nil {
 		t.Fatal(err)
@@ -338,5 +323,90 @@ func TestLoadConvertsJoinTypes(t *testing.T) {
 	err = mismatches.Load(ctx, []Mismatch{{ID: 1, ShopID: 7}}, "Shop")
 	if !errors.Is(err, repo.ErrRelation) || !strings.Contains(err.Error(), "int64") || !strings.Contains(err.Error(), "String26") {
 		t.Fatalf("Load over int64 and String26: %v, want ErrRelation naming both types", err)
+	}
+}
+
+// extraModels registers models beside the usual ones and creates their
+// tables in e's database.
+func extraModels(t *testing.T, e *env, models ...any) *model.Registry {
+	t.Helper()
+	ctx := context.Background()
+	reg := model.NewRegistry()
+	if err := reg.Register(models...); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := emit.Exec(ctx, conn, stmts); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// Gauge has an int64 field stored as INTEGER.
+type Gauge struct {
+	uno.Model `uno:"table:gauge"`
+	ID        int64 `uno:"id,pk"`
+	Level     int64 `uno:"level,type:INTEGER"`
+	Small     int64 `uno:"small,type:SMALLINT"`
+}
+
+// TestParseEnumAndIntegerWidth: a label that is not one of the enum's and
+// an integer wider than the SQL column are *FieldError/ErrBadValue from
+// ParseQuery, before any SQL; valid values still filter.
+func TestParseEnumAndIntegerWidth(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	orders := repoOf[Order](e)
+	if err := orders.Create(ctx, &Order{Code: "A", Status: "paid"}); err != nil {
+		t.Fatal(err)
+	}
+	gauges, err := repo.New[Gauge](e.db, extraModels(t, e, (*Gauge)(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gauges.Create(ctx, &Gauge{ID: 1, Level: 2147483647, Small: -32768}); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]func(string) (repo.Filter, error){
+		"status=bogus":            orders.ParseQuery,
+		"status__not_equal=bogus": orders.ParseQuery,
+		"status__in=paid,bogus":   orders.ParseQuery,
+		"level=9999999999":        gauges.ParseQuery,
+		"level__in=1,2147483648":  gauges.ParseQuery,
+		"small__gt=32768":         gauges.ParseQuery,
+	}
+	for q, parse := range bad {
+		_, err := parse(q)
+		var fe *repo.FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, repo.ErrBadValue) {
+			t.Fatalf("%s: %v, want a *FieldError with ErrBadValue", q, err)
+		}
+	}
+	for q, want := range map[string]int{"status=paid": 1, "status__in=new,shipped": 0, "status__contains=ai": 1,
+		"status__starts_with=50%25": 0} {
+		f, err := orders.ParseQuery(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if rows, err := orders.Filter(ctx, f); err != nil || len(rows) != want {
+			t.Fatalf("%s: %d rows, %v; want %d", q, len(rows), err, want)
+		}
+	}
+	for _, q := range []string{"level=2147483647", "small=-32768"} {
+		f, err := gauges.ParseQuery(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if rows, err := gauges.Filter(ctx, f); err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %d rows, %v", q, len(rows), err)
+		}
 	}
 }
