@@ -194,7 +194,7 @@ func CreateRoles(d Database) Emitter {
 			SQL: "GRANT " + quote.Ident(r.Reader) + ", " + quote.Ident(r.Writer) + ", " + quote.Ident(r.Admin) + " TO " + quote.Ident(r.Login)})
 		if pw := d.Password.Reveal(); pw != "" {
 			prefix := "ALTER ROLE " + quote.Ident(r.Login) + " WITH PASSWORD "
-			out = append(out, Statement{Name: r.Login, Kind: KindRole, SQL: prefix + literal(pw), Redacted: prefix + "'***'"})
+			out = append(out, Statement{Name: r.Login, Kind: KindRole, SQL: prefix + passwordSQL(pw), Redacted: prefix + "'***'"})
 		}
 		return out
 	})
