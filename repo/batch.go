@@ -14,7 +14,8 @@ import (
 // Batch queues repository operations, of one or several repositories on
 // the same DB, and sends them in one round trip (a pgx batch): the Go form
 // of uno's async advantage. The operations run in order and all or
-// nothing: in ctx's transaction, or in an implicit one. A Batch is not safe
+// nothing: in ctx's transaction, or in one of their own (on ctx's
+// connection when it carries one). A Batch is not safe
 // for concurrent use; it may be sent once.
 type Batch struct {
 	db     *engine.DB

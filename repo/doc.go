@@ -32,7 +32,9 @@
 // Every method takes a context. When the context carries a transaction of
 // the repository's DB (engine.DB.WithTx, engine.Session.Context) or a
 // borrowed connection (engine.DB.WithConn), the method runs on it, so
-// repository calls compose into one unit of work. Otherwise, with
+// repository calls compose into one unit of work; a method that needs a
+// transaction (MergeCopy, a Merge or CreateMany of several statements, a
+// Batch) begins it on that connection, never on a second one. Otherwise, with
 // Options.SwitchRoles, a method runs in a transaction of its own as the
 // reader role (reads) or the writer role (writes); without it, directly on
 // the pool as the login role, in one round trip.
