@@ -16,6 +16,7 @@ import (
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 )
 
 // TestPoolReuse makes 1,000 scoped calls from 16 goroutines with one
@@ -205,7 +206,7 @@ func TestSessionLevelRoleIsDiscarded(t *testing.T) {
 }
 
 func countItems(t *testing.T, e *env) int {
-	return scalar[int](t, e.db.URL, "SELECT count(*) FROM item")
+	return pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item")
 }
 
 // TestRollbackOnErrorAndPanic leaves no rows behind.
@@ -306,7 +307,7 @@ func TestCancelDuringQuery(t *testing.T) {
 		}
 	}
 	// The backend stopped sleeping: no query of ours is still running.
-	if n := scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(10)%' AND state = 'active' AND pid <> pg_backend_pid()"); n != 0 {
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(10)%' AND state = 'active' AND pid <> pg_backend_pid()"); n != 0 {
 		t.Fatalf("%d sleeping backends left", n)
 	}
 }
@@ -416,7 +417,7 @@ func TestWriteSkewRetry(t *testing.T) {
 		t.Run(fmt.Sprintf("retry=%v", retry), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, engine.Options{})
-			admin(t, e.db.URL,
+			pgtest.Exec(t, e.db.URL,
 				"CREATE TABLE oncall (name text PRIMARY KEY, on_call bool NOT NULL)",
 				"INSERT INTO oncall VALUES ('alice', true), ('bob', true)",
 				"CREATE TABLE effect (who text NOT NULL)",
@@ -455,8 +456,8 @@ func TestWriteSkewRetry(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			onCall := scalar[int](t, e.db.URL, "SELECT count(*) FROM oncall WHERE on_call")
-			effects := scalar[int](t, e.db.URL, "SELECT count(*) FROM effect")
+			onCall := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM oncall WHERE on_call")
+			effects := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM effect")
 			if onCall != 1 || effects != 1 {
 				t.Fatalf("invariant broken: %d on call, %d effects", onCall, effects)
 			}
@@ -488,7 +489,7 @@ func TestDeadlockRetry(t *testing.T) {
 		t.Run(fmt.Sprintf("retry=%v", retry), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, engine.Options{})
-			admin(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'a'), (2, 'b')")
+			pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'a'), (2, 'b')")
 			db := e.open(nil)
 			ctx := context.Background()
 			b := newBarrier(2)
@@ -515,7 +516,7 @@ func TestDeadlockRetry(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			total := scalar[int](t, e.db.URL, "SELECT sum(n)::int FROM item")
+			total := pgtest.Scalar[int](t, e.db.URL, "SELECT sum(n)::int FROM item")
 			failed := 0
 			for _, err := range errs {
 				if err != nil {

@@ -102,7 +102,7 @@ func TestTerminatedBackends(t *testing.T) {
 	for db.Stat().TotalConns() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	killed := scalar[int](t, e.db.URL,
+	killed := pgtest.Scalar[int](t, e.db.URL,
 		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
 		e.db.Name, e.cfg.User)
 	if killed < 1 {
@@ -117,7 +117,7 @@ func TestTerminatedBackends(t *testing.T) {
 			t.Fatalf("WithTx after terminate: %v", err)
 		}
 	}
-	scalar[int](t, e.db.URL,
+	pgtest.Scalar[int](t, e.db.URL,
 		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
 		e.db.Name, e.cfg.User)
 	time.Sleep(50 * time.Millisecond)

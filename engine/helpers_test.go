@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/internal/pgtest"
@@ -37,7 +35,7 @@ func newEnv(t *testing.T, opts engine.Options) *env {
 	t.Helper()
 	db := pgtest.NewDatabase(t)
 	r := config.DefaultRoles(db.Name)
-	admin(t, db.URL,
+	pgtest.Exec(t, db.URL,
 		"CREATE ROLE "+quote.Ident(r.Base)+" NOLOGIN",
 		"CREATE ROLE "+quote.Ident(r.Reader)+" NOLOGIN IN ROLE "+quote.Ident(r.Base),
 		"CREATE ROLE "+quote.Ident(r.Writer)+" NOLOGIN IN ROLE "+quote.Ident(r.Base),
@@ -75,38 +73,6 @@ func (e *env) open(edit func(*config.Config)) *engine.DB {
 		e.t.Fatal(err)
 	}
 	return db
-}
-
-// admin runs statements as the superuser on the database at rawURL.
-func admin(t testing.TB, rawURL string, stmts ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
-// scalar runs a one-value query as the superuser.
-func scalar[T any](t testing.TB, rawURL, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
 }
 
 // cutProxy is a TCP proxy between the client and PostgreSQL that, once

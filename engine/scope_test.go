@@ -14,6 +14,7 @@ import (
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 )
 
 func insertItem(ctx context.Context, q engine.Querier, id int) error {
@@ -69,7 +70,7 @@ func TestNestedSavepoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := scalar[string](t, e.db.URL, "SELECT string_agg(id::text, ',' ORDER BY id) FROM item")
+	ids := pgtest.Scalar[string](t, e.db.URL, "SELECT string_agg(id::text, ',' ORDER BY id) FROM item")
 	if ids != "1,2,4" {
 		t.Fatalf("rows %s, want 1,2,4", ids)
 	}
@@ -289,7 +290,7 @@ func TestScopeEndsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := scalar[string](t, e.db.URL, "SELECT coalesce(string_agg(id::text, ','), '') FROM item"); ids != "43" {
+	if ids := pgtest.Scalar[string](t, e.db.URL, "SELECT coalesce(string_agg(id::text, ','), '') FROM item"); ids != "43" {
 		t.Fatalf("rows %q, want only 43", ids)
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
@@ -58,7 +59,7 @@ func TestCreateFillsGeneratedColumns(t *testing.T) {
 	if n := e.count("customer"); n != 1 {
 		t.Fatalf("%d rows", n)
 	}
-	if got := scalar[string](t, e.url, "SELECT name FROM customer WHERE id = $1", string(c.ID)); got != "Ann" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name FROM customer WHERE id = $1", string(c.ID)); got != "Ann" {
 		t.Fatalf("stored name %q", got)
 	}
 
@@ -280,14 +281,14 @@ func TestUpdate(t *testing.T) {
 	if err := customers.Update(ctx, &c); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Anna31" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Anna31" {
 		t.Fatalf("all columns: %q", got)
 	}
 	c.Name, c.Age = "Hanna", 99
 	if err := customers.Update(ctx, &c, "age"); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Anna99" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Anna99" {
 		t.Fatalf("named column: %q", got)
 	}
 	if c.Name != "Anna" {
@@ -311,7 +312,7 @@ func TestUpdate(t *testing.T) {
 	if err := customers.Update(ctx, &other, "email"); !errors.Is(err, dberr.ErrUniqueViolation) {
 		t.Fatalf("unique: %v", err)
 	}
-	if got := scalar[string](t, e.url, "SELECT email FROM customer WHERE id = $1", string(other.ID)); got != "b@x" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT email FROM customer WHERE id = $1", string(other.ID)); got != "b@x" {
 		t.Fatalf("failed update wrote: %q", got)
 	}
 }
@@ -340,7 +341,7 @@ func TestOptimisticConcurrency(t *testing.T) {
 	if err := orders.Delete(ctx, &stale); !errors.Is(err, dberr.ErrConflict) {
 		t.Fatalf("stale delete: %v", err)
 	}
-	if got := scalar[string](t, e.url, `SELECT title FROM "order"`); got != "t2" {
+	if got := pgtest.Scalar[string](t, e.url, `SELECT title FROM "order"`); got != "t2" {
 		t.Fatalf("stored %q", got)
 	}
 	gone := Order{Status: "new", ULIDKey: model.ULIDKey{ID: "00000000000000000000000000"}, Version: 1}
@@ -408,7 +409,7 @@ func TestDeleteHardAndSoft(t *testing.T) {
 	if !o.IsDeleted || o.DeletedAt == nil {
 		t.Fatalf("struct not refreshed: %+v", o.RecordStatus)
 	}
-	if n := scalar[int64](t, e.url, `SELECT count(*) FROM "order" WHERE is_deleted AND deleted_at IS NOT NULL`); n != 1 {
+	if n := pgtest.Scalar[int64](t, e.url, `SELECT count(*) FROM "order" WHERE is_deleted AND deleted_at IS NOT NULL`); n != 1 {
 		t.Fatalf("soft-deleted rows %d", n)
 	}
 	if e.count("order") != 2 {
@@ -462,7 +463,7 @@ func TestRolledBackTransactionLeavesTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	snapshot := func() string {
-		return scalar[string](t, e.url, `SELECT string_agg(id || ':' || name || ':' || qty, ',' ORDER BY id) FROM item`)
+		return pgtest.Scalar[string](t, e.url, `SELECT string_agg(id || ':' || name || ':' || qty, ',' ORDER BY id) FROM item`)
 	}
 	before := snapshot()
 	boom := errors.New("boom")
@@ -504,7 +505,7 @@ func TestSwitchRoles(t *testing.T) {
 	ctx := context.Background()
 	// The login role can no longer write directly: every write must go
 	// through the writer role.
-	admin(t, e.url, "REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM "+e.cfg.Roles.Login)
+	pgtest.Exec(t, e.url, "REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM "+e.cfg.Roles.Login)
 	direct := repoOf[Item](e)
 	if err := direct.Create(ctx, &Item{ID: 1, Name: "x"}); !errors.Is(err, dberr.ErrPermissionDenied) {
 		t.Fatalf("direct write as login: %v", err)
@@ -560,7 +561,7 @@ func TestRecordStatusColumnsKeptByUpdateAndMerge(t *testing.T) {
 	if err != nil || res.Unchanged != 1 {
 		t.Fatalf("unchanged merge: %+v %v", res, err)
 	}
-	if got := scalar[time.Time](t, e.url, `SELECT modified_at FROM "order"`); !got.Equal(modified) {
+	if got := pgtest.Scalar[time.Time](t, e.url, `SELECT modified_at FROM "order"`); !got.Equal(modified) {
 		t.Fatal("unchanged merge touched modified_at")
 	}
 	if !rows[0].ModifiedAt.Equal(modified) || rows[0].ID != o.ID {
@@ -590,7 +591,7 @@ func TestPatch(t *testing.T) {
 	if err := customers.Patch(ctx, &c, "age"); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Ann44" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Ann44" {
 		t.Fatalf("named column: %q", got)
 	}
 	// The same column set in another order reuses the statement correctly.
@@ -601,14 +602,14 @@ func TestPatch(t *testing.T) {
 	if err := customers.Patch(ctx, &c, "name", "age"); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Bea45" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name || age FROM customer"); got != "Bea45" {
 		t.Fatalf("two columns: %q", got)
 	}
 	c.Name = "Cid"
 	if err := customers.Patch(ctx, &c); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
 		t.Fatalf("every column: %q", got)
 	}
 	if err := customers.Patch(ctx, &c, "nope"); !errors.Is(err, repo.ErrUnknownField) {
@@ -633,7 +634,7 @@ func TestPatch(t *testing.T) {
 	if err := orders.Patch(ctx, &stale, "title"); !errors.Is(err, dberr.ErrConflict) {
 		t.Fatalf("stale version: %v", err)
 	}
-	if got := scalar[string](t, e.url, "SELECT title || version FROM \"order\" WHERE code = 'P'"); got != "two2" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT title || version FROM \"order\" WHERE code = 'P'"); got != "two2" {
 		t.Fatalf("versioned row: %q", got)
 	}
 	// Inside a transaction that rolls back, nothing stays.
@@ -648,7 +649,7 @@ func TestPatch(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name FROM customer"); got != "Cid" {
 		t.Fatalf("after rollback: %q", got)
 	}
 }

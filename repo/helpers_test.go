@@ -153,7 +153,7 @@ func newEnvOpts(t testing.TB, opts engine.Options) *env {
 	}
 	r := config.DefaultRoles(pdb.Name)
 	q := quote.Ident
-	admin(t, pdb.URL,
+	pgtest.Exec(t, pdb.URL,
 		"CREATE ROLE "+q(r.Base)+" NOLOGIN",
 		"CREATE ROLE "+q(r.Reader)+" NOLOGIN IN ROLE "+q(r.Base),
 		"CREATE ROLE "+q(r.Writer)+" NOLOGIN IN ROLE "+q(r.Base),
@@ -207,41 +207,9 @@ func repoOf[T any](e *env, opts ...repo.Options) *repo.Repository[T] {
 	return r
 }
 
-// admin runs statements as the superuser.
-func admin(t testing.TB, rawURL string, stmts ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
-// scalar runs a one-value query as the superuser.
-func scalar[T any](t testing.TB, rawURL, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
-}
-
 func (e *env) count(table string) int64 {
 	e.t.Helper()
-	return scalar[int64](e.t, e.url, "SELECT count(*) FROM "+quote.Ident(table))
+	return pgtest.Scalar[int64](e.t, e.url, "SELECT count(*) FROM "+quote.Ident(table))
 }
 
 func ptr[T any](v T) *T { return &v }

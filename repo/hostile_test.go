@@ -11,6 +11,7 @@ import (
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
@@ -166,7 +167,7 @@ func TestHostileInput(t *testing.T) {
 	if e.count("canary") != canaryBefore {
 		t.Fatal("canary row count changed")
 	}
-	if n := scalar[int64](t, e.url, "SELECT count(*) FROM customer"); n == 0 {
+	if n := pgtest.Scalar[int64](t, e.url, "SELECT count(*) FROM customer"); n == 0 {
 		t.Fatal("customers gone")
 	}
 }

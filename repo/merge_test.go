@@ -10,6 +10,7 @@ import (
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -51,7 +52,7 @@ func TestMergeOutcomes(t *testing.T) {
 		t.Fatal("inserted row not filled back")
 	}
 	before := versions(t, e, "item")
-	touched := scalar[string](t, e.url, "SELECT touched::text FROM item WHERE id = 1")
+	touched := pgtest.Scalar[string](t, e.url, "SELECT touched::text FROM item WHERE id = 1")
 
 	again := []Item{{ID: 1, Name: "a", Qty: 1}, {ID: 2, Name: "b", Qty: 2, Tags: []string{"t"}}, {ID: 3, Name: "c2"}, {ID: 4, Name: "d"}}
 	res, err = items.Merge(ctx, again, repo.MergeOptions{})
@@ -74,10 +75,10 @@ func TestMergeOutcomes(t *testing.T) {
 	if after["3"] == before["3"] {
 		t.Fatal("updated row not rewritten")
 	}
-	if got := scalar[string](t, e.url, "SELECT touched::text FROM item WHERE id = 1"); got != touched {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT touched::text FROM item WHERE id = 1"); got != touched {
 		t.Fatal("unchanged row's default column changed")
 	}
-	if got := scalar[string](t, e.url, "SELECT name FROM item WHERE id = 3"); got != "c2" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name FROM item WHERE id = 3"); got != "c2" {
 		t.Fatalf("updated name %q", got)
 	}
 	// Only named columns are merged and compared.
@@ -85,7 +86,7 @@ func TestMergeOutcomes(t *testing.T) {
 	if err != nil || o != repo.Updated {
 		t.Fatalf("named columns: %v %v", o, err)
 	}
-	if got := scalar[string](t, e.url, "SELECT name || qty FROM item WHERE id = 1"); got != "a5" {
+	if got := pgtest.Scalar[string](t, e.url, "SELECT name || qty FROM item WHERE id = 1"); got != "a5" {
 		t.Fatalf("named columns wrote %q", got)
 	}
 	if e.count("item") != 4 {
@@ -187,7 +188,7 @@ func TestMergeLargeAndCopy(t *testing.T) {
 			t.Fatalf("row %d: %v", i, o)
 		}
 	}
-	if got := scalar[int64](t, e.url, "SELECT count(*) FROM item WHERE qty = -1"); got != int64(n/2) {
+	if got := pgtest.Scalar[int64](t, e.url, "SELECT count(*) FROM item WHERE qty = -1"); got != int64(n/2) {
 		t.Fatalf("%d rows updated", got)
 	}
 	if e.count("item") != int64(n+1) {

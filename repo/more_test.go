@@ -14,6 +14,7 @@ import (
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/quote"
 	"github.com/uno-db/uno/repo"
@@ -490,7 +491,7 @@ func TestSchemaQualifiedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
-	admin(t, e.url,
+	pgtest.Exec(t, e.url,
 		`GRANT USAGE ON SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login),
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login))
 	invoices, err := repo.New[Invoice](e.db, reg)
@@ -520,7 +521,7 @@ func TestSchemaQualifiedModel(t *testing.T) {
 	if err != nil || len(got) != 3 || got[0].Number != "A-1" {
 		t.Fatalf("filter: %v %+v", err, got)
 	}
-	if n := scalar[int64](t, e.url, `SELECT count(*) FROM "sales dept".invoice`); n != 4 {
+	if n := pgtest.Scalar[int64](t, e.url, `SELECT count(*) FROM "sales dept".invoice`); n != 4 {
 		t.Fatalf("%d rows", n)
 	}
 }

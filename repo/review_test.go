@@ -13,6 +13,7 @@ import (
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
@@ -44,7 +45,7 @@ func TestMergeOverlongKeyRejected(t *testing.T) {
 			t.Fatalf("%s of an over-long code: %v, want SQLSTATE 22001", name, err)
 		}
 	}
-	if got := scalar[string](t, e.url, `SELECT string_agg(title, ',') FROM "order"`); got != "orig" {
+	if got := pgtest.Scalar[string](t, e.url, `SELECT string_agg(title, ',') FROM "order"`); got != "orig" {
 		t.Fatalf("titles after the rejected merges: %q, want orig", got)
 	}
 	if n := e.count("order"); n != 1 {
@@ -195,7 +196,7 @@ func TestMergeSoftDeletedRow(t *testing.T) {
 			}
 		}
 	}
-	if got := scalar[string](t, e.url, `SELECT format('%s %s %s', title, is_deleted, version) FROM "order"`); got != "x t 1" {
+	if got := pgtest.Scalar[string](t, e.url, `SELECT format('%s %s %s', title, is_deleted, version) FROM "order"`); got != "x t 1" {
 		t.Fatalf("the deleted row became %q", got)
 	}
 	if n := e.count("order"); n != 1 {
@@ -236,7 +237,7 @@ func TestCreateOrGetSoftDeletedRow(t *testing.T) {
 	if v.Title != "new" || v.Code != "B" || v.IsDeleted {
 		t.Fatalf("struct filled with the deleted row: %+v", v)
 	}
-	if got := scalar[string](t, e.url, `SELECT format('%s %s %s', count(*), min(title), bool_and(is_deleted)) FROM "order"`); got != "1 x t" {
+	if got := pgtest.Scalar[string](t, e.url, `SELECT format('%s %s %s', count(*), min(title), bool_and(is_deleted)) FROM "order"`); got != "1 x t" {
 		t.Fatalf("orders: %q, want the one deleted row", got)
 	}
 	w := Order{ULIDKey: o.ULIDKey, Code: "B", Title: "new"}

@@ -153,3 +153,37 @@ func ServerURL() (string, error) {
 	}
 	return u.String(), nil
 }
+
+// Exec runs statements, in order, as the superuser on the database at
+// rawURL; the test fails at the first error.
+func Exec(t testing.TB, rawURL string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// Scalar runs a query returning one value as the superuser on the database
+// at rawURL and returns the value; the test fails on any error.
+func Scalar[T any](t testing.TB, rawURL, sql string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v T
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
