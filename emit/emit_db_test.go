@@ -28,26 +28,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// generateULID stands in for the generate_ulid() of emit.Functions (which
-// needs the uno roles), so the table tests need no database set-up: 10
-// characters of millisecond time and 16 random ones, in Crockford base32.
-const generateULID = `CREATE FUNCTION generate_ulid() RETURNS text LANGUAGE plpgsql VOLATILE AS $f$
-DECLARE
-    alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-    ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000);
-    out text := '';
-BEGIN
-    FOR i IN 1..10 LOOP
-        out := substr(alphabet, (ms % 32)::int + 1, 1) || out;
-        ms := ms / 32;
-    END LOOP;
-    FOR i IN 1..16 LOOP
-        out := out || substr(alphabet, floor(random() * 32)::int + 1, 1);
-    END LOOP;
-    RETURN out;
-END
-$f$`
-
 func registry(t testing.TB, models ...any) *model.Registry {
 	t.Helper()
 	r := model.NewRegistry()
@@ -75,7 +55,11 @@ func connect(t *testing.T) *pgx.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(ctx) })
-	if _, err := conn.Exec(ctx, generateULID); err != nil {
+	ulid, err := emit.ULIDFunction("public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emit.Exec(ctx, conn, ulid); err != nil {
 		t.Fatal(err)
 	}
 	return conn

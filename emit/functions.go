@@ -165,9 +165,7 @@ func Functions(d Database) Emitter {
 		r := d.Roles
 		pinned := []string{"pg_catalog", fs}
 		fns := []sqlbuild.Function{
-			{Schema: fs, Name: FuncGenerateULID, Returns: "text", Volatility: sqlbuild.Volatile, SearchPath: pinned,
-				Body: generateULIDBody, Execute: []string{r.Base},
-				Comment: "A ULID: 26 Crockford base32 characters, time-ordered."},
+			ulidFunction(fs, []string{r.Base}),
 			{Schema: fs, Name: FuncSetRole, Args: []sqlbuild.Arg{{Name: "role_name", Type: "text"}}, Returns: "text",
 				Body: setRoleBody(r), Execute: []string{r.Login},
 				Comment: "Switches the transaction to an uno role: reader, writer, admin or login."},
@@ -258,4 +256,22 @@ UNION ALL
 SELECT 'application role bypasses row-level security', rolname FROM pg_roles
     WHERE rolname IN (` + roles.String() + `) AND (rolbypassrls OR rolsuper)
 ORDER BY 1, 2`
+}
+
+// ULIDFunction returns the statements that create generate_ulid() in
+// schema exactly as [Functions] does, but leave EXECUTE to PUBLIC: for a
+// database that is not set up with uno's roles (tests, tools).
+func ULIDFunction(schema string) ([]Statement, error) {
+	if schema == "" {
+		schema = "public"
+	}
+	return ulidFunction(schema, nil).Statements()
+}
+
+// ulidFunction is generate_ulid() in schema fs, executable by execute
+// (PUBLIC when empty).
+func ulidFunction(fs string, execute []string) sqlbuild.Function {
+	return sqlbuild.Function{Schema: fs, Name: FuncGenerateULID, Returns: "text", Volatility: sqlbuild.Volatile,
+		SearchPath: []string{"pg_catalog", fs}, Body: generateULIDBody, Execute: execute,
+		Comment: "A ULID: 26 Crockford base32 characters, time-ordered."}
 }

@@ -71,7 +71,7 @@ func exampleDB(models ...any) (*engine.DB, *model.Registry, func(), error) {
 	defer conn.Close(ctx)
 	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
 	if err == nil {
-		_, err = conn.Exec(ctx, generateULID)
+		_, err = conn.Exec(ctx, generateULID())
 	}
 	if err == nil {
 		err = emit.Exec(ctx, conn, stmts)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,24 +111,18 @@ type Canary struct {
 	ID        int64 `uno:"id,pk"`
 }
 
-// generateULID stands in for the generate_ulid() function a later emitter
-// provides.
-const generateULID = `CREATE FUNCTION generate_ulid() RETURNS text LANGUAGE plpgsql VOLATILE AS $f$
-DECLARE
-    alphabet CONSTANT text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-    ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000);
-    out text := '';
-BEGIN
-    FOR i IN 1..10 LOOP
-        out := substr(alphabet, (ms % 32)::int + 1, 1) || out;
-        ms := ms / 32;
-    END LOOP;
-    FOR i IN 1..16 LOOP
-        out := out || substr(alphabet, floor(random() * 32)::int + 1, 1);
-    END LOOP;
-    RETURN out;
-END
-$f$`
+// generateULID creates uno's generate_ulid(), executable by everyone.
+func generateULID() string {
+	stmts, err := emit.ULIDFunction("public")
+	if err != nil {
+		panic(err)
+	}
+	sqls := make([]string, len(stmts))
+	for i, st := range stmts {
+		sqls[i] = st.SQL
+	}
+	return strings.Join(sqls, ";\n")
+}
 
 // env is one test's database: uno's roles, the test models' tables, a
 // factory and a DB logged in as <db>_login.
@@ -163,7 +158,7 @@ func newEnvOpts(t testing.TB, opts engine.Options) *env {
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "+q(r.Reader),
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "+q(r.Writer)+", "+q(r.Login),
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO "+q(r.Writer)+", "+q(r.Login),
-		generateULID,
+		generateULID(),
 	)
 	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
 	if err != nil {
