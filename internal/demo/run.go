@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -59,16 +61,18 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 	target := server
 	target.Database = dbName
 	target.Roles = config.DefaultRoles(dbName)
-	url := "postgres://" + target.User + "@" + hostPort(target) + "/" + dbName + "?sslmode=" + target.SSLMode
+	u := url.URL{Scheme: "postgres", User: url.User(target.User), Host: net.JoinHostPort(target.Host, strconv.Itoa(target.Port)),
+		Path: "/" + dbName, RawQuery: "sslmode=" + url.QueryEscape(target.SSLMode)}
+	if server.Password != "" {
+		u.User = url.UserPassword(target.User, server.Password.Reveal())
+	}
+	dsn := u.String()
 	env := func(app *cli.App, args ...string) error {
 		app.Stdout, app.Stderr = indent{out}, indent{out}
-		if code := app.Main(ctx, append([]string{"--url", url}, args...)); code != cli.ExitOK {
+		if code := app.Main(ctx, append([]string{"--url", dsn}, args...)); code != cli.ExitOK {
 			return fmt.Errorf("uno %s: exit %d", strings.Join(args, " "), code)
 		}
 		return nil
-	}
-	if server.Password != "" {
-		url = "postgres://" + target.User + ":" + urlEscape(server.Password.Reveal()) + "@" + hostPort(target) + "/" + dbName + "?sslmode=" + target.SSLMode
 	}
 	app := &cli.App{Models: Models()}
 	say("1. uno db create: roles %s, %s, %s, %s, %s and database %s", target.Roles.Login, target.Roles.Reader,
@@ -416,25 +420,6 @@ func (i indent) Write(p []byte) (int, error) {
 	}
 	_, err := io.WriteString(i.w, "     "+strings.ReplaceAll(s, "\n", "\n     ")+"\n")
 	return len(p), err
-}
-
-func hostPort(c config.Config) string {
-	if strings.Contains(c.Host, ":") {
-		return "[" + c.Host + "]:" + strconv.Itoa(c.Port)
-	}
-	return c.Host + ":" + strconv.Itoa(c.Port)
-}
-
-func urlEscape(s string) string {
-	var b strings.Builder
-	for _, r := range []byte(s) {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			b.WriteByte(r)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", r)
-		}
-	}
-	return b.String()
 }
 
 // demoServer returns a superuser config: from DATABASE_URL or the PG*
