@@ -14,6 +14,7 @@ import (
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgproxy"
 	"github.com/uno-db/uno/internal/pgtest"
 )
 
@@ -24,24 +25,24 @@ func TestConnectionCutAroundCommit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
-		mode     int32
+		act      pgproxy.Action
 		wantRuns int32
 		maxConns int
 	}{
-		{"before", cutBefore, 2, 4},
-		{"after", cutAfter, 1, 4},
+		{"before", pgproxy.CutBefore, 2, 4},
+		{"after", pgproxy.CutAfter, 1, 4},
 		// With one connection, the lookup of the outcome needs the dead
 		// connection to be given back first.
-		{"after, pool of one", cutAfter, 1, 1},
+		{"after, pool of one", pgproxy.CutAfter, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, engine.Options{})
-			proxy := newCutProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
-			db := e.open(func(c *config.Config) { c.Port = proxy.port(); c.Pool.MaxConns = tc.maxConns })
+			proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+			db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = tc.maxConns })
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			proxy.mode.Store(tc.mode)
+			proxy.SetRule(pgproxy.Once(pgproxy.Message.IsCommit, tc.act))
 			var runs atomic.Int32
 			err := db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true},
 				func(ctx context.Context, tx *engine.Tx) error {
@@ -52,8 +53,8 @@ func TestConnectionCutAroundCommit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("WithTx: %v", err)
 			}
-			if proxy.cuts.Load() != 1 {
-				t.Fatalf("proxy cut %d connections", proxy.cuts.Load())
+			if proxy.Cuts() != 1 {
+				t.Fatalf("proxy cut %d connections", proxy.Cuts())
 			}
 			if runs.Load() != tc.wantRuns {
 				t.Fatalf("function ran %d times, want %d", runs.Load(), tc.wantRuns)
@@ -70,9 +71,9 @@ func TestConnectionCutAroundCommit(t *testing.T) {
 func TestCommitLostWithoutRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
-	proxy := newCutProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
-	db := e.open(func(c *config.Config) { c.Port = proxy.port() })
-	proxy.mode.Store(cutBefore)
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
+	proxy.SetRule(pgproxy.Once(pgproxy.Message.IsCommit, pgproxy.CutBefore))
 	var runs int
 	err := db.WithTx(context.Background(), engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
 		runs++

@@ -1,20 +1,15 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
 	"net/url"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgproxy"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/quote"
 )
@@ -75,112 +70,13 @@ func (e *env) open(edit func(*config.Config)) *engine.DB {
 	return db
 }
 
-// cutProxy is a TCP proxy between the client and PostgreSQL that, once
-// armed, cuts the connection that sends a simple-protocol COMMIT: before
-// forwarding it (cutBefore) or right after (cutAfter).
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mode   atomic.Int32
-	cuts   atomic.Int32
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-const (
-	cutOff int32 = iota
-	cutBefore
-	cutAfter
-)
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
+// newProxy starts a pgproxy in front of the test server, closed with the test.
+func newProxy(t *testing.T, target string) *pgproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := pgproxy.New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
+	t.Cleanup(p.Close)
 	return p
-}
-
-func (p *cutProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, client, server)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(client, server); client.Close() }()
-		go func() { defer p.wg.Done(); p.forward(client, server); server.Close(); client.Close() }()
-	}
-}
-
-// forward copies client messages to the server, watching for COMMIT.
-func (p *cutProxy) forward(client, server net.Conn) {
-	// The startup message has no type byte.
-	var lenBuf [4]byte
-	if _, err := io.ReadFull(client, lenBuf[:]); err != nil {
-		return
-	}
-	n := binary.BigEndian.Uint32(lenBuf[:])
-	body := make([]byte, n-4)
-	if _, err := io.ReadFull(client, body); err != nil {
-		return
-	}
-	if _, err := server.Write(append(lenBuf[:], body...)); err != nil {
-		return
-	}
-	for {
-		var hdr [5]byte
-		if _, err := io.ReadFull(client, hdr[:]); err != nil {
-			return
-		}
-		n := binary.BigEndian.Uint32(hdr[1:])
-		body := make([]byte, n-4)
-		if _, err := io.ReadFull(client, body); err != nil {
-			return
-		}
-		isCommit := hdr[0] == 'Q' && bytes.HasPrefix(bytes.ToUpper(body), []byte("COMMIT"))
-		if isCommit {
-			switch p.mode.Load() {
-			case cutBefore:
-				if p.mode.CompareAndSwap(cutBefore, cutOff) {
-					p.cuts.Add(1)
-					return
-				}
-			case cutAfter:
-				if p.mode.CompareAndSwap(cutAfter, cutOff) {
-					p.cuts.Add(1)
-					_, _ = server.Write(append(hdr[:], body...))
-					return
-				}
-			}
-		}
-		if _, err := server.Write(append(hdr[:], body...)); err != nil {
-			return
-		}
-	}
 }

@@ -33,10 +33,19 @@ const clusterPrefix = "uno-pgcluster-"
 // listens on 127.0.0.1 only, trusts every local connection and keeps no data
 // after [Cluster.Destroy].
 type Cluster struct {
-	dir  string // temporary directory holding data, socket and log
-	bin  string // directory of initdb and pg_ctl
-	port int
-	cred *syscall.Credential // non-nil when running the server as another user
+	dir      string // temporary directory holding data, socket and log
+	bin      string // directory of initdb and pg_ctl
+	port     int
+	cred     *syscall.Credential // non-nil when running the server as another user
+	settings []string            // extra server settings, name=value
+}
+
+// Options adjusts a new cluster.
+type Options struct {
+	// Settings are server run-time settings as name=value, passed with -c
+	// after the defaults, so they override them (for example
+	// "synchronous_commit=on" for crash drills: the default is off).
+	Settings []string
 }
 
 // FindBinaries returns the directory holding initdb and pg_ctl, looking on
@@ -68,7 +77,10 @@ func versionOf(initdbPath string) int {
 }
 
 // New creates and starts a cluster in a new temporary directory.
-func New() (*Cluster, error) {
+func New() (*Cluster, error) { return NewWith(Options{}) }
+
+// NewWith creates and starts a cluster with the given options.
+func NewWith(o Options) (*Cluster, error) {
 	reapOrphans()
 	bin, err := FindBinaries()
 	if err != nil {
@@ -78,7 +90,7 @@ func New() (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
-	c := &Cluster{dir: dir, bin: bin}
+	c := &Cluster{dir: dir, bin: bin, settings: append([]string(nil), o.Settings...)}
 	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		c.Destroy()
 		return nil, fmt.Errorf("pgcluster: %w", err)
@@ -151,7 +163,7 @@ func (c *Cluster) Start() error {
 			}
 			c.port = p
 		}
-		opts := strings.Join([]string{
+		args := []string{
 			"-p", strconv.Itoa(c.port),
 			"-h", "127.0.0.1",
 			"-k", c.dir,
@@ -161,7 +173,11 @@ func (c *Cluster) Start() error {
 			"-c", "synchronous_commit=off",
 			"-c", "full_page_writes=off",
 			"-c", "max_prepared_transactions=0",
-		}, " ")
+		}
+		for _, s := range c.settings {
+			args = append(args, "-c", s)
+		}
+		opts := strings.Join(args, " ")
 		out, err := c.run("pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.dir, "server.log"),
 			"-w", "-t", "60", "-o", opts, "start")
 		if err == nil {
@@ -176,14 +192,40 @@ func (c *Cluster) Start() error {
 	return lastErr
 }
 
+// Shutdown modes of pg_ctl stop and restart.
+const (
+	Smart     = "smart"     // wait for clients to disconnect
+	Fast      = "fast"      // roll back open transactions, disconnect, checkpoint
+	Immediate = "immediate" // crash: no checkpoint, crash recovery at the next start
+)
+
 // Stop stops the server with an immediate shutdown; the data stays, so
 // [Cluster.Start] can bring it back.
-func (c *Cluster) Stop() error {
-	if out, err := c.run("pg_ctl", "-D", c.dataDir(), "-m", "immediate", "-w", "stop"); err != nil {
-		return fmt.Errorf("pgcluster: pg_ctl stop failed: %w\n%s", err, out)
+func (c *Cluster) Stop() error { return c.StopMode(Immediate) }
+
+// StopMode stops the server with the given shutdown mode ([Fast],
+// [Immediate] or [Smart]).
+func (c *Cluster) StopMode(mode string) error {
+	if out, err := c.run("pg_ctl", "-D", c.dataDir(), "-m", mode, "-w", "stop"); err != nil {
+		return fmt.Errorf("pgcluster: pg_ctl stop -m %s failed: %w\n%s", mode, err, out)
 	}
 	return nil
 }
+
+// Restart stops the server with the given mode and starts it again on the
+// same port, like pg_ctl restart -m mode.
+func (c *Cluster) Restart(mode string) error {
+	if err := c.StopMode(mode); err != nil {
+		return err
+	}
+	return c.Start()
+}
+
+// DataDir is the cluster's data directory.
+func (c *Cluster) DataDir() string { return c.dataDir() }
+
+// Dir is the cluster's temporary directory (data, socket directory, log).
+func (c *Cluster) Dir() string { return c.dir }
 
 // Destroy stops the server if it runs and removes its directory.
 func (c *Cluster) Destroy() {
