@@ -15,6 +15,11 @@ import (
 type Options struct {
 	Roles          config.Roles // all five names are required
 	FunctionSchema string       // default "public"
+	// SignedIdentity makes the tenant policies use the verified identity
+	// functions ([SignedTenantPredicate]) instead of the rls_var.*
+	// settings; it must match the Database's SignedIdentity, which
+	// decides what the trigger functions read.
+	SignedIdentity bool
 }
 
 func (o Options) withDefaults() Options {

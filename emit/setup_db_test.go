@@ -75,8 +75,9 @@ type unoDB struct {
 	pg    pgtest.Database
 	d     emit.Database
 	reg   *model.Registry
-	super *pgx.Conn // superuser, in the database
-	db    *engine.DB
+	super *pgx.Conn  // superuser, in the database
+	db    *engine.DB // the application's login role
+	admin *engine.DB // the admin login role
 }
 
 var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engine.NewFactory(engine.Options{}) })
@@ -99,13 +100,15 @@ func setUp(t *testing.T, models ...any) *unoDB {
 		t.Fatal(err)
 	}
 	u.db = openLogin(t, pg)
+	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
 	u.reg = registry(t, models...)
 	u.runModels(t, u.reg.Tables()...)
 	return u
 }
 
 // runModels runs everything for the tables as the admin role, through
-// engine.WithTx.
+// engine.WithTx on the admin login (the application's login cannot
+// become admin).
 func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	t.Helper()
 	reg := emit.NewRegistry(u.d.Options())
@@ -118,7 +121,7 @@ func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = u.db.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
+	err = u.admin.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
 		return r.ExecTx(ctx, tx, stmts)
 	})
 	if err != nil {
@@ -140,9 +143,15 @@ func superConn(t *testing.T, rawURL string) *pgx.Conn {
 // openLogin opens the database as its login role.
 func openLogin(t *testing.T, pg pgtest.Database) *engine.DB {
 	t.Helper()
+	return openAs(t, pg, "")
+}
+
+// openAs opens the database as user (empty: the login role).
+func openAs(t *testing.T, pg pgtest.Database, user string) *engine.DB {
+	t.Helper()
 	pu, _ := url.Parse(pg.URL)
 	port, _ := strconv.Atoi(pu.Port())
-	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, SSLMode: "disable",
+	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, User: user, SSLMode: "disable",
 		Retry: config.Retry{InitialDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}}.WithDefaults()
 	f, err := factoryOnce()
 	if err != nil {
