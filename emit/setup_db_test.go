@@ -87,9 +87,19 @@ var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engin
 // registry has for them as the admin role, through engine.
 func setUp(t *testing.T, models ...any) *unoDB {
 	t.Helper()
+	return setUpMode(t, false, models...)
+}
+
+// testSecret is the signed identity's secret in the tests.
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// setUpMode is setUp in the unsigned or the signed identity mode; in the
+// signed mode the secret is testSecret.
+func setUpMode(t *testing.T, signed bool, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
 	pg := pgtest.NewDatabase(t)
-	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}}}
+	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
 	admin := superConn(t, pgtest.AdminURL(t))
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
@@ -98,6 +108,11 @@ func setUp(t *testing.T, models ...any) *unoDB {
 	u.super = superConn(t, pg.URL)
 	if _, err := r.Run(ctx, u.super, u.d.SetupEmitters()...); err != nil {
 		t.Fatal(err)
+	}
+	if signed {
+		if _, err := r.Run(ctx, u.super, emit.IdentitySecret(u.d, testSecret)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	u.db = openLogin(t, pg)
 	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
