@@ -16,6 +16,7 @@ import (
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/types"
@@ -119,6 +120,43 @@ func setUpMode(t *testing.T, signed bool, models ...any) *unoDB {
 	u.reg = registry(t, models...)
 	u.runModels(t, u.reg.Tables()...)
 	return u
+}
+
+// withTx is u.db.WithTx that, in the signed mode, signs the identity of
+// opts in as the transaction's first statement, as the engine's BEGIN
+// batch does (same transaction: same backend and transaction start).
+func (u *unoDB) withTx(ctx context.Context, opts engine.TxOptions, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	return u.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
+		id := opts.Identity
+		if u.d.SignedIdentity && (id.UserID != "" || id.TenantID != "" || id.Superuser) {
+			signer, err := identity.NewSigner(testSecret)
+			if err != nil {
+				return err
+			}
+			args, err := signer.Args(identity.Claims{TenantID: id.TenantID, UserID: id.UserID, Superuser: id.Superuser}, time.Now())
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SELECT "+identity.SignInCall(u.d.FunctionSchema, 1), args...); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// modes runs test in the unsigned and the signed identity mode.
+func modes(t *testing.T, test func(t *testing.T, signed bool)) {
+	for _, signed := range []bool{false, true} {
+		name := "unsigned"
+		if signed {
+			name = "signed"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, signed)
+		})
+	}
 }
 
 // runModels runs everything for the tables as the admin role, through
