@@ -20,13 +20,13 @@ import (
 // the way the engine does in the signed mode: one batch of BEGIN and a
 // SELECT switching role and calling uno_sign_in with the signed claims.
 type signedConn struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *pgx.Conn
 	roles  config.Roles
 	signer *identity.Signer
 }
 
-func newSignedConn(t *testing.T, u *unoDB) *signedConn {
+func newSignedConn(t testing.TB, u *unoDB) *signedConn {
 	t.Helper()
 	pu := pgtest.WithPath(u.pg.URL, u.pg.Name)
 	cfg, err := pgx.ParseConfig(pu)
