@@ -133,7 +133,13 @@ type Options struct {
 // objects of live that desired does not claim are kept (see
 // [Options.DropUnmanaged]).
 func Diff(live, desired *catalog.Database, opts Options) Plan {
-	p := &planner{opts: opts, live: live, rekeyed: map[string]bool{}, dropped: map[string]bool{}}
+	return diff(live, desired, opts, false)
+}
+
+// diff is [Diff]; reverse marks a plan that undoes another (see
+// [Reverse]), whose removals take away only what the other added.
+func diff(live, desired *catalog.Database, opts Options, reverse bool) Plan {
+	p := &planner{opts: opts, live: live, reverse: reverse, rekeyed: map[string]bool{}, dropped: map[string]bool{}}
 	want := p.effective(live, desired)
 	p.schemas(live, want)
 	p.enums(live, want)
@@ -190,6 +196,7 @@ func Diff(live, desired *catalog.Database, opts Options) Plan {
 type planner struct {
 	opts     Options
 	live     *catalog.Database
+	reverse  bool
 	out      []Change
 	warnings []string
 	// dropped names the live policies and foreign keys the plan dropped
@@ -226,7 +233,7 @@ func tableName(t *catalog.Table) string { return t.Schema + "." + t.Name }
 // object the models do not own, it is destructive and linted.
 func (p *planner) removal(lt *catalog.Table, name string, kind emit.Kind, sql, what string, owned bool) Change {
 	c := Change{Statement: stmt(name, kind, sql)}
-	if !owned {
+	if !owned && !p.reverse {
 		c.Destructive = true
 		c.Lint = append(c.Lint, what+" of "+tableName(lt)+" is not declared by the models: the plan removes it")
 	}
