@@ -98,10 +98,16 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 // signed mode the secret is testSecret.
 func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
 	t.Helper()
+	return setUpOn(t, pgtest.AdminURL(t), pgtest.NewDatabase(t), signed, models...)
+}
+
+// setUpOn is setUpMode on the server of adminURL (a superuser URL of the
+// maintenance database) for the existing database pg.
+func setUpOn(t testing.TB, adminURL string, pg pgtest.Database, signed bool, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
-	pg := pgtest.NewDatabase(t)
 	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
-	admin := superConn(t, pgtest.AdminURL(t))
+	admin := superConn(t, adminURL)
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
 		t.Fatal(err)

@@ -28,8 +28,13 @@ type signedConn struct {
 
 func newSignedConn(t testing.TB, u *unoDB) *signedConn {
 	t.Helper()
-	pu := pgtest.WithPath(u.pg.URL, u.pg.Name)
-	cfg, err := pgx.ParseConfig(pu)
+	return signedConnTo(t, u, pgtest.WithPath(u.pg.URL, u.pg.Name))
+}
+
+// signedConnTo is newSignedConn on the server of rawURL.
+func signedConnTo(t testing.TB, u *unoDB, rawURL string) *signedConn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
