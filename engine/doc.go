@@ -51,9 +51,14 @@
 // (40001), a deadlock (40P01) or a connection lost before COMMIT was sent.
 // It is never retried after the caller's context ended or on a canceled
 // query (57014). When the connection is lost while COMMIT is in flight, the
-// outcome is resolved instead of guessed: the transaction id recorded before
-// COMMIT is looked up with pg_xact_status on a fresh connection, and WithTx
-// returns success if it committed, retries (or returns the failure) if it
-// aborted, and returns [dberr.ErrCommitUnknown] only when the server cannot
-// tell.
+// outcome is resolved instead of guessed: the transaction id and the server
+// history it belongs to (system identifier, timeline, statistics reset
+// time, postmaster start time) are recorded before COMMIT, and fresh
+// connections ask pg_xact_status, retrying while the server restarts,
+// within config.Retry.ResolveBudget. "Committed" is believed only when no
+// crash or failover happened in between (a crash can hand the same id to
+// another transaction); WithTx returns success when the commit is proved,
+// retries (or returns the failure) when the abort is proved, and returns
+// [dberr.ErrCommitUnknown] otherwise. docs/ARCHITECTURE.md lists the proofs
+// and the cases that stay unknown.
 package engine

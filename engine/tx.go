@@ -368,8 +368,10 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
 	}
 	var xid *string
+	var then history
 	if !tx.opts.ReadOnly {
-		if err := tx.conn.QueryRow(ctx, "SELECT pg_current_xact_id_if_assigned()::text").Scan(&xid); err != nil {
+		if err := tx.conn.QueryRow(ctx, captureSQL).Scan(&xid, &then.sysID, &then.timeline, &then.started,
+			&then.statsReset, &then.at); err != nil {
 			lost := tx.conn.IsClosed()
 			tx.rollback(ctx)
 			err = db.wrapErr(ctx, err, lost)
@@ -411,7 +413,7 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	// Give the dead connection back before asking a fresh one: with a
 	// full pool the lookup would otherwise wait for it.
 	tx.release(false)
-	return db.resolve(ctx, *xid, err)
+	return db.resolve(ctx, *xid, then, err)
 }
 
 // checkGuard destroys the connection if the guard query that followed
@@ -426,52 +428,6 @@ func (tx *Tx) checkGuard(ctx context.Context, results []*pgconn.Result) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	_ = tx.conn.Close(cctx)
-}
-
-// resolveTimeout bounds the lookup of a transaction's outcome.
-const resolveTimeout = 15 * time.Second
-
-// resolve asks a fresh connection whether transaction xid committed, after
-// the connection was lost with its COMMIT in flight.
-func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error) {
-	db.log.Warn("uno: connection lost during COMMIT; resolving the outcome", "pool", db.cfg.Key().String(), "xid", xid)
-	unknown := func(why error) error {
-		return &dberr.Error{Kind: dberr.ErrCommitUnknown,
-			Err: fmt.Errorf("transaction %s: %w (lost connection: %v)", xid, why, cause)}
-	}
-	// The answer is worth waiting for even when the caller's context has
-	// ended (it may be why the connection died), within a bound.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
-	defer cancel()
-	for i := 0; ; i++ {
-		var status *string
-		err := db.WithConn(ctx, func(ctx context.Context, c *Conn) error {
-			return c.QueryRow(ctx, "SELECT pg_xact_status($1::xid8)", xid).Scan(&status)
-		})
-		switch {
-		case err != nil:
-			return false, unknown(err)
-		case status == nil:
-			return false, unknown(errors.New("the server no longer knows the transaction"))
-		case *status == "committed":
-			db.log.Info("uno: transaction committed before the connection was lost", "xid", xid)
-			return false, nil
-		case *status == "aborted":
-			return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection,
-				Err: fmt.Errorf("%w (transaction %s): %w", errTxAborted, xid, cause)}
-		}
-		// "in progress": the old backend has not finished yet.
-		if i >= 200 {
-			return false, unknown(errors.New("still in progress"))
-		}
-		t := time.NewTimer(25 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, unknown(ctx.Err())
-		case <-t.C:
-		}
-	}
 }
 
 // nested runs fn inside a savepoint of tx.
