@@ -45,10 +45,14 @@
 //
 // Borrowing a connection retries transient failures (refused connections,
 // SQLSTATE class 08, 57P01–57P03, 53300) with exponential backoff and full
-// jitter, bounded by [config.Retry] and the caller's context. A transaction
-// is run again as a whole, on a fresh connection and snapshot, only when the
-// caller sets [TxOptions.Retry] and the failure is a serialization failure
-// (40001), a deadlock (40P01) or a connection lost before COMMIT was sent.
+// jitter until config.Retry.MaxElapsed has passed (default 10s, enough to
+// ride out a fast restart), bounded by the caller's context; a borrow that
+// finds every connection in use until its deadline returns
+// [dberr.ErrPoolTimeout]. A transaction is run again as a whole, on a fresh
+// connection and snapshot, only when the caller sets [TxOptions.Retry] and
+// the failure is a serialization failure (40001), a deadlock (40P01), a
+// connection lost before COMMIT was sent, a COMMIT proved aborted, or a
+// connection failure before the function ran.
 // It is never retried after the caller's context ended or on a canceled
 // query (57014). When the connection is lost while COMMIT is in flight, the
 // outcome is resolved instead of guessed: the transaction id and the server
