@@ -157,4 +157,3 @@ func TestResolveRidesServerDown(t *testing.T) {
 		t.Fatalf("%d rows after %d lookups", n, lookups.Load())
 	}
 }
-
