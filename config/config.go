@@ -95,6 +95,18 @@ type Retry struct {
 	InitialDelay time.Duration // delay before the second attempt; default 25ms
 	MaxDelay     time.Duration // largest delay between attempts; default 1s
 	Multiplier   float64       // growth of the delay per attempt; default 2
+	// MaxElapsed is the retry budget as a time: connecting (borrowing a
+	// connection, or starting a transaction on one found dead) is retried
+	// until it has taken this long, and a transaction with Retry set is
+	// not run again once this long has passed since its first attempt.
+	// The caller's context bounds it further. Default 10s, long enough to
+	// ride out a fast server restart.
+	MaxElapsed time.Duration
+	// ResolveBudget bounds the lookup of a transaction's outcome after the
+	// connection was lost with COMMIT in flight: the lookup retries, with
+	// backoff, while the server refuses connections or starts up, and
+	// answers "unknown" when this long has passed. Default 10s.
+	ResolveBudget time.Duration
 }
 
 // Delay returns the backoff before attempt n (n ≥ 2: the second attempt
@@ -229,6 +241,12 @@ func (c Config) WithDefaults() Config {
 	if c.Retry.Multiplier == 0 {
 		c.Retry.Multiplier = 2
 	}
+	if c.Retry.MaxElapsed == 0 {
+		c.Retry.MaxElapsed = 10 * time.Second
+	}
+	if c.Retry.ResolveBudget == 0 {
+		c.Retry.ResolveBudget = 10 * time.Second
+	}
 	return c
 }
 
@@ -279,6 +297,10 @@ func (c Config) Validate() error {
 		return fieldErr("Retry.MaxDelay", "must be at least Retry.InitialDelay")
 	case c.Retry.Multiplier < 1:
 		return fieldErr("Retry.Multiplier", "%v must be at least 1", c.Retry.Multiplier)
+	case c.Retry.MaxElapsed < 0:
+		return fieldErr("Retry.MaxElapsed", "must not be negative")
+	case c.Retry.ResolveBudget < 0:
+		return fieldErr("Retry.ResolveBudget", "must not be negative")
 	}
 	for _, r := range []struct{ field, name string }{
 		{"Roles.Login", c.Roles.Login}, {"Roles.Reader", c.Roles.Reader}, {"Roles.Writer", c.Roles.Writer},
