@@ -393,7 +393,8 @@ func (s *Suite) runOne(ctx context.Context, d Drill, k Kind) (Result, error) {
 		return Result{}, err
 	}
 	defer c.Close()
-	r := &Run{Suite: s, Client: c, Target: t, ID: d.Name + "/" + k.Name, Proxy: proxy, calls: map[int64]error{}}
+	id := d.Name + "/" + k.Name + "/" + strconv.FormatInt(s.runs.Add(1), 10)
+	r := &Run{Suite: s, Client: c, Target: t, ID: id, Proxy: proxy, calls: map[int64]error{}}
 	if err := d.Run(ctx, r); err != nil {
 		return Result{}, err
 	}

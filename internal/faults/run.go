@@ -83,7 +83,7 @@ type Run struct {
 	Suite  *Suite
 	Client Client
 	Target Target
-	// ID keys the run's rows in the tables: "<drill>/<client>".
+	// ID keys the run's rows in the tables: "<drill>/<client>/<n>".
 	ID string
 	// Proxy is the proxy between client and server, for drills that set
 	// Drill.Proxy; nil otherwise.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,7 @@ type Suite struct {
 	cluster *pgcluster.Cluster
 	roles   config.Roles
 	mu      sync.Mutex // serializes restarts
+	runs    atomic.Int64
 }
 
 // Start creates and starts the cluster and sets up the database. Close the

@@ -5,7 +5,7 @@
 // It exits with status 1 when a requirement on uno fails. `make faults`
 // runs it.
 //
-//	go run ./internal/faults/cmd [-short] [-drill name] [-clients uno,pgx,pgx+retry] [-markdown]
+//	go run ./internal/faults/cmd [-short] [-drill name] [-clients uno,pgx,pgx+retry] [-markdown file]
 package main
 
 import (
@@ -22,12 +22,12 @@ func main() {
 	short := flag.Bool("short", false, "run each drill for a few seconds only")
 	drill := flag.String("drill", "", "run only the drills whose name contains this text")
 	clients := flag.String("clients", "uno,pgx,pgx+retry", "client kinds, comma-separated: uno, pgx, pgx+retry")
-	markdown := flag.Bool("markdown", false, "print the table as Markdown")
+	markdown := flag.String("markdown", "", "also write the table as Markdown to this file")
 	flag.Parse()
 	os.Exit(run(*short, *drill, *clients, *markdown))
 }
 
-func run(short bool, only, clients string, markdown bool) int {
+func run(short bool, only, clients, markdown string) int {
 	var drills []faults.Drill
 	for _, d := range faults.Drills {
 		if strings.Contains(d.Name, only) {
@@ -61,10 +61,14 @@ func run(short bool, only, clients string, markdown bool) int {
 	defer s.Close()
 	s.Log = os.Stderr
 	results, err := s.Run(ctx, drills, kinds)
-	if markdown {
-		_ = faults.Markdown(os.Stdout, results)
-	} else {
-		_ = faults.Print(os.Stdout, results)
+	_ = faults.Print(os.Stdout, results)
+	if markdown != "" {
+		var b strings.Builder
+		_ = faults.Markdown(&b, results)
+		if werr := os.WriteFile(markdown, []byte(b.String()), 0o644); werr != nil {
+			fmt.Fprintln(os.Stderr, werr)
+			return 1
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
