@@ -59,7 +59,13 @@ type Column struct {
 	Default   string // pg_get_expr of the default, "" when none
 	Identity  string // "", "always" or "by default"
 	Generated string // expression of a STORED generated column, else ""
+	// Collation is the column's collation as a qualified, quoted name
+	// when it is not its type's default, else "".
+	Collation string
 	Comment   string
+	// UsedBy names the views and materialized views (schema.name) whose
+	// definitions use the column.
+	UsedBy []string
 }
 
 // Constraint is a table constraint.
@@ -138,9 +144,38 @@ const systemSchema = `(n.nspname IN ('pg_catalog', 'information_schema') OR n.ns
 // notExtension excludes objects that belong to an extension.
 const notExtension = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = %s AND d.deptype = 'e')`
 
+// Beginner is a [Querier] that can start a transaction (or, inside one, a
+// savepoint): *pgx.Conn, *pgxpool.Pool and pgx.Tx.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // Inspect reads the given schemas, or every non-system schema when none
 // is given.
+//
+// When q can begin a transaction ([Beginner]), the reading runs in a
+// read-only transaction (a savepoint inside one) that is rolled back, with
+// search_path set to pg_catalog for its duration: inspecting changes
+// nothing, and every name in a definition is printed qualified, so the
+// result does not depend on the connection's or the database's
+// search_path.
 func Inspect(ctx context.Context, q Querier, schemas ...string) (*Database, error) {
+	b, ok := q.(Beginner)
+	if !ok {
+		return inspect(ctx, q, schemas)
+	}
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: begin: %w", dberr.Classify(err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only: nothing to lose
+	if _, err := tx.Exec(ctx, `SELECT set_config('transaction_read_only', 'on', true), set_config('search_path', 'pg_catalog', true)`); err != nil {
+		return nil, fmt.Errorf("catalog: read-only inspection: %w", dberr.Classify(err))
+	}
+	return inspect(ctx, tx, schemas)
+}
+
+func inspect(ctx context.Context, q Querier, schemas []string) (*Database, error) {
 	db := &Database{}
 	var err error
 	if len(schemas) == 0 {
@@ -206,17 +241,21 @@ func inspectTables(ctx context.Context, q Querier, db *Database) error {
 	}
 
 	type colRow struct {
-		Rel                                   uint32
-		Name, Type                            string
-		NotNull                               bool
-		Default, Identity, Generated, Comment string
+		Rel                                              uint32
+		Name, Type                                       string
+		NotNull                                          bool
+		Default, Identity, Generated, Collation, Comment string
 	}
 	cols, err := collect(ctx, q, `SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
 			CASE WHEN a.attgenerated = '' THEN coalesce(pg_get_expr(d.adbin, d.adrelid), '') ELSE '' END,
 			CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' ELSE '' END,
 			CASE WHEN a.attgenerated <> '' THEN coalesce(pg_get_expr(d.adbin, d.adrelid), '') ELSE '' END,
+			coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+				FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+				WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation), ''),
 			coalesce(col_description(a.attrelid, a.attnum), '')
 		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		JOIN pg_type ty ON ty.oid = a.atttypid
 		WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attrelid, a.attnum`, pgx.RowToStructByPos[colRow], oids)
 	if err != nil {
@@ -225,7 +264,30 @@ func inspectTables(ctx context.Context, q Querier, db *Database) error {
 	for _, c := range cols {
 		t := byOID[c.Rel]
 		t.Columns = append(t.Columns, Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default,
-			Identity: c.Identity, Generated: c.Generated, Comment: c.Comment})
+			Identity: c.Identity, Generated: c.Generated, Collation: c.Collation, Comment: c.Comment})
+	}
+
+	type useRow struct {
+		Rel    uint32
+		Column string
+		Views  []string
+	}
+	uses, err := collect(ctx, q, `SELECT d.refobjid, a.attname,
+			array_agg(DISTINCT vn.nspname || '.' || v.relname ORDER BY vn.nspname || '.' || v.relname)
+		FROM pg_depend d
+		JOIN pg_rewrite r ON r.oid = d.objid
+		JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+		JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+		WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+		  AND d.refobjid = ANY($1) AND d.refobjsubid > 0 AND v.oid <> d.refobjid
+		GROUP BY 1, 2`, pgx.RowToStructByPos[useRow], oids)
+	if err != nil {
+		return fmt.Errorf("catalog: views: %w", err)
+	}
+	for _, u := range uses {
+		if c := byOID[u.Rel].Column(u.Column); c != nil {
+			c.UsedBy = u.Views
+		}
 	}
 
 	type conRow struct {
@@ -375,8 +437,8 @@ func (d *Database) String() string {
 	for _, t := range d.Tables {
 		fmt.Fprintf(&b, "table %s.%s rls=%v force=%v comment=%q\n", t.Schema, t.Name, t.RowSecurity, t.ForceRLS, t.Comment)
 		for _, c := range t.Columns {
-			fmt.Fprintf(&b, "  column %s %s notnull=%v default=%q identity=%q generated=%q comment=%q\n",
-				c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Generated, c.Comment)
+			fmt.Fprintf(&b, "  column %s %s notnull=%v default=%q identity=%q generated=%q collation=%q comment=%q\n",
+				c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Generated, c.Collation, c.Comment)
 		}
 		for _, c := range t.Constraints {
 			fmt.Fprintf(&b, "  constraint %s %s %s\n", c.Name, c.Type, c.Def)

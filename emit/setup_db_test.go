@@ -16,6 +16,7 @@ import (
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/types"
@@ -75,8 +76,9 @@ type unoDB struct {
 	pg    pgtest.Database
 	d     emit.Database
 	reg   *model.Registry
-	super *pgx.Conn // superuser, in the database
-	db    *engine.DB
+	super *pgx.Conn  // superuser, in the database
+	db    *engine.DB // the application's login role
+	admin *engine.DB // the admin login role
 }
 
 var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engine.NewFactory(engine.Options{}) })
@@ -86,9 +88,19 @@ var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engin
 // registry has for them as the admin role, through engine.
 func setUp(t *testing.T, models ...any) *unoDB {
 	t.Helper()
+	return setUpMode(t, false, models...)
+}
+
+// testSecret is the signed identity's secret in the tests.
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// setUpMode is setUp in the unsigned or the signed identity mode; in the
+// signed mode the secret is testSecret.
+func setUpMode(t *testing.T, signed bool, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
 	pg := pgtest.NewDatabase(t)
-	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}}}
+	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
 	admin := superConn(t, pgtest.AdminURL(t))
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
@@ -98,14 +110,58 @@ func setUp(t *testing.T, models ...any) *unoDB {
 	if _, err := r.Run(ctx, u.super, u.d.SetupEmitters()...); err != nil {
 		t.Fatal(err)
 	}
+	if signed {
+		if _, err := r.Run(ctx, u.super, emit.IdentitySecret(u.d, testSecret)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	u.db = openLogin(t, pg)
+	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
 	u.reg = registry(t, models...)
 	u.runModels(t, u.reg.Tables()...)
 	return u
 }
 
+// withTx is u.db.WithTx that, in the signed mode, signs the identity of
+// opts in as the transaction's first statement, as the engine's BEGIN
+// batch does (same transaction: same backend and transaction start).
+func (u *unoDB) withTx(ctx context.Context, opts engine.TxOptions, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	return u.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
+		id := opts.Identity
+		if u.d.SignedIdentity && (id.UserID != "" || id.TenantID != "" || id.Superuser) {
+			signer, err := identity.NewSigner(testSecret)
+			if err != nil {
+				return err
+			}
+			args, err := signer.Args(identity.Claims{TenantID: id.TenantID, UserID: id.UserID, Superuser: id.Superuser}, time.Now())
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SELECT "+identity.SignInCall(u.d.FunctionSchema, 1), args...); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// modes runs test in the unsigned and the signed identity mode.
+func modes(t *testing.T, test func(t *testing.T, signed bool)) {
+	for _, signed := range []bool{false, true} {
+		name := "unsigned"
+		if signed {
+			name = "signed"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, signed)
+		})
+	}
+}
+
 // runModels runs everything for the tables as the admin role, through
-// engine.WithTx.
+// engine.WithTx on the admin login (the application's login cannot
+// become admin).
 func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	t.Helper()
 	reg := emit.NewRegistry(u.d.Options())
@@ -118,7 +174,7 @@ func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = u.db.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
+	err = u.admin.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
 		return r.ExecTx(ctx, tx, stmts)
 	})
 	if err != nil {
@@ -140,9 +196,15 @@ func superConn(t *testing.T, rawURL string) *pgx.Conn {
 // openLogin opens the database as its login role.
 func openLogin(t *testing.T, pg pgtest.Database) *engine.DB {
 	t.Helper()
+	return openAs(t, pg, "")
+}
+
+// openAs opens the database as user (empty: the login role).
+func openAs(t *testing.T, pg pgtest.Database, user string) *engine.DB {
+	t.Helper()
 	pu, _ := url.Parse(pg.URL)
 	port, _ := strconv.Atoi(pu.Port())
-	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, SSLMode: "disable",
+	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, User: user, SSLMode: "disable",
 		Retry: config.Retry{InitialDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}}.WithDefaults()
 	f, err := factoryOnce()
 	if err != nil {

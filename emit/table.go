@@ -188,70 +188,44 @@ func columnList(b *strings.Builder, cols []*model.Column) {
 	b.WriteByte(')')
 }
 
+// createTable renders a model's table through the one table renderer
+// shared with the migration planner ([sqlbuild.Table]).
 func createTable(t *model.Table, fks []*model.Constraint) string {
-	var b strings.Builder
-	b.Grow(64 * (len(t.Columns) + 4))
-	b.WriteString("CREATE TABLE IF NOT EXISTS ")
-	b.WriteString(t.QuotedName)
-	b.WriteString(" (")
-	sep := func() { b.WriteString(",\n    ") }
+	st := sqlbuild.Table{Schema: t.Schema, Name: t.Name, IfNotExists: true,
+		Columns: make([]sqlbuild.Column, len(t.Columns))}
 	for i, c := range t.Columns {
-		if i == 0 {
-			b.WriteString("\n    ")
-		} else {
-			sep()
-		}
-		b.WriteString(c.QuotedName)
-		b.WriteByte(' ')
-		b.WriteString(c.SQLType)
-		if c.Identity != "" {
-			b.WriteString(" GENERATED ")
-			b.WriteString(c.Identity)
-			b.WriteString(" AS IDENTITY")
-		}
-		if c.Default != "" {
-			b.WriteString(" DEFAULT ")
-			b.WriteString(c.Default)
-		}
-		if !c.Nullable {
-			b.WriteString(" NOT NULL")
-		}
+		st.Columns[i] = sqlbuild.Column{Name: c.Name, Type: c.SQLType, Identity: c.Identity,
+			Default: c.Default, NotNull: !c.Nullable}
 	}
-	sep()
-	b.WriteString("CONSTRAINT ")
-	b.WriteString(t.PrimaryKey.QuotedName)
-	b.WriteString(" PRIMARY KEY ")
-	columnList(&b, t.PrimaryKey.Columns)
+	constraint := func(c *model.Constraint, def func(b *strings.Builder)) {
+		var b strings.Builder
+		def(&b)
+		st.Constraints = append(st.Constraints, sqlbuild.TableConstraint{Name: c.Name, Def: b.String()})
+	}
+	constraint(t.PrimaryKey, func(b *strings.Builder) {
+		b.WriteString("PRIMARY KEY ")
+		columnList(b, t.PrimaryKey.Columns)
+	})
 	for _, u := range t.Uniques {
-		if u.AsIndex {
-			continue
+		if !u.AsIndex {
+			constraint(u, func(b *strings.Builder) {
+				b.WriteString("UNIQUE ")
+				columnList(b, u.Columns)
+			})
 		}
-		sep()
-		b.WriteString("CONSTRAINT ")
-		b.WriteString(u.QuotedName)
-		b.WriteString(" UNIQUE ")
-		columnList(&b, u.Columns)
 	}
 	for _, c := range t.Checks {
-		sep()
-		b.WriteString("CONSTRAINT ")
-		b.WriteString(c.QuotedName)
-		b.WriteString(" CHECK (")
-		b.WriteString(c.Check)
-		b.WriteByte(')')
+		constraint(c, func(b *strings.Builder) { b.WriteString("CHECK (" + c.Check + ")") })
 	}
 	for _, fk := range fks {
-		sep()
-		foreignKey(&b, fk)
+		constraint(fk, func(b *strings.Builder) { foreignKeyDef(b, fk) })
 	}
-	b.WriteString("\n)")
-	return b.String()
+	return st.SQL()
 }
 
-func foreignKey(b *strings.Builder, fk *model.Constraint) {
-	b.WriteString("CONSTRAINT ")
-	b.WriteString(fk.QuotedName)
-	b.WriteString(" FOREIGN KEY ")
+// foreignKeyDef writes FOREIGN KEY (…) REFERENCES … without the name.
+func foreignKeyDef(b *strings.Builder, fk *model.Constraint) {
+	b.WriteString("FOREIGN KEY ")
 	columnList(b, fk.Columns)
 	b.WriteString(" REFERENCES ")
 	b.WriteString(fk.RefTable.QuotedName)
@@ -276,8 +250,10 @@ func addForeignKey(fk *model.Constraint) Statement {
 	b.WriteString(literal(fk.Name))
 	b.WriteString(") THEN\n        ALTER TABLE ")
 	b.WriteString(t.QuotedName)
-	b.WriteString(" ADD ")
-	foreignKey(&b, fk)
+	b.WriteString(" ADD CONSTRAINT ")
+	b.WriteString(fk.QuotedName)
+	b.WriteByte(' ')
+	foreignKeyDef(&b, fk)
 	b.WriteString(";\n    END IF;\n")
 	return Statement{Name: objectName(t.Schema, fk.Name), Kind: KindConstraint, SQL: doBlock(b.String())}
 }

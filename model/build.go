@@ -206,7 +206,7 @@ func parseAction(o TagOption) (Action, error) {
 func (b *builder) column(f reflect.StructField, idx []int, offset uintptr, fpath string, tag Tag) {
 	c := &Column{
 		Table: b.t, Name: tag.Name, Field: fpath, Index: idx, Offset: offset, GoType: f.Type,
-		Comment: f.Tag.Get("doc"),
+		Comment: f.Tag.Get("doc"), access: accessOf(f.Type),
 	}
 	if c.Name == "" {
 		c.Name = SnakeCase(f.Name)

@@ -89,9 +89,10 @@ func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
 		b.err = r.errorf("create", errNilValue)
 		return
 	}
-	addrs := r.s.addrs(v)
-	mask := r.s.insertMask(addrs)
-	args := argsOf(addrs, r.s.insertColumns(mask), nil)
+	row := r.s.row(v)
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	mask := r.s.insertMask(row)
+	args := row.AppendArgs(nil, r.s.insertColumns(mask))
 	b.queue(r.s.db, r.s.opts, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
 		return r.errorf("create", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
@@ -130,8 +131,9 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 		b.err = r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
 		return
 	}
-	addrs := r.s.addrs(v)
-	args := argsOf(addrs, r.s.updateAllArgs, nil)
+	row := r.s.row(v)
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	args := row.AppendArgs(nil, r.s.updateAllArgs)
 	b.queue(r.s.db, r.s.opts, r.s.updateAll, args, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
@@ -148,12 +150,13 @@ func (r *Repository[T]) QueueDelete(b *Batch, v *T) {
 		b.err = r.errorf("delete", errNilValue)
 		return
 	}
-	addrs := r.s.addrs(v)
+	row := r.s.row(v)
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	q := r.s.deleteHard
 	if r.s.table.SoftDelete {
 		q = r.s.deleteSoft
 	}
-	b.queue(r.s.db, r.s.opts, q, argsOf(addrs, r.s.pk, nil), func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.opts, q, row.AppendArgs(nil, r.s.pk), func(br pgx.BatchResults) error {
 		return r.errorf("delete", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }

@@ -295,10 +295,10 @@ func (r *Repository[T]) Cursor(f Filter, v *T) ([]any, error) {
 	if err != nil {
 		return nil, r.errorf("cursor", err)
 	}
-	addrs := r.s.addrs(v)
+	row := r.s.row(v)
 	out := make([]any, len(cols))
 	for i, c := range cols {
-		out[i] = valueAt(addrs[c.Ordinal])
+		out[i] = row.Value(c)
 	}
 	return out, nil
 }

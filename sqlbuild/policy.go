@@ -92,16 +92,29 @@ func (p Policy) check() error {
 
 // Statements returns DROP POLICY IF EXISTS and CREATE POLICY.
 func (p Policy) Statements() ([]Statement, error) {
-	if err := p.check(); err != nil {
+	create, err := p.CreateSQL()
+	if err != nil {
 		return nil, err
 	}
 	table := Qualified(p.Schema, p.Table)
 	name := ObjectName(p.Schema, p.Table) + "." + p.Name
+	return []Statement{
+		{Name: name, Kind: KindPolicy, SQL: "DROP POLICY IF EXISTS " + quote.Ident(p.Name) + " ON " + table},
+		{Name: name, Kind: KindPolicy, SQL: create},
+	}, nil
+}
+
+// CreateSQL returns the CREATE POLICY statement alone: the one renderer
+// of policies, used by [Policy.Statements] and the migration planner.
+func (p Policy) CreateSQL() (string, error) {
+	if err := p.check(); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("CREATE POLICY ")
 	b.WriteString(quote.Ident(p.Name))
 	b.WriteString(" ON ")
-	b.WriteString(table)
+	b.WriteString(Qualified(p.Schema, p.Table))
 	if p.Restrictive {
 		b.WriteString("\n    AS RESTRICTIVE")
 	} else {
@@ -125,8 +138,16 @@ func (p Policy) Statements() ([]Statement, error) {
 		b.WriteString(p.WithCheck)
 		b.WriteByte(')')
 	}
-	return []Statement{
-		{Name: name, Kind: KindPolicy, SQL: "DROP POLICY IF EXISTS " + quote.Ident(p.Name) + " ON " + table},
-		{Name: name, Kind: KindPolicy, SQL: b.String()},
-	}, nil
+	return b.String(), nil
+}
+
+// ParseCommand returns the command of a keyword (ALL, SELECT, INSERT,
+// UPDATE, DELETE, in any case), and false for any other word.
+func ParseCommand(s string) (Command, bool) {
+	for c := CmdAll; c <= CmdDelete; c++ {
+		if strings.EqualFold(s, c.String()) {
+			return c, true
+		}
+	}
+	return CmdAll, false
 }

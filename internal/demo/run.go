@@ -81,7 +81,7 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	defer func() {
-		if derr := env(&cli.App{}, "db", "drop"); derr != nil && err == nil {
+		if derr := env(&cli.App{}, "db", "drop", "--yes"); derr != nil && err == nil {
 			err = derr
 		}
 	}()
@@ -93,10 +93,10 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 	}
 	defer os.RemoveAll(dir)
 	say("2. uno migrate new init && uno migrate up: the demo models' tables, triggers, grants and policies")
-	if err := env(app, "--dir", dir, "migrate", "new", "init"); err != nil {
+	if err := env(app, "migrate", "new", "init", "--dir", dir); err != nil {
 		return err
 	}
-	if err := env(app, "--dir", dir, "migrate", "up"); err != nil {
+	if err := env(app, "migrate", "up", "--dir", dir); err != nil {
 		return err
 	}
 
@@ -373,16 +373,16 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 	// 15. A migration adding a column, from a changed model.
 	v2 := &cli.App{Models: []any{Tenant{}, User{}, CustomerV2{}, Product{}, Order{}, OrderLine{}}}
 	say("15. the Customer model gains a Phone field: uno migrate diff")
-	if err := env(v2, "--dir", dir, "migrate", "diff"); err != nil {
+	if err := env(v2, "migrate", "diff"); err != nil {
 		return err
 	}
-	if err := env(v2, "--dir", dir, "migrate", "new", "add_phone"); err != nil {
+	if err := env(v2, "migrate", "new", "add_phone", "--dir", dir); err != nil {
 		return err
 	}
-	if err := env(v2, "--dir", dir, "migrate", "up"); err != nil {
+	if err := env(v2, "migrate", "up", "--dir", dir); err != nil {
 		return err
 	}
-	if err := env(v2, "--dir", dir, "migrate", "diff", "--check"); err != nil {
+	if err := env(v2, "migrate", "diff", "--check"); err != nil {
 		return failf("15", "drift after the migration: %v", err)
 	}
 	reg2 := model.NewRegistry()

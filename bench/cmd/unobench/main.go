@@ -57,7 +57,7 @@ func main() {
 	ctx := context.Background()
 	start := time.Now()
 	fmt.Fprintln(os.Stderr, "unobench: starting PostgreSQL and loading data")
-	env, err := bench.NewEnv(ctx, os.Getenv("BENCH_DATABASE_URL"))
+	env, err := bench.NewEnv(ctx, os.Getenv("BENCH_DATABASE_URL"), bench.FullSizes)
 	if err != nil {
 		fail(err)
 	}
@@ -71,7 +71,7 @@ func main() {
 			c.Close()
 		}
 	}()
-	workloads := bench.Workloads()
+	workloads := bench.Workloads(env.Sizes)
 	if *only != "" {
 		names := strings.Split(*only, ",")
 		workloads = slices.DeleteFunc(workloads, func(w bench.Workload) bool { return !slices.Contains(names, w.Name) })

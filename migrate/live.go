@@ -1,0 +1,123 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/catalog"
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/emit"
+	"github.com/uno-db/uno/quote"
+)
+
+// Target describes a live database and the statements of its desired
+// state, for [PlanLive].
+type Target struct {
+	// Config is the live database. The scratch database for the desired
+	// state is made on the same server with the same user, who needs
+	// CREATEDB.
+	Config config.Config
+	// Setup runs first in the scratch database as Config's user: schemas,
+	// extensions, uno's functions, privileges (emit.Database's
+	// SetupEmitters). Statements that change the whole cluster rather
+	// than the scratch database (roles, databases, a role's settings in a
+	// database) are skipped: see [ScratchSafe].
+	Setup []emit.Statement
+	// Models runs next, switched to Role when it is set (uno runs DDL as
+	// <db>_admin, so the scratch objects have the same owners as the live
+	// ones). Role is given CREATE on the scratch database, so models with
+	// their own schema plan as they apply.
+	Models []emit.Statement
+	Role   string
+	// Schemas limits the inspection of both sides; none: every schema.
+	Schemas []string
+	// HistoryTable is left out of the live side; default [DefaultTable].
+	HistoryTable string
+}
+
+// PlanLive returns the plan from the live database to the desired state
+// of t, and the reverse plan (for a down file), see [Reverse]. It changes
+// nothing on the live database: the live side is read in a read-only
+// transaction, with search_path pinned so names print qualified
+// ([catalog.Inspect]), and the desired state is built in a scratch
+// database that is dropped afterwards, without the setup statements that
+// would write to the cluster's shared catalogs.
+func PlanLive(ctx context.Context, t Target, opts Options) (up, down Plan, err error) {
+	want, err := DesiredWith(ctx, t.Config, func(ctx context.Context, conn *pgx.Conn) error {
+		if err := emit.Exec(ctx, conn, ScratchSafe(t.Setup)); err != nil {
+			return err
+		}
+		if t.Role == "" {
+			return emit.Exec(ctx, conn, t.Models)
+		}
+		if _, err := conn.Exec(ctx, "DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO %I', current_database(), "+
+			quote.Literal(t.Role)+"); END $$"); err != nil {
+			return fmt.Errorf("grant CREATE on the scratch database to %s: %w", t.Role, dberr.Classify(err))
+		}
+		r := emit.Runner{Role: t.Role}
+		return r.Exec(ctx, conn, t.Models)
+	}, t.Schemas...)
+	if err != nil {
+		return up, down, err
+	}
+	live, err := InspectLive(ctx, t.Config, t.Schemas...)
+	if err != nil {
+		return up, down, err
+	}
+	history := t.HistoryTable
+	if history == "" {
+		history = DefaultTable
+	}
+	live.Tables = slices.DeleteFunc(live.Tables, func(tb *catalog.Table) bool { return tb.Name == history })
+	return Diff(live, want, opts), Reverse(live, want, opts), nil
+}
+
+// InspectLive connects to the database of cfg and inspects it in a
+// read-only transaction ([catalog.Inspect]).
+func InspectLive(ctx context.Context, cfg config.Config, schemas ...string) (*catalog.Database, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.Connect(ctx, cfg.ConnString())
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return catalog.Inspect(ctx, conn, schemas...)
+}
+
+// ScratchSafe returns stmts without those that would write to the
+// cluster's shared catalogs when run in a scratch database: roles (and
+// their settings in a database, such as ALTER ROLE … IN DATABASE … SET
+// search_path) and databases. Roles belong to the whole server, so the
+// scratch database sees them anyway.
+func ScratchSafe(stmts []emit.Statement) []emit.Statement {
+	return slices.DeleteFunc(slices.Clone(stmts), func(s emit.Statement) bool {
+		head := strings.ToUpper(strings.TrimSpace(s.SQL))
+		return s.Kind == emit.KindRole || s.Kind == emit.KindDatabase ||
+			strings.HasPrefix(head, "ALTER ROLE") || strings.HasPrefix(head, "ALTER DATABASE") ||
+			strings.HasPrefix(head, "CREATE ROLE") || strings.HasPrefix(head, "DROP ROLE")
+	})
+}
+
+// Reverse returns the plan that undoes Diff(live, desired, opts): from
+// the state that plan leads to (desired with live's unmanaged objects
+// kept) back to live, for the objects desired has (tables, enums and
+// functions only live has were left alone by the up plan). What it would
+// lose (columns and tables the up plan adds, a type narrowed back) is
+// destructive: check it with [Plan.Check] before writing a down file.
+func Reverse(live, desired *catalog.Database, opts Options) Plan {
+	up := &planner{opts: opts}
+	after := up.effective(live, desired)
+	touched := *live
+	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return desired.Table(t.Schema, t.Name) == nil })
+	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool { return findEnum(desired, e.Schema, e.Name) == nil })
+	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool { return !hasFunction(desired, f) })
+	return diff(after, &touched, Options{DropUnknown: true, DropUnmanaged: true, Concurrent: opts.Concurrent}, true)
+}
