@@ -4,11 +4,12 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 
-.PHONY: demo test bench tools postgres
+.PHONY: demo test bench faults tools postgres
 
 demo: postgres
 	$(GO) run ./cmd/uno demo
 
+# `go test ./...` includes the short form of the fault drills (internal/faults, about a minute).
 test: postgres tools
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
@@ -18,6 +19,11 @@ test: postgres tools
 # Benchmarks against raw pgx, GORM and bun (BENCH_QUICK=1 for a short run).
 bench: postgres
 	cd bench && $(GO) run ./cmd/unobench -out results.json
+
+# Fault drills, uno beside plain pgxpool, on a private cluster (a few minutes);
+# see docs/RELIABILITY.md. FAULTS_FLAGS=-short for each drill a few seconds.
+faults: postgres
+	$(GO) run ./internal/faults/cmd $(FAULTS_FLAGS)
 
 postgres:
 	@./scripts/ensure-postgres.sh
