@@ -253,7 +253,12 @@ func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []
 	if cmd.needsModels && !a.hasModels() {
 		return fmt.Errorf("%s: %w", cmd.path, errNoModels)
 	}
-	return cmd.run(a, ctx, &o, positional)
+	err := cmd.run(a, ctx, &o, positional)
+	var usage *usageError
+	if errors.As(err, &usage) && usage.cmd == nil && usage.group == "" {
+		usage.cmd = cmd
+	}
+	return err
 }
 
 // printUsageError writes a usage error and the usage line of the command or

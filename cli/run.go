@@ -52,13 +52,13 @@ func (a *App) target(o *options) (config.Config, emit.Database, error) {
 	var fe *config.FieldError
 	if errors.As(err, &fe) && fe.Field == "Database" {
 		if o.url != "" {
-			return config.Config{}, emit.Database{}, errors.New("--url names no database: add it as the URL's path (postgres://host/DBNAME)")
+			return config.Config{}, emit.Database{}, &usageError{msg: "--url names no database: add it as the URL's path (postgres://host/DBNAME)"}
 		}
 		if os.Getenv("DATABASE_URL") == "" {
 			return config.Config{}, emit.Database{}, &usageError{
 				msg: "no database given: pass --url URL or set DATABASE_URL (or PGDATABASE and the other PG* variables)"}
 		}
-		return config.Config{}, emit.Database{}, errors.New("DATABASE_URL names no database: add it as the URL's path (postgres://host/DBNAME)")
+		return config.Config{}, emit.Database{}, &usageError{msg: "DATABASE_URL names no database: add it as the URL's path (postgres://host/DBNAME)"}
 	}
 	if err != nil {
 		return config.Config{}, emit.Database{}, err
