@@ -250,6 +250,8 @@ func TestMigrationsDirectory(t *testing.T) {
 	if r := in.do(t, "migrate", "up", "--dir", "bad"); r.code != 1 || strings.Contains(r.stderr, "open .") {
 		t.Fatalf("a directory error without the directory's name:\n%s", r)
 	}
+	expect(t, run{bin: shopBin, env: url, dir: cwd}.do(t, "migrate", "new", "next", "--dir", "bad"), 1,
+		"migrations directory ./bad:", `"first.sql"`)
 }
 
 // TestNoModels: the stock command carries no models; the commands that need
