@@ -185,6 +185,9 @@ func (a *App) run(ctx context.Context, args []string) error {
 			return &helpRequest{group: first}
 		}
 		cmd := a.lookup(first + " " + sub)
+		if cmd == nil && strings.HasPrefix(sub, "-") {
+			return &usageError{msg: fmt.Sprintf("%s: the command comes before its flags (%s %s <command> %s …)", first, a.name(), first, sub), group: first}
+		}
 		if cmd == nil {
 			return &usageError{msg: fmt.Sprintf("unknown command %q", first+" "+sub), group: first}
 		}

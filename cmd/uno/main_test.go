@@ -169,6 +169,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"migrate"}, []string{`"migrate" needs a command`, "migrate up [N]", "migrate status"}},
 		{[]string{"db"}, []string{"db create", "db drop"}},
 		{[]string{"migrate", "sideways"}, []string{`unknown command "migrate sideways"`, "migrate down"}},
+		{[]string{"migrate", "--dir", "x", "up"}, []string{"the command comes before its flags", "migrate up [N]"}},
 		{[]string{"emit", "extra", "words"}, []string{`emit: unexpected argument "extra words"`, "usage: uno emit [flags]"}},
 		{[]string{"db", "drop", "--check"}, []string{"db drop: flag provided but not defined: -check", "usage: uno db drop"}},
 		{[]string{"migrate", "up", "--check"}, []string{"not defined: -check"}},
