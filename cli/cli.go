@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/uno-db/uno/emit"
@@ -219,6 +220,9 @@ func (a *App) helpFor(words []string) error {
 // after its arguments (everything after "--" is an argument), checks the
 // number of arguments and runs it.
 func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []string) error {
+	if pre.url != "" && !slices.ContainsFunc(cmd.flags, func(f flagDef) bool { return f.name == "url" }) {
+		return &usageError{msg: cmd.path + ": takes no --url", cmd: cmd}
+	}
 	o := pre
 	o.dir = defaultDir
 	fs := flag.NewFlagSet(a.name()+" "+cmd.path, flag.ContinueOnError)

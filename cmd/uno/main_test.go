@@ -180,6 +180,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--no-such-flag", "emit"}, []string{"not defined: -no-such-flag"}},
 		{[]string{"help", "nothing"}, []string{`unknown command "nothing"`}},
 		{[]string{"schema", "extra"}, []string{`unexpected argument "extra"`}},
+		{[]string{"--url", "postgres://h/db", "schema"}, []string{"schema: takes no --url"}},
 	} {
 		r := uno(t, nil, tc.args...)
 		expect(t, r, 2, append(tc.want, "usage: ")...)
