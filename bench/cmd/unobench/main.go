@@ -54,6 +54,9 @@ func main() {
 	if os.Getenv("BENCH_QUICK") != "" {
 		*rounds, *benchtime = 1, "300ms"
 	}
+	if *rounds < 5 && os.Getenv("BENCH_QUICK") == "" {
+		fmt.Fprintf(os.Stderr, "unobench: %d rounds: a full run needs at least 5 for medians and spreads to mean anything\n", *rounds)
+	}
 	if err := flag.Set("test.benchtime", *benchtime); err != nil {
 		fail(err)
 	}
