@@ -48,7 +48,7 @@ type Bun struct {
 }
 
 func mustConnConfig(e *Env) *pgx.ConnConfig {
-	cc, err := pgx.ParseConfig(e.Config.ConnString())
+	cc, err := e.Config.ConnConfig()
 	if err != nil {
 		panic(err)
 	}
