@@ -147,8 +147,14 @@ func parse(dsn, source string) (Config, error) {
 			return Config{}, wrap(err)
 		}
 	}
-	for _, s := range fromString {
+	for i, s := range fromString {
 		if err := checkKey(s); err != nil {
+			if i > 0 && strings.HasSuffix(fromString[i-1].key, "password") && !strings.HasPrefix(dsn, "postgres") {
+				// Most likely the rest of an unquoted password with a space:
+				// do not show it.
+				return Config{}, wrap(&FieldError{Field: "DSN", Reason: "unknown key after " +
+					fromString[i-1].key + " (quote a value that holds spaces)"})
+			}
 			return Config{}, wrap(err)
 		}
 	}

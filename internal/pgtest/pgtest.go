@@ -36,6 +36,12 @@ func Main(m *testing.M) {
 	if sharedCluster != nil {
 		sharedCluster.Destroy()
 	}
+	if tlsCluster != nil {
+		tlsCluster.Destroy()
+	}
+	if tlsPKI != nil {
+		_ = os.RemoveAll(tlsPKI.Dir)
+	}
 	os.Exit(code)
 }
 
@@ -186,4 +192,66 @@ func Scalar[T any](t testing.TB, rawURL, sql string, args ...any) T {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return v
+}
+
+// CertUser is the role of the client certificate of [TLSServer]'s PKI. The
+// server authenticates it only with that certificate.
+const CertUser = "uno_cert_user"
+
+var (
+	tlsOnce    sync.Once
+	tlsCluster *pgcluster.Cluster
+	tlsPKI     *pgcluster.PKI
+	tlsErr     error
+)
+
+// TLSServer returns the test package's TLS cluster, started on first use
+// and stopped by [Main]: ssl=on with a server certificate for 127.0.0.1
+// and localhost signed by the returned PKI's CA (generated in the test
+// run), trust for every user as for the shared cluster, except [CertUser],
+// who must log in over TLS with the PKI's client certificate ("hostssl …
+// cert").
+func TLSServer() (*pgcluster.Cluster, *pgcluster.PKI, error) {
+	tlsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "uno-pki-")
+		if err != nil {
+			tlsErr = fmt.Errorf("pgtest: %w", err)
+			return
+		}
+		tlsPKI, tlsErr = pgcluster.NewPKI(dir, CertUser, "localhost")
+		if tlsErr != nil {
+			return
+		}
+		tlsCluster, tlsErr = pgcluster.NewWith(pgcluster.Options{TLS: tlsPKI, HBA: []string{
+			"hostssl all " + CertUser + " 127.0.0.1/32 cert",
+			"host all " + CertUser + " 127.0.0.1/32 reject",
+		}})
+		if tlsErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, tlsCluster.URL("postgres"))
+		if err != nil {
+			tlsErr = fmt.Errorf("pgtest: connect to the TLS cluster: %w", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{CertUser}.Sanitize()+" LOGIN"); err != nil {
+			tlsErr = fmt.Errorf("pgtest: %w", err)
+		}
+	})
+	return tlsCluster, tlsPKI, tlsErr
+}
+
+// StartClusterWith starts a private cluster with options, destroyed when
+// the test ends.
+func StartClusterWith(t testing.TB, o pgcluster.Options) *pgcluster.Cluster {
+	t.Helper()
+	c, err := pgcluster.NewWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Destroy)
+	return c
 }
