@@ -38,6 +38,7 @@ type Cluster struct {
 	port     int
 	cred     *syscall.Credential // non-nil when running the server as another user
 	settings []string            // extra server settings, name=value
+	conninfo string              // a standby's primary_conninfo, kept by CutReceiver
 }
 
 // Options adjusts a new cluster.

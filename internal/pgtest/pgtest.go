@@ -42,6 +42,12 @@ func Main(m *testing.M) {
 	if tlsPKI != nil {
 		_ = os.RemoveAll(tlsPKI.Dir)
 	}
+	if replStandby != nil {
+		replStandby.Destroy()
+	}
+	if replPrimary != nil {
+		replPrimary.Destroy()
+	}
 	os.Exit(code)
 }
 
@@ -254,4 +260,39 @@ func StartClusterWith(t testing.TB, o pgcluster.Options) *pgcluster.Cluster {
 	}
 	t.Cleanup(c.Destroy)
 	return c
+}
+
+var (
+	replOnce    sync.Once
+	replPrimary *pgcluster.Cluster
+	replStandby *pgcluster.Cluster
+	replErr     error
+)
+
+// Replicated returns the test package's primary and its streaming standby
+// (pg_basebackup -R, same settings), built on first use and stopped by
+// [Main]. Tests must not promote, pause or cut this pair; a test that does
+// builds its own with [StartReplicated].
+func Replicated() (primary, standby *pgcluster.Cluster, err error) {
+	replOnce.Do(func() {
+		replPrimary, replErr = pgcluster.New()
+		if replErr != nil {
+			return
+		}
+		replStandby, replErr = pgcluster.NewStandby(replPrimary)
+	})
+	return replPrimary, replStandby, replErr
+}
+
+// StartReplicated builds a private primary and streaming standby, both
+// destroyed when the test ends.
+func StartReplicated(t testing.TB) (primary, standby *pgcluster.Cluster) {
+	t.Helper()
+	primary = StartCluster(t)
+	standby, err := pgcluster.NewStandby(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Destroy)
+	return primary, standby
 }
