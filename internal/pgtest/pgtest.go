@@ -42,6 +42,9 @@ func Main(m *testing.M) {
 	if tlsPKI != nil {
 		_ = os.RemoveAll(tlsPKI.Dir)
 	}
+	if bouncer != nil {
+		bouncer.Destroy()
+	}
 	if replStandby != nil {
 		replStandby.Destroy()
 	}
@@ -295,4 +298,47 @@ func StartReplicated(t testing.TB) (primary, standby *pgcluster.Cluster) {
 	}
 	t.Cleanup(standby.Destroy)
 	return primary, standby
+}
+
+var (
+	bouncerOnce sync.Once
+	bouncer     *pgcluster.Bouncer
+	bouncerErr  error
+)
+
+// PgBouncer returns the test package's PgBouncer, in transaction mode in
+// front of the shared server, started on first use and stopped by [Main].
+// Every role of the server may log in through it (trust). With
+// UNO_TEST_DATABASE_URL set it sits in front of that server, which must
+// then trust the superuser "postgres" from 127.0.0.1.
+func PgBouncer(t testing.TB) *pgcluster.Bouncer {
+	t.Helper()
+	bouncerOnce.Do(func() {
+		if _, err := server(); err != nil {
+			bouncerErr = err
+			return
+		}
+		if sharedCluster == nil {
+			bouncerErr = fmt.Errorf("pgtest: PgBouncer needs the harness's own cluster; unset %s", EnvURL)
+			return
+		}
+		bouncer, bouncerErr = pgcluster.StartPgBouncer(sharedCluster, pgcluster.BouncerOptions{PoolSize: 8})
+	})
+	if bouncerErr != nil {
+		t.Fatal(bouncerErr)
+	}
+	return bouncer
+}
+
+// BouncerURL returns rawURL (a URL of the shared server) pointed at the
+// test package's PgBouncer instead.
+func BouncerURL(t testing.TB, rawURL string) string {
+	t.Helper()
+	b := PgBouncer(t)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = b.Addr()
+	return u.String()
 }

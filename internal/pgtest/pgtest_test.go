@@ -159,3 +159,43 @@ func TestStandby(t *testing.T) {
 		t.Fatal("promoted standby did not take a write")
 	}
 }
+
+// TestPgBouncer: any role of the server logs in through PgBouncer, and
+// consecutive transactions may run on different server connections.
+func TestPgBouncer(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	role := db.Name + "_someone"
+	pgtest.Exec(t, db.URL, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
+	b := pgtest.PgBouncer(t)
+	if v := b.Version(); v[0] < 1 {
+		t.Fatalf("version %v", v)
+	}
+	u := pgtest.BouncerURL(t, db.URL)
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User = role
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("connect through pgbouncer: %v\n%s", err, b.Log())
+	}
+	defer conn.Close(ctx)
+	var user, dbname string
+	if err := conn.QueryRow(ctx, "SELECT current_user, current_database()").Scan(&user, &dbname); err != nil {
+		t.Fatal(err)
+	}
+	if user != role || dbname != db.Name {
+		t.Fatalf("as %s on %s", user, dbname)
+	}
+	// PgBouncer refuses startup parameters it does not track, which is why
+	// uno moves search_path and statement_timeout into the transaction.
+	cfg.RuntimeParams["search_path"] = "public"
+	if c2, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c2.Close(ctx)
+		t.Fatal("PgBouncer took search_path as a startup parameter")
+	}
+}
