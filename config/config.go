@@ -1,13 +1,3 @@
-// Package config holds ConnectionConfig, the immutable settings of one uno
-// database connection: where the server is, which database and login role,
-// the uno role names, pool sizes, timeouts and the retry policy.
-//
-// A Config is a plain value. Build it with [Parse] (a URL or keyword/value
-// DSN), [FromEnv] (DATABASE_URL and the libpq PG* variables) or a struct
-// literal passed through [Config.WithDefaults], adjust fields on the copy you
-// hold, and hand it to the engine, which validates it with [Config.Validate]
-// and copies it. Printing, logging or marshalling a Config never shows the
-// password.
 package config
 
 import (

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -277,8 +279,18 @@ func endpoints(pc *pgconn.Config) []string {
 	return out
 }
 
+// fingerprintKey keys the settings fingerprint with a secret of this
+// process, so the fingerprint (which covers the password) cannot be used to
+// guess the password offline.
+var fingerprintKey = func() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}()
+
+// fingerprint identifies the parsed settings, for Equal.
 func fingerprint(dsn string, given map[string]setting) [32]byte {
-	h := sha256.New()
+	h := hmac.New(sha256.New, fingerprintKey)
 	h.Write([]byte(dsn))
 	keys := make([]string, 0, len(given))
 	for k := range given {
