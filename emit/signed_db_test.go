@@ -427,3 +427,36 @@ func TestEngineSignsIdentity(t *testing.T) {
 		t.Errorf("after a refused BEGIN: %s (%v)", deref(s.tenant), err)
 	}
 }
+
+// TestSignedHostileSchema: the signed mode with uno's functions in a
+// schema whose name holds quotes, a semicolon and a dollar-quote tag:
+// signing in, the policies, the audit trigger and the RLS audit work.
+func TestSignedHostileSchema(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.NewDatabase(t)
+	fs := `fn "x"; $uno$ é`
+	u := setUpDB(t, pgtest.AdminURL(t), pg, emit.Database{Name: pg.Name, Schemas: []string{"shop"}, FunctionSchema: fs, SignedIdentity: true}, Note{})
+	ctx := context.Background()
+	var by string
+	err := u.db.WithTx(ctx, asWriter("alice", "tenant-a"), func(ctx context.Context, tx *engine.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO shop.note (tenant_id, title) VALUES ('tenant-a', 'a') RETURNING created_by_id`).Scan(&by)
+	})
+	if err != nil || by != "alice" {
+		t.Fatalf("insert: created_by_id %q (%v)", by, err)
+	}
+	for tenant, want := range map[string]int{"tenant-a": 1, "tenant-b": 0} {
+		var n int
+		err := u.db.WithTx(ctx, asWriter("bob", tenant), func(ctx context.Context, tx *engine.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.is_superuser', 'true', true)`); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT count(*) FROM shop.note`).Scan(&n)
+		})
+		if err != nil || n != want {
+			t.Errorf("%s sees %d notes (%v), want %d", tenant, n, err, want)
+		}
+	}
+	if findings, err := emit.AuditRLS(ctx, u.db.Pool(), u.d.Options()); err != nil || len(findings) != 0 {
+		t.Errorf("audit: %v %v", findings, err)
+	}
+}
