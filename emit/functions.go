@@ -235,7 +235,7 @@ func userSource(d Database) string {
 // tenant policies must use uno_tenant_id() and read no setting, and the
 // identity secret must be readable by no application role.
 func rlsAuditBodyFor(d Database) string {
-	body := rlsAuditBody(d.Roles)
+	body := rlsAuditBody(d.Roles, d.AdminLogin)
 	if !d.SignedIdentity {
 		return body
 	}
@@ -267,9 +267,9 @@ END`
 // tenant_id column) lacking ENABLE or FORCE ROW LEVEL SECURITY or having a
 // permissive policy that does not read rls_var.tenant_id, relations owned
 // by the login role, and uno roles that bypass row-level security.
-func rlsAuditBody(r config.Roles) string {
+func rlsAuditBody(r config.Roles, adminLogin string) string {
 	var roles strings.Builder
-	for i, n := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+	for i, n := range []string{r.Login, adminLogin, r.Reader, r.Writer, r.Admin, r.Base} {
 		if i > 0 {
 			roles.WriteString(", ")
 		}
