@@ -277,6 +277,32 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 	if err := c.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
 		t.Errorf("captured value verifies outside its transaction: %v, %v", tenant, err)
 	}
+	// Settings persisted with ALTER ROLE (PostgreSQL 15 refuses it for
+	// a role's own placeholder settings; were it allowed, they would
+	// reach new sessions without a valid MAC).
+	if _, err := c.conn.Exec(ctx, "ALTER ROLE CURRENT_USER SET uno.tenant_id = 'tenant-b'"); err == nil {
+		t.Log("the login role could persist uno.tenant_id for its next sessions")
+		later := newSignedConn(t, u)
+		err := later.tx(c.roles.Reader, alice, func(conn *pgx.Conn) error {
+			var n int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				t.Errorf("a persisted setting shows %d of B's notes", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tenant *string
+		if err := later.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
+			t.Errorf("a persisted setting verifies in a new session: %v (%v)", tenant, err)
+		}
+	} else if sqlState(err) != "42501" {
+		t.Errorf("ALTER ROLE CURRENT_USER SET uno.tenant_id: %v, want success or 42501", err)
+	}
 	// A signature made with another secret, or too old, is refused.
 	other, _ := identity.NewSigner(identity.NewSecret())
 	c2 := *c
