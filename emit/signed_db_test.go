@@ -162,6 +162,7 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 		"set_config uno": {`SELECT set_config('uno.tenant_id', 'tenant-b', true), set_config('uno.is_superuser', 'true', true),
 			set_config('uno.user_id', 'mallory', true)`},
 		"SET uno superuser": {`SET uno.is_superuser = 'true'`},
+		"RESET ALL":         {`RESET ALL`, `SET LOCAL rls_var.tenant_id = 'tenant-b'`},
 		"replay B": {`SELECT set_config('uno.tenant_id', $1, true), set_config('uno.user_id', $2, true),
 			set_config('uno.is_superuser', $3, true), set_config('uno.identity_mac', $4, true)`},
 	}
