@@ -1,15 +1,19 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgproxy"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/quote"
 )
@@ -147,5 +151,33 @@ func TestReleaseGuardKeepsCallbackSettings(t *testing.T) {
 	}
 	if db.Connects() != 1 || db.Discards() != 0 {
 		t.Fatalf("%d connects, %d discards", db.Connects(), db.Discards())
+	}
+}
+
+// TestGuardDeadConnectionIsNotADiscard: the connection dies while the
+// guard runs; it is counted as lost, not as a guard failure, and the next
+// call works.
+func TestGuardDeadConnectionIsNotADiscard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
+	proxy.SetRule(pgproxy.Once(func(m pgproxy.Message) bool {
+		return m.Type == 'Q' && bytes.HasPrefix(m.Body, []byte("RESET ALL"))
+	}, pgproxy.CutBefore))
+	ctx := context.Background()
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		_, err := c.Exec(ctx, "SELECT 1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if proxy.Cuts() != 1 || db.Discards() != 0 {
+		t.Fatalf("%d cuts, %d discards", proxy.Cuts(), db.Discards())
+	}
+	if err := db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+		return insertItem(ctx, tx, 1)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
