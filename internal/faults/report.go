@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,6 +54,9 @@ func Print(w io.Writer, results []Result) error {
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
+		for _, k := range sortedKeys(r.Samples) {
+			fmt.Fprintf(w, "  e.g. %s: %s\n", k, r.Samples[k])
+		}
 		for _, c := range r.Checks {
 			if c.OK && !r.Held {
 				continue
@@ -88,4 +92,13 @@ func Markdown(w io.Writer, results []Result) error {
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -41,6 +41,8 @@ type Result struct {
 	Errors         int // returned another error
 	Notes          []string
 	Checks         []Check
+	// Samples holds one error message per error kind of the notes.
+	Samples map[string]string
 }
 
 // Check is one requirement a drill holds uno to.
@@ -245,7 +247,14 @@ func (r *Run) tally(ctx context.Context, res *Result) error {
 			}
 		}
 		if err != nil {
-			kinds[errorKind(err)]++
+			k := errorKind(err)
+			kinds[k]++
+			if _, ok := res.Samples[k]; !ok {
+				if res.Samples == nil {
+					res.Samples = map[string]string{}
+				}
+				res.Samples[k] = err.Error()
+			}
 		}
 	}
 	for id := range rows {
