@@ -315,10 +315,9 @@ func prefixed(p, s string) string {
 // how long after the restart the first call was acknowledged.
 func recovery(ctx context.Context, r *Run) error {
 	wctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { r.Writers(wctx, 16, maxCalls, insertOnly(r)) })
-	defer wg.Wait()
+	defer func() { stop(); wg.Wait() }()
 	if !sleep(ctx, time.Second) {
 		return ctx.Err()
 	}
@@ -337,7 +336,6 @@ func recovery(ctx context.Context, r *Run) error {
 		sleep(ctx, 50*time.Millisecond)
 	}
 	sleep(ctx, 500*time.Millisecond)
-	stop()
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" }
 	if first.IsZero() {
 		r.Note("restart took %s; no call acknowledged within 30 s after it", ms(took))

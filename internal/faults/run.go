@@ -259,7 +259,7 @@ func (r *Run) tally(ctx context.Context, res *Result) error {
 	}
 	for id := range rows {
 		if _, ok := r.calls[id]; !ok {
-			return fmt.Errorf("faults: run %s: a row with id %d no call made", r.ID, id)
+			return fmt.Errorf("faults: run %s: a row with id %d that no call made", r.ID, id)
 		}
 	}
 	if res.Unknown > 0 {
