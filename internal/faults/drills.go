@@ -166,8 +166,8 @@ func exhaustion(ctx context.Context, r *Run) error {
 }
 
 // typedPoolTimeout requires every failure to be one of uno's typed errors
-// (a *dberr.Error with its sentinel), so a caller can tell a pool timeout
-// from its own deadline.
+// (a *dberr.Error with its sentinel, or one matching dberr.ErrConnection),
+// so a caller can tell a pool timeout from its own deadline.
 func typedPoolTimeout(_ context.Context, r *Run, res *Result) error {
 	untyped, deadline := 0, 0
 	var sample error
@@ -176,7 +176,7 @@ func typedPoolTimeout(_ context.Context, r *Run, res *Result) error {
 			deadline++
 		}
 		var de *dberr.Error
-		if !errors.As(err, &de) || de.Kind == nil {
+		if !(errors.As(err, &de) && de.Kind != nil) && !errors.Is(err, dberr.ErrConnection) {
 			untyped++
 			if sample == nil {
 				sample = err
