@@ -69,7 +69,7 @@ func insertOnly(r *Run) func(ctx context.Context) error {
 // came back each time.
 func restarts(mode string) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
-		ctx, cancel := context.WithTimeout(ctx, r.Len(9*time.Second, 30*time.Second))
+		ctx, cancel := context.WithTimeout(ctx, r.Len(9*time.Second, 20*time.Second))
 		defer cancel()
 		var (
 			wg    sync.WaitGroup
@@ -104,7 +104,7 @@ func zeroFailed(_ context.Context, _ *Run, res *Result) error {
 
 // terminate ends every backend of the login role every 500 ms.
 func terminate(ctx context.Context, r *Run) error {
-	ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 15*time.Second))
+	ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 10*time.Second))
 	defer cancel()
 	conn, err := r.Suite.admin(ctx)
 	if err != nil {
@@ -136,7 +136,7 @@ func terminate(ctx context.Context, r *Run) error {
 // cut makes the proxy act on 10 % of the COMMITs.
 func cut(act pgproxy.Action) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
-		ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 15*time.Second))
+		ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 10*time.Second))
 		defer cancel()
 		r.Proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
 			if m.IsCommit() && rand.IntN(10) == 0 {
