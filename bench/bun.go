@@ -80,7 +80,7 @@ type Bun struct {
 }
 
 func mustConnConfig(e *Env) *pgx.ConnConfig {
-	cc, err := pgx.ParseConfig(e.Config.ConnString())
+	cc, err := e.Config.ConnConfig()
 	if err != nil {
 		panic(err)
 	}

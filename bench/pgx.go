@@ -20,7 +20,7 @@ type Pgx struct {
 
 // NewPgx opens a pgxpool of PoolSize connections.
 func NewPgx(ctx context.Context, e *Env) (*Pgx, error) {
-	pc, err := pgxpool.ParseConfig(e.Config.ConnString())
+	pc, err := e.Config.PoolConfig()
 	if err != nil {
 		return nil, err
 	}

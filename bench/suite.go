@@ -249,7 +249,7 @@ func NewEnv(ctx context.Context, url string, sizes Sizes) (*Env, error) {
 		return nil, err
 	}
 	e.Config, e.URL = cfg, url
-	e.Pool, err = pgxpool.New(ctx, cfg.ConnString())
+	e.Pool, err = cfg.NewPool(ctx)
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/uno-db/uno/emit"
@@ -185,6 +186,9 @@ func (a *App) run(ctx context.Context, args []string) error {
 			return &helpRequest{group: first}
 		}
 		cmd := a.lookup(first + " " + sub)
+		if cmd == nil && strings.HasPrefix(sub, "-") {
+			return &usageError{msg: fmt.Sprintf("%s: the command comes before its flags (%s %s <command> %s …)", first, a.name(), first, sub), group: first}
+		}
 		if cmd == nil {
 			return &usageError{msg: fmt.Sprintf("unknown command %q", first+" "+sub), group: first}
 		}
@@ -216,6 +220,9 @@ func (a *App) helpFor(words []string) error {
 // after its arguments (everything after "--" is an argument), checks the
 // number of arguments and runs it.
 func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []string) error {
+	if pre.url != "" && !slices.ContainsFunc(cmd.flags, func(f flagDef) bool { return f.name == "url" }) {
+		return &usageError{msg: cmd.path + ": takes no --url", cmd: cmd}
+	}
 	o := pre
 	o.dir = defaultDir
 	fs := flag.NewFlagSet(a.name()+" "+cmd.path, flag.ContinueOnError)
@@ -253,7 +260,12 @@ func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []
 	if cmd.needsModels && !a.hasModels() {
 		return fmt.Errorf("%s: %w", cmd.path, errNoModels)
 	}
-	return cmd.run(a, ctx, &o, positional)
+	err := cmd.run(a, ctx, &o, positional)
+	var usage *usageError
+	if errors.As(err, &usage) && usage.cmd == nil && usage.group == "" {
+		usage.cmd = cmd
+	}
+	return err
 }
 
 // printUsageError writes a usage error and the usage line of the command or

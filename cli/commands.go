@@ -29,7 +29,7 @@ type flagDef struct {
 
 var (
 	flagURL = flagDef{"url", "URL", "the database URL (default DATABASE_URL, else the PG* variables):\n" +
-		"a superuser, or a role that may create databases and roles, and the application's database",
+		"a superuser (or a role that may create databases and roles)\nand the application's database",
 		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.url, "url", o.url, "") }}
 	flagDir = flagDef{"dir", "DIR", `the migrations directory (default "` + defaultDir + `")`,
 		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.dir, "dir", o.dir, "") }}

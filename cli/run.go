@@ -52,13 +52,13 @@ func (a *App) target(o *options) (config.Config, emit.Database, error) {
 	var fe *config.FieldError
 	if errors.As(err, &fe) && fe.Field == "Database" {
 		if o.url != "" {
-			return config.Config{}, emit.Database{}, errors.New("--url names no database: add it as the URL's path (postgres://host/DBNAME)")
+			return config.Config{}, emit.Database{}, &usageError{msg: "--url names no database: add it as the URL's path (postgres://host/DBNAME)"}
 		}
 		if os.Getenv("DATABASE_URL") == "" {
 			return config.Config{}, emit.Database{}, &usageError{
 				msg: "no database given: pass --url URL or set DATABASE_URL (or PGDATABASE and the other PG* variables)"}
 		}
-		return config.Config{}, emit.Database{}, errors.New("DATABASE_URL names no database: add it as the URL's path (postgres://host/DBNAME)")
+		return config.Config{}, emit.Database{}, &usageError{msg: "DATABASE_URL names no database: add it as the URL's path (postgres://host/DBNAME)"}
 	}
 	if err != nil {
 		return config.Config{}, emit.Database{}, err
@@ -328,6 +328,10 @@ func (a *App) migrateNew(ctx context.Context, o *options, args []string) error {
 	if err := checkDir(o.dir, true); err != nil {
 		return err
 	}
+	// A broken directory fails before the (slow) plan is made.
+	if _, err := migrate.ReadDir(os.DirFS(o.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dirError(o.dir, err)
+	}
 	up, down, err := a.plan(ctx, o)
 	if err != nil {
 		return err
@@ -399,6 +403,9 @@ func checkDir(dir string, missingOK bool) error {
 // database.
 func (a *App) migrator(o *options) (*migrate.Migrator, []migrate.Migration, error) {
 	if err := checkDir(o.dir, false); err != nil {
+		if errors.Is(err, errNoDir) {
+			err = fmt.Errorf("%w (write one with 'migrate new NAME', or give --dir)", err)
+		}
 		return nil, nil, err
 	}
 	cfg, d, err := a.target(o)
@@ -482,11 +489,11 @@ func (a *App) migrateRedo(ctx context.Context, o *options, _ []string) error {
 }
 
 func (a *App) migrateStatus(ctx context.Context, o *options, _ []string) error {
-	m, migs, err := a.migrator(o)
-	if errors.Is(err, errNoDir) {
-		fmt.Fprintln(a.out(), err)
+	if errors.Is(checkDir(o.dir, false), errNoDir) {
+		fmt.Fprintf(a.out(), "no migrations yet in %s\n", displayDir(o.dir))
 		return nil
 	}
+	m, migs, err := a.migrator(o)
 	if err != nil {
 		return err
 	}

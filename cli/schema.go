@@ -221,8 +221,11 @@ func attributeWord(s string) string {
 }
 
 // commentText is s for a double-quoted Mermaid comment or label: no double
-// quote, no line break.
+// quote, no line break, no %% (which starts a Mermaid comment).
 func commentText(s string) string {
+	for strings.Contains(s, "%%") {
+		s = strings.ReplaceAll(s, "%%", "%")
+	}
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case '"':

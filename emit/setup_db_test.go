@@ -96,7 +96,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 
 // setUpMode is setUp in the unsigned or the signed identity mode; in the
 // signed mode the secret is testSecret.
-func setUpMode(t *testing.T, signed bool, models ...any) *unoDB {
+func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
 	t.Helper()
 	ctx := context.Background()
 	pg := pgtest.NewDatabase(t)
@@ -162,7 +162,7 @@ func modes(t *testing.T, test func(t *testing.T, signed bool)) {
 // runModels runs everything for the tables as the admin role, through
 // engine.WithTx on the admin login (the application's login cannot
 // become admin).
-func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
+func (u *unoDB) runModels(t testing.TB, tables ...*model.Table) {
 	t.Helper()
 	reg := emit.NewRegistry(u.d.Options())
 	emitters, err := reg.ForModels(tables...)
@@ -182,7 +182,7 @@ func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	}
 }
 
-func superConn(t *testing.T, rawURL string) *pgx.Conn {
+func superConn(t testing.TB, rawURL string) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, rawURL)
@@ -194,13 +194,13 @@ func superConn(t *testing.T, rawURL string) *pgx.Conn {
 }
 
 // openLogin opens the database as its login role.
-func openLogin(t *testing.T, pg pgtest.Database) *engine.DB {
+func openLogin(t testing.TB, pg pgtest.Database) *engine.DB {
 	t.Helper()
 	return openAs(t, pg, "")
 }
 
 // openAs opens the database as user (empty: the login role).
-func openAs(t *testing.T, pg pgtest.Database, user string) *engine.DB {
+func openAs(t testing.TB, pg pgtest.Database, user string) *engine.DB {
 	t.Helper()
 	pu, _ := url.Parse(pg.URL)
 	port, _ := strconv.Atoi(pu.Port())
@@ -227,7 +227,7 @@ func sqlState(err error) string {
 	return ""
 }
 
-func scalarOn[T any](t *testing.T, conn *pgx.Conn, sql string, args ...any) T {
+func scalarOn[T any](t testing.TB, conn *pgx.Conn, sql string, args ...any) T {
 	t.Helper()
 	var v T
 	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {

@@ -46,16 +46,17 @@ const EmitterIdentitySecret = "identity_secret"
 // SignedTenantPredicate returns the condition of uno's tenant policies in
 // the signed mode: the row's tenant column (quoted) equals the verified
 // tenant, or the verified identity is a superuser. Each call is wrapped in
-// a scalar subquery, so the planner makes it an InitPlan evaluated once
-// per statement, not once per row. Unverified (no signed identity, or
+// a scalar subquery, so the planner makes it an InitPlan evaluated at most
+// once per statement, not once per row; the tenant comes first, so the
+// superuser check runs only when a row of another tenant is met. Unverified (no signed identity, or
 // settings changed by SQL) both are NULL, so the table shows and accepts
 // nothing.
 func SignedTenantPredicate(quotedColumn, functionSchema string) string {
 	if functionSchema == "" {
 		functionSchema = "public"
 	}
-	return "(SELECT " + quote.Qualified(functionSchema, FuncIsSuperuser) + "()) IS TRUE OR " +
-		quotedColumn + " = (SELECT " + quote.Qualified(functionSchema, FuncTenantID) + "())"
+	return quotedColumn + " = (SELECT " + quote.Qualified(functionSchema, FuncTenantID) + "()) OR " +
+		"(SELECT " + quote.Qualified(functionSchema, FuncIsSuperuser) + "()) IS TRUE"
 }
 
 // userExpr is the SQL expression of the current user for the triggers.
@@ -111,7 +112,11 @@ BEGIN
 END`
 }
 
-func identityBody(fs string) string {
+// verifyBody is the body of the verified functions: it reads the
+// settings uno_sign_in left, recomputes their MAC for this backend and
+// transaction, and runs ok (PL/pgSQL ending in RETURN, with the claims in
+// t, u and s) when it matches, else fail.
+func verifyBody(fs, ok, fail string) string {
 	secret, hmac := quote.Qualified(fs, TableIdentitySecret), quote.Qualified(fs, "hmac")
 	return `DECLARE
     t text := current_setting(` + literal(SignedTenantID) + `, true);
@@ -121,15 +126,13 @@ func identityBody(fs string) string {
     k bytea;
 BEGIN
     IF m IS NULL OR m = '' OR t IS NULL OR u IS NULL OR s IS NULL OR s NOT IN ('true', 'false') THEN
-        RETURN;
+        ` + fail + `
     END IF;
     SELECT x.secret INTO k FROM ` + secret + ` x;
     IF k IS NULL OR encode(` + hmac + `(` + signedMessage("bind", "t", "u", "s = 'true'", bindTail) + `, k, 'sha256'), 'hex') <> m THEN
-        RETURN;
+        ` + fail + `
     END IF;
-    tenant_id := nullif(t, '');
-    user_id := nullif(u, '');
-    is_superuser := s = 'true';
+    ` + ok + `
 END`
 }
 
@@ -164,14 +167,19 @@ func signedStatements(d Database) ([]Statement, error) {
 			Comment: "Checks the application's signature over the claims and binds them to this backend and transaction; fails with 28000."},
 		{Schema: fs, Name: FuncIdentity, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text", Mode: sqlbuild.Out},
 			{Name: "user_id", Type: "text", Mode: sqlbuild.Out}, {Name: "is_superuser", Type: "boolean", Mode: sqlbuild.Out}},
-			Returns: "record", Volatility: sqlbuild.Stable, SecurityDefiner: true, SearchPath: pinned, Body: identityBody(fs),
+			Returns: "record", Volatility: sqlbuild.Stable, SecurityDefiner: true, SearchPath: pinned,
+			Body:    verifyBody(fs, "tenant_id := nullif(t, '');\n    user_id := nullif(u, '');\n    is_superuser := s = 'true';", "RETURN;"),
 			Execute: callers, Comment: "The claims uno_sign_in bound to this transaction, or NULLs when they do not verify."},
 	}
-	for _, f := range []struct{ name, col, typ string }{
-		{FuncTenantID, "tenant_id", "text"}, {FuncUserID, "user_id", "text"}, {FuncIsSuperuser, "is_superuser", "boolean"},
+	// Each verified function checks the binding itself: one call per
+	// statement (an InitPlan), not a wrapper around uno_identity().
+	for _, f := range []struct{ name, col, typ, ok string }{
+		{FuncTenantID, "tenant_id", "text", "RETURN nullif(t, '');"},
+		{FuncUserID, "user_id", "text", "RETURN nullif(u, '');"},
+		{FuncIsSuperuser, "is_superuser", "boolean", "RETURN s = 'true';"},
 	} {
-		fns = append(fns, sqlbuild.Function{Schema: fs, Name: f.name, Returns: f.typ, Language: "sql", Volatility: sqlbuild.Stable,
-			SearchPath: pinned, Body: "SELECT " + quote.Ident(f.col) + " FROM " + quote.Qualified(fs, FuncIdentity) + "()",
+		fns = append(fns, sqlbuild.Function{Schema: fs, Name: f.name, Returns: f.typ, Volatility: sqlbuild.Stable,
+			SecurityDefiner: true, SearchPath: pinned, Body: verifyBody(fs, f.ok, "RETURN NULL;"),
 			Execute: callers, Comment: "The verified " + f.col + " of the transaction's signed identity, or NULL."})
 	}
 	for _, f := range fns {

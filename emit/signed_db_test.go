@@ -20,13 +20,13 @@ import (
 // the way the engine does in the signed mode: one batch of BEGIN and a
 // SELECT switching role and calling uno_sign_in with the signed claims.
 type signedConn struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *pgx.Conn
 	roles  config.Roles
 	signer *identity.Signer
 }
 
-func newSignedConn(t *testing.T, u *unoDB) *signedConn {
+func newSignedConn(t testing.TB, u *unoDB) *signedConn {
 	t.Helper()
 	pu := pgtest.WithPath(u.pg.URL, u.pg.Name)
 	cfg, err := pgx.ParseConfig(pu)
@@ -340,5 +340,41 @@ func TestSignedPoliciesPlanOnce(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("findings lack %q:\n%s", want, joined)
 		}
+	}
+}
+
+// TestSignedIdentityReadOnly: signing in writes nothing, so it works in a
+// READ ONLY transaction (as on a hot standby), and the claims verify there.
+func TestSignedIdentityReadOnly(t *testing.T) {
+	t.Parallel()
+	u := setUpMode(t, true, Note{})
+	ctx := context.Background()
+	c := newSignedConn(t, u)
+	alice := identity.Claims{TenantID: "tenant-a", UserID: "alice"}
+	if err := c.tx(c.roles.Writer, alice, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `INSERT INTO shop.note (tenant_id, title) VALUES ('tenant-a', 'a1')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	args, err := c.signer.Args(alice, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	b.Queue("SELECT set_config('role', $1, true), "+identity.SignInCall("public", 2), append([]any{c.roles.Reader}, args...)...)
+	if err := c.conn.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatalf("signed BEGIN READ ONLY: %v", err)
+	}
+	defer c.conn.Exec(ctx, "ROLLBACK")
+	var ro, tenant, user string
+	var n int
+	if err := c.conn.QueryRow(ctx, `SELECT current_setting('transaction_read_only'), uno_tenant_id(), uno_user_id(), (SELECT count(*) FROM shop.note)`).
+		Scan(&ro, &tenant, &user, &n); err != nil {
+		t.Fatal(err)
+	}
+	if ro != "on" || tenant != "tenant-a" || user != "alice" || n != 1 {
+		t.Errorf("read only %s: tenant %q user %q, %d notes", ro, tenant, user, n)
 	}
 }

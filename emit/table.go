@@ -102,12 +102,12 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 	for _, t := range order {
 		if t.Comment != "" {
 			out = append(out, Statement{Name: objectName(t.Schema, t.Name), Kind: KindComment,
-				SQL: "COMMENT ON TABLE " + t.QuotedName + " IS " + literal(t.Comment)})
+				SQL: sqlbuild.CommentOnTable(t.Schema, t.Name, t.Comment)})
 		}
 		for _, c := range t.Columns {
 			if c.Comment != "" {
 				out = append(out, Statement{Name: objectName(t.Schema, t.Name) + "." + c.Name, Kind: KindComment,
-					SQL: "COMMENT ON COLUMN " + t.QuotedName + "." + c.QuotedName + " IS " + literal(c.Comment)})
+					SQL: sqlbuild.CommentOnColumn(t.Schema, t.Name, c.Name, c.Comment)})
 			}
 		}
 	}
@@ -161,20 +161,9 @@ func dependencyOrder(tables []*model.Table) []*model.Table {
 }
 
 func enumStatement(et *model.EnumType) Statement {
-	var b strings.Builder
-	b.WriteString("    IF to_regtype(")
-	b.WriteString(literal(et.QuotedName))
-	b.WriteString(") IS NULL THEN\n        CREATE TYPE ")
-	b.WriteString(et.QuotedName)
-	b.WriteString(" AS ENUM (")
-	for i, v := range et.Values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(literal(v))
-	}
-	b.WriteString(");\n    END IF;\n")
-	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(b.String())}
+	body := "    IF to_regtype(" + literal(et.QuotedName) + ") IS NULL THEN\n        " +
+		sqlbuild.CreateEnum(et.Schema, et.Name, et.Values) + ";\n    END IF;\n"
+	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(body)}
 }
 
 func columnList(b *strings.Builder, cols []*model.Column) {

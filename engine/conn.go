@@ -210,37 +210,65 @@ func (db *DB) wrapErr(ctx context.Context, err error, lost bool) error {
 	return err
 }
 
-// acquire borrows a connection, retrying transient failures with backoff.
+// acquire borrows a connection, retrying transient failures with backoff
+// until config.Retry.MaxElapsed has passed, within Pool.AcquireTimeout and
+// ctx. A borrow that ends because no connection came free is an
+// [dberr.ErrPoolTimeout] (which still matches the context's error).
 func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err := db.errIfClosed(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	actx := ctx
 	if t := db.cfg.Pool.AcquireTimeout; t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		actx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	for attempt := 1; ; attempt++ {
-		pc, err := db.pool.Acquire(ctx)
+		pc, err := db.pool.Acquire(actx)
 		if err == nil {
 			return pc, nil
 		}
 		if cerr := db.errIfClosed(); cerr != nil {
 			return nil, cerr
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("uno: acquire connection to %s: %w (%w)", db.cfg.Key(), ctx.Err(), dberr.Classify(err))
+		if actx.Err() != nil {
+			return nil, db.acquireEnded(ctx, actx, err)
 		}
-		if !dberr.IsTransientConnect(err) || attempt >= db.cfg.Retry.MaxAttempts {
-			return nil, fmt.Errorf("uno: acquire connection to %s after %d attempts: %w",
-				db.cfg.Key(), attempt, dberr.Classify(err))
+		if !dberr.IsTransientConnect(err) || time.Since(start) >= db.cfg.Retry.MaxElapsed {
+			return nil, fmt.Errorf("uno: acquire connection to %s after %d attempts in %v: %w",
+				db.cfg.Key(), attempt, time.Since(start).Round(time.Millisecond), dberr.Classify(err))
 		}
 		db.markSuspect()
 		db.log.Warn("uno: connect failed, retrying", "pool", db.cfg.Key().String(), "attempt", attempt, "err", err)
-		if err := db.sleep(ctx, attempt+1); err != nil {
-			return nil, fmt.Errorf("uno: acquire connection to %s: %w", db.cfg.Key(), err)
+		if serr := db.sleep(actx, attempt+1); serr != nil {
+			return nil, db.acquireEnded(ctx, actx, err)
 		}
 	}
+}
+
+// acquireEnded describes a borrow whose context (the caller's, or the one
+// bounded by Pool.AcquireTimeout) ended. last is the last error seen.
+func (db *DB) acquireEnded(ctx, actx context.Context, last error) error {
+	st := db.pool.Stat()
+	full := st.AcquiredConns() >= st.MaxConns()
+	var whose string
+	if ctx.Err() == nil {
+		whose = "within Pool.AcquireTimeout " + db.cfg.Pool.AcquireTimeout.String()
+	} else {
+		whose = "before the caller's context ended"
+	}
+	if full {
+		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: all %d connections stayed in use; none came free %s: %w",
+			db.cfg.Key(), st.MaxConns(), whose, actx.Err())}
+	}
+	cause := dberr.Classify(last)
+	if errors.Is(cause, actx.Err()) {
+		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: no connection %s: %w",
+			db.cfg.Key(), whose, actx.Err())}
+	}
+	return fmt.Errorf("uno: acquire connection to %s: no connection %s: %w (%w)", db.cfg.Key(), whose, actx.Err(), cause)
 }
 
 // sleep waits the backoff before attempt n, with full jitter, or until ctx

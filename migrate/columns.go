@@ -253,7 +253,7 @@ func (p *planner) dropColumns(lt, dt *catalog.Table) {
 func (p *planner) tableProps(lt, dt *catalog.Table) {
 	name := tableName(dt)
 	if lt == nil && dt.Comment != "" || lt != nil && lt.Comment != dt.Comment {
-		p.add(Change{Statement: stmt(name, emit.KindComment, "COMMENT ON TABLE "+qt(dt)+" IS "+nullableLiteral(dt.Comment))})
+		p.add(Change{Statement: stmt(name, emit.KindComment, sqlbuild.CommentOnTable(dt.Schema, dt.Name, dt.Comment))})
 	}
 	for _, c := range dt.Columns {
 		var lc *catalog.Column
@@ -261,8 +261,7 @@ func (p *planner) tableProps(lt, dt *catalog.Table) {
 			lc = lt.Column(c.Name)
 		}
 		if lc == nil && c.Comment != "" || lc != nil && lc.Comment != c.Comment {
-			p.add(Change{Statement: stmt(name+"."+c.Name, emit.KindComment,
-				"COMMENT ON COLUMN "+qt(dt)+"."+quote.Ident(c.Name)+" IS "+nullableLiteral(c.Comment))})
+			p.add(Change{Statement: stmt(name+"."+c.Name, emit.KindComment, sqlbuild.CommentOnColumn(dt.Schema, dt.Name, c.Name, c.Comment))})
 		}
 	}
 	var live catalog.Table
@@ -303,13 +302,6 @@ func grantee(g string) string {
 		return g
 	}
 	return quote.Ident(g)
-}
-
-func nullableLiteral(s string) string {
-	if s == "" {
-		return "NULL"
-	}
-	return quote.Literal(s)
 }
 
 var varcharRE = regexp.MustCompile(`^character varying\((\d+)\)(\[\])?$`)

@@ -111,14 +111,16 @@ func (p *planner) effectiveTable(lt, dt *catalog.Table) *catalog.Table {
 	t.Triggers = slices.Clone(dt.Triggers)
 	t.Policies = slices.Clone(dt.Policies)
 	t.Grants = slices.Clone(dt.Grants)
-	// A constraint or index the models declare that live has under
-	// another name (an adopted table's t_pkey for pk_t) keeps live's name.
+	// A constraint or index the models declare that live has under a name
+	// the models do not own (an adopted table's t_pkey for pk_t) keeps
+	// live's name.
 	for i, dc := range t.Constraints {
 		if findConstraint(lt, dc.Name) != nil {
 			continue
 		}
 		for _, lc := range lt.Constraints {
-			if lc.Type == dc.Type && withoutDeferrable(lc.Def) == withoutDeferrable(dc.Def) && findConstraint(dt, lc.Name) == nil {
+			if lc.Type == dc.Type && withoutDeferrable(lc.Def) == withoutDeferrable(dc.Def) && findConstraint(dt, lc.Name) == nil &&
+				!p.managed(lt, lc.Name) {
 				t.Constraints[i].Name = lc.Name
 				break
 			}
@@ -129,7 +131,8 @@ func (p *planner) effectiveTable(lt, dt *catalog.Table) *catalog.Table {
 			continue
 		}
 		for _, li := range lt.Indexes {
-			if indexShape(li.Def) == indexShape(di.Def) && !slices.ContainsFunc(dt.Indexes, func(x catalog.Index) bool { return x.Name == li.Name }) {
+			if indexShape(li.Def) == indexShape(di.Def) && !p.managed(lt, li.Name) &&
+				!slices.ContainsFunc(dt.Indexes, func(x catalog.Index) bool { return x.Name == li.Name }) {
 				t.Indexes[i] = li
 				break
 			}

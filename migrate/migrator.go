@@ -48,6 +48,10 @@ type Applied struct {
 	Checksum  string
 	AppliedAt time.Time
 	Duration  time.Duration
+	// Progress is, for a migration run outside a transaction that stopped
+	// part way, the number of its steps that are done (see [Segments]);
+	// 0 when it is complete.
+	Progress int
 }
 
 // State is one migration's status.
@@ -59,6 +63,9 @@ const (
 	StateApplied  State = "applied"
 	StateModified State = "modified" // applied, but the file changed since
 	StateMissing  State = "missing"  // applied, but the file is gone
+	// StatePartial: a migration run outside a transaction stopped part
+	// way; Up resumes it at the first step not done.
+	StatePartial State = "partial"
 )
 
 // Status is one line of [Migrator.Status].
@@ -92,7 +99,7 @@ func (m *Migrator) lock(ctx context.Context) (*session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cc, err := pgx.ParseConfig(cfg.ConnString())
+	cc, err := cfg.ConnConfig()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -141,6 +148,9 @@ func (m *Migrator) lock(ctx context.Context) (*session, error) {
 	)`); err != nil {
 		return fail(fmt.Errorf("migrate: history table: %w", dberr.Classify(err)))
 	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE `+s.table+` ADD COLUMN IF NOT EXISTS progress integer`); err != nil {
+		return fail(fmt.Errorf("migrate: history table: %w", dberr.Classify(err)))
+	}
 	return s, nil
 }
 
@@ -150,14 +160,14 @@ func (s *session) close(ctx context.Context) {
 }
 
 func (s *session) applied(ctx context.Context) ([]Applied, error) {
-	rows, err := s.conn.Query(ctx, "SELECT version, name, checksum, applied_at, duration_ms FROM "+s.table+" ORDER BY version")
+	rows, err := s.conn.Query(ctx, "SELECT version, name, checksum, applied_at, duration_ms, coalesce(progress, 0) FROM "+s.table+" ORDER BY version")
 	if err != nil {
 		return nil, fmt.Errorf("migrate: read history: %w", dberr.Classify(err))
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Applied, error) {
 		var a Applied
 		var ms int64
-		err := r.Scan(&a.Version, &a.Name, &a.Checksum, &a.AppliedAt, &ms)
+		err := r.Scan(&a.Version, &a.Name, &a.Checksum, &a.AppliedAt, &ms, &a.Progress)
 		a.Duration = time.Duration(ms) * time.Millisecond
 		return a, err
 	})
@@ -209,8 +219,11 @@ func status(migs []Migration, applied []Applied) []Status {
 		st := Status{Version: mg.Version, Name: mg.Name, State: StatePending}
 		if a := byVersion[mg.Version]; a != nil {
 			st.Applied, st.State = a, StateApplied
-			if a.Checksum != mg.Checksum {
+			switch {
+			case a.Checksum != mg.Checksum:
 				st.State = StateModified
+			case a.Progress > 0:
+				st.State = StatePartial
 			}
 			delete(byVersion, mg.Version)
 		}
@@ -240,7 +253,7 @@ func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration
 				}
 				return fmt.Errorf("%w: %04d_%s (checksum %s, applied %s)", ErrModified, st.Version, st.Name,
 					sum, st.Applied.AppliedAt.Format(time.RFC3339))
-			case StatePending:
+			case StatePending, StatePartial:
 				pending = append(pending, *find(migs, st.Version))
 			}
 		}
@@ -252,7 +265,14 @@ func (m *Migrator) Up(ctx context.Context, migs []Migration, n int) ([]Migration
 				m.Progress(i, len(pending), mg)
 			}
 			start := time.Now()
-			if err := s.apply(ctx, mg); err != nil {
+			from := 0
+			if a := findApplied(applied, mg.Version); a != nil {
+				from = a.Progress
+			}
+			if err := s.ownership(ctx, mg.Up); err != nil {
+				return fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
+			}
+			if err := s.apply(ctx, mg, from); err != nil {
 				return fmt.Errorf("migrate: up %04d_%s: %w", mg.Version, mg.Name, err)
 			}
 			m.log().Info("migrate: applied", "version", mg.Version, "name", mg.Name, "duration", time.Since(start))
@@ -282,6 +302,12 @@ func (m *Migrator) Down(ctx context.Context, migs []Migration, n int) ([]Migrati
 			}
 			if mg.Down == "" {
 				return fmt.Errorf("migrate: down %04d_%s: no down file", mg.Version, mg.Name)
+			}
+			if a.Progress > 0 {
+				return fmt.Errorf("migrate: down %04d_%s: it is partly applied (%d steps); run up to finish it first", mg.Version, mg.Name, a.Progress)
+			}
+			if err := s.ownership(ctx, mg.Down); err != nil {
+				return fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
 			}
 			if err := s.revert(ctx, *mg); err != nil {
 				return fmt.Errorf("migrate: down %04d_%s: %w", mg.Version, mg.Name, err)
@@ -313,11 +339,13 @@ func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
 			return fmt.Errorf("migrate: redo %04d_%s: no down file", mg.Version, mg.Name)
 		case mg.Checksum != last.Checksum:
 			return fmt.Errorf("%w: %04d_%s", ErrModified, mg.Version, mg.Name)
+		case last.Progress > 0:
+			return fmt.Errorf("migrate: redo %04d_%s: it is partly applied; run up to finish it first", mg.Version, mg.Name)
 		}
 		if err := s.revert(ctx, *mg); err != nil {
 			return fmt.Errorf("migrate: redo %04d_%s, down: %w", mg.Version, mg.Name, err)
 		}
-		if err := s.apply(ctx, *mg); err != nil {
+		if err := s.apply(ctx, *mg, 0); err != nil {
 			return fmt.Errorf("migrate: redo %04d_%s, up: %w", mg.Version, mg.Name, err)
 		}
 		m.log().Info("migrate: redone", "version", mg.Version, "name", mg.Name)
@@ -325,47 +353,104 @@ func (m *Migrator) Redo(ctx context.Context, migs []Migration) error {
 	})
 }
 
-// apply runs mg's up file and records it in the history.
-func (s *session) apply(ctx context.Context, mg Migration) error {
+func findApplied(applied []Applied, v int64) *Applied {
+	for i := range applied {
+		if applied[i].Version == v {
+			return &applied[i]
+		}
+	}
+	return nil
+}
+
+// apply runs mg's up file from step from (see [Segments]) and records it
+// in the history.
+func (s *session) apply(ctx context.Context, mg Migration, from int) error {
 	start := time.Now()
-	return s.run(ctx, mg.Up, mg.UpNoTx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)",
-			mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds())
+	record := func(ctx context.Context, tx pgx.Tx, progress int) error {
+		var p *int
+		if progress > 0 {
+			p = &progress
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms, progress) VALUES ($1, $2, $3, $4, $5)"+
+			" ON CONFLICT (version) DO UPDATE SET checksum = excluded.checksum, duration_ms = excluded.duration_ms, progress = excluded.progress",
+			mg.Version, mg.Name, mg.Checksum, time.Since(start).Milliseconds(), p)
 		return err
-	})
+	}
+	if !mg.UpNoTx {
+		return s.inTx(ctx, []string{mg.Up}, func(ctx context.Context, tx pgx.Tx) error { return record(ctx, tx, 0) })
+	}
+	return s.runSegments(ctx, Segments(mg.Up), from, record)
 }
 
 // revert runs mg's down file and removes it from the history.
 func (s *session) revert(ctx context.Context, mg Migration) error {
-	return s.run(ctx, mg.Down, mg.DownNoTx, func(ctx context.Context, tx pgx.Tx) error {
+	remove := func(ctx context.Context, tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "DELETE FROM "+s.table+" WHERE version = $1", mg.Version)
 		return err
+	}
+	if !mg.DownNoTx {
+		return s.inTx(ctx, []string{mg.Down}, remove)
+	}
+	return s.runSegments(ctx, Segments(mg.Down), 0, func(ctx context.Context, tx pgx.Tx, progress int) error {
+		if progress > 0 {
+			return nil
+		}
+		return remove(ctx, tx)
 	})
 }
 
-// run executes a migration's SQL and then record, in one transaction, or
-// statement by statement with record in its own transaction at the end.
-func (s *session) run(ctx context.Context, sql string, noTx bool, record func(context.Context, pgx.Tx) error) error {
-	if !noTx {
-		tx, err := s.conn.Begin(ctx)
-		if err != nil {
-			return dberr.Classify(err)
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
-		// No arguments: pgx sends the file in one simple-protocol message,
-		// so a file may hold many statements. Files are trusted SQL.
+// inTx runs statements and then record in one transaction.
+func (s *session) inTx(ctx context.Context, stmts []string, record func(context.Context, pgx.Tx) error) error {
+	tx, err := s.conn.Begin(ctx)
+	if err != nil {
+		return dberr.Classify(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it does nothing
+	for _, sql := range stmts {
+		// No arguments: pgx sends the text in one simple-protocol message,
+		// so it may hold many statements. Files are trusted SQL.
 		if _, err := tx.Exec(ctx, sql); err != nil {
 			return dberr.Classify(err)
 		}
-		if err := record(ctx, tx); err != nil {
-			return dberr.Classify(err)
-		}
-		return dberr.Classify(tx.Commit(ctx))
 	}
-	for i, stmt := range SplitStatements(sql) {
-		if _, err := s.conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, dberr.Classify(err))
+	if err := record(ctx, tx); err != nil {
+		return dberr.Classify(err)
+	}
+	return dberr.Classify(tx.Commit(ctx))
+}
+
+// runSegments runs the segments of a migration from index from: each
+// transactional segment in one transaction together with record(i+1),
+// each statement that cannot run in a transaction on its own followed by
+// record(i+1) in a transaction of its own; the last record is
+// record(0), complete. A failure leaves the history saying how far the
+// migration got, so a retry resumes at the failed step.
+func (s *session) runSegments(ctx context.Context, segs []Segment, from int, record func(context.Context, pgx.Tx, int) error) error {
+	for i := from; i < len(segs); i++ {
+		progress := i + 1
+		if progress == len(segs) {
+			progress = 0
+		}
+		rec := func(ctx context.Context, tx pgx.Tx) error { return record(ctx, tx, progress) }
+		seg := segs[i]
+		if !seg.NoTx {
+			if err := s.inTx(ctx, seg.Statements, rec); err != nil {
+				return fmt.Errorf("step %d: %w", i+1, err)
+			}
+			continue
+		}
+		if err := s.dropInvalidIndex(ctx, seg.Statements[0]); err != nil {
+			return fmt.Errorf("step %d: %w", i+1, err)
+		}
+		if _, err := s.conn.Exec(ctx, seg.Statements[0]); err != nil {
+			return fmt.Errorf("step %d: %w", i+1, dberr.Classify(err))
+		}
+		if err := s.inTx(ctx, nil, rec); err != nil {
+			return fmt.Errorf("step %d: %w", i+1, err)
 		}
 	}
-	return dberr.Classify(pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error { return record(ctx, tx) }))
+	if len(segs) == 0 {
+		return s.inTx(ctx, nil, func(ctx context.Context, tx pgx.Tx) error { return record(ctx, tx, 0) })
+	}
+	return nil
 }

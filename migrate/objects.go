@@ -7,6 +7,7 @@ import (
 	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/sqlbuild"
 )
 
 // Schemas, enum types and functions: objects outside tables.
@@ -33,12 +34,7 @@ func (p *planner) enums(live, desired *catalog.Database) {
 		name := de.Schema + "." + de.Name
 		le := findEnum(live, de.Schema, de.Name)
 		if le == nil {
-			vals := make([]string, len(de.Values))
-			for i, v := range de.Values {
-				vals[i] = quote.Literal(v)
-			}
-			p.add(Change{Statement: stmt(name, emit.KindType,
-				"CREATE TYPE "+quote.Qualified(de.Schema, de.Name)+" AS ENUM ("+strings.Join(vals, ", ")+")")})
+			p.add(Change{Statement: stmt(name, emit.KindType, sqlbuild.CreateEnum(de.Schema, de.Name, de.Values))})
 			continue
 		}
 		// Add the labels live lacks, each after its desired predecessor.

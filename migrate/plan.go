@@ -322,7 +322,7 @@ func (p *planner) dropForeignFKs(live, want *catalog.Database) {
 func (p *planner) restoreForeignFKs() {
 	for _, f := range p.foreign {
 		p.add(Change{Statement: stmt(tableName(f.table)+"."+f.fk.Name, emit.KindConstraint,
-			alter(f.table, sqlbuild.TableConstraint{Name: f.fk.Name, Def: f.fk.Def}.SQL()))})
+			alter(f.table, "ADD "+sqlbuild.TableConstraint{Name: f.fk.Name, Def: f.fk.Def}.SQL()))})
 	}
 }
 

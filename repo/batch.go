@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,7 +73,7 @@ func (b *Batch) Send(ctx context.Context) error {
 		for i, read := range b.reads {
 			if err := read(br); err != nil {
 				br.Close()
-				return fmt.Errorf("repo: batch operation %d: %w", i, err)
+				return &opError{op: "batch operation " + strconv.Itoa(i), err: err}
 			}
 		}
 		return br.Close()

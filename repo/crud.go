@@ -311,7 +311,7 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 			return err
 		}
 		if n == 0 {
-			return dberr.ErrNotFound
+			return errNotFound
 		}
 		return nil
 	})
@@ -388,7 +388,7 @@ func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *upda
 		if r.s.version != nil {
 			return r.conflictOrMissing(ctx, db, row.AppendArgs(nil, r.s.pk))
 		}
-		return dberr.ErrNotFound
+		return errNotFound
 	}
 	return nil
 }
@@ -462,7 +462,7 @@ func (r *Repository[T]) conflictOrMissing(ctx context.Context, db engine.Querier
 	if exists {
 		return fmt.Errorf("%s changed since it was read: %w", r.s.version.Name, dberr.ErrConflict)
 	}
-	return dberr.ErrNotFound
+	return errNotFound
 }
 
 // Delete deletes v's row, found by v's primary key. A model with the

@@ -41,14 +41,17 @@
 //
 // # Errors
 //
-// Errors are classified by package dberr: a missing row matches
-// dberr.ErrNotFound, a natural key matching several rows
+// Errors are classified by package dberr: a missing row, whatever the
+// operation (Get, GetBy, Update, Patch, Delete, DeleteKey, Purge, a queued
+// operation of a Batch), matches dberr.ErrNotFound, pgx.ErrNoRows and
+// sql.ErrNoRows; a natural key matching several rows
 // dberr.ErrMultipleRows, a failed version check dberr.ErrConflict. A
 // constraint violation is a *ConstraintError that names the constraint and
 // maps it back to the model and its fields, and matches
 // dberr.ErrUniqueViolation (or the foreign key or check sentinel). Bad field
 // names, lookups and values are *FieldError values, found before any SQL is
-// sent, fit for an HTTP 400.
+// sent, fit for an HTTP 400. Messages carry one package prefix: "repo:
+// get shop.Customer: not found: no rows in result set".
 //
 // # Soft delete
 //

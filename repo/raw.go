@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,7 +81,7 @@ func (r *Repository[T]) Exec(ctx context.Context, sql string, args ...any) (int6
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("repo: exec: %w", err)
+		return 0, r.errorf("exec", err)
 	}
 	return n, nil
 }

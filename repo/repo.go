@@ -486,7 +486,7 @@ func (e *ConstraintError) Error() string {
 	var b strings.Builder
 	b.WriteString("repo: ")
 	if e.Err != nil {
-		b.WriteString(e.Err.Error())
+		b.WriteString(unprefixed(e.Err))
 	} else {
 		b.WriteString("constraint violation " + e.Constraint)
 	}
@@ -510,5 +510,5 @@ func (r *Repository[T]) errorf(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("repo: %s %s: %w", op, r.s.table.GoName(), err)
+	return &opError{op: op, model: r.s.table.GoName(), err: err}
 }

@@ -153,3 +153,39 @@ func (t Table) SQL() string {
 func AlterTable(schema, name, action string) string {
 	return "ALTER TABLE " + Qualified(schema, name) + " " + action
 }
+
+// CreateEnum returns CREATE TYPE schema.name AS ENUM (labels…), labels as
+// escaped literals.
+func CreateEnum(schema, name string, labels []string) string {
+	var b strings.Builder
+	b.WriteString("CREATE TYPE ")
+	b.WriteString(Qualified(schema, name))
+	b.WriteString(" AS ENUM (")
+	for i, v := range labels {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(Literal(v))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// CommentOnTable returns COMMENT ON TABLE; an empty text removes the
+// comment (IS NULL).
+func CommentOnTable(schema, table, text string) string {
+	return "COMMENT ON TABLE " + Qualified(schema, table) + " IS " + commentText(text)
+}
+
+// CommentOnColumn returns COMMENT ON COLUMN; an empty text removes the
+// comment (IS NULL).
+func CommentOnColumn(schema, table, column, text string) string {
+	return "COMMENT ON COLUMN " + Qualified(schema, table) + "." + quote.Ident(column) + " IS " + commentText(text)
+}
+
+func commentText(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return Literal(s)
+}

@@ -64,7 +64,10 @@ func Once(match func(Message) bool, act Action) Rule {
 }
 
 // Held is a message the proxy holds. Exactly one of its methods must be
-// called; the connection's client stream waits until then.
+// called; the connection's client stream waits until then, and the client
+// side of the connection stays open until then even if the server side
+// closes (so a test can crash the server and decide later what the client
+// sees).
 type Held struct {
 	Message
 	decide chan Action
@@ -189,14 +192,16 @@ func (p *Proxy) serve() {
 		p.conns[id] = [2]net.Conn{client, server}
 		p.mu.Unlock()
 		p.wg.Add(2)
+		holding := new(sync.WaitGroup)
 		go func() {
 			defer p.wg.Done()
 			_, _ = io.Copy(client, server)
+			holding.Wait()
 			p.drop(id)
 		}()
 		go func() {
 			defer p.wg.Done()
-			p.forward(id, client, server)
+			p.forward(id, client, server, holding)
 			p.drop(id)
 		}()
 	}
@@ -213,7 +218,8 @@ func (p *Proxy) drop(id int) {
 }
 
 // forward copies client messages to the server, asking the rule about each.
-func (p *Proxy) forward(id int, client, server net.Conn) {
+// holding counts the message held, if any, until the test decides.
+func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup) {
 	// The startup message (and an SSLRequest or GSSENCRequest before it) has
 	// no type byte. The proxy does not speak TLS, so clients use
 	// sslmode=disable (or prefer, which the server then refuses).
@@ -259,9 +265,11 @@ func (p *Proxy) forward(id int, client, server net.Conn) {
 			act = (*r)(msg)
 		}
 		if act == Hold {
+			holding.Add(1)
 			h := Held{Message: msg, decide: make(chan Action, 1)}
 			p.held <- h
 			act = <-h.decide
+			holding.Done()
 		}
 		switch act {
 		case CutBefore:
