@@ -165,29 +165,26 @@ func exhaustion(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// typedPoolTimeout requires every failure to be one of uno's typed errors
-// (a *dberr.Error with its sentinel, or one matching dberr.ErrConnection),
-// so a caller can tell a pool timeout from its own deadline.
+// typedPoolTimeout requires every failure to be uno's typed pool timeout:
+// dberr.ErrPoolTimeout, still matching context.DeadlineExceeded, so a
+// caller can tell it from its own deadline and still treat it as one.
 func typedPoolTimeout(_ context.Context, r *Run, res *Result) error {
-	untyped, deadline := 0, 0
+	untyped := 0
 	var sample error
 	for _, err := range r.Errs() {
-		if errors.Is(err, context.DeadlineExceeded) {
-			deadline++
-		}
-		var de *dberr.Error
-		if !(errors.As(err, &de) && de.Kind != nil) && !errors.Is(err, dberr.ErrConnection) {
+		if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			untyped++
 			if sample == nil {
 				sample = err
 			}
 		}
 	}
-	detail := fmt.Sprintf("%d failures, %d match context.DeadlineExceeded, %d untyped", res.Errors+res.Unknown, deadline, untyped)
+	failed := res.Errors + res.Unknown
+	detail := fmt.Sprintf("%d failures, %d of them not dberr.ErrPoolTimeout matching context.DeadlineExceeded", failed, untyped)
 	if sample != nil {
 		detail += fmt.Sprintf(" (e.g. %q)", sample.Error())
 	}
-	res.check("typed pool timeout", untyped == 0 && res.Errors+res.Unknown > 0, detail)
+	res.check("typed pool timeout", untyped == 0 && failed > 0, detail)
 	return nil
 }
 

@@ -75,10 +75,7 @@ func (r Result) Failed() []Check {
 // fails the suite only once removed from here, which the engine fix should
 // do. The truth checks (nothing lost, nothing duplicated, no failure
 // reported for a commit that landed) are never pending.
-var Pending = map[string]string{
-	"fast restarts/zero failed calls":    "issue 10 item 3: retry budget as a time",
-	"pool exhaustion/typed pool timeout": "issue 10 item 6: typed pool timeout",
-}
+var Pending = map[string]string{}
 
 // Run is one drill running with one client. Drills make calls through it.
 type Run struct {
@@ -285,6 +282,7 @@ func errorKind(err error) string {
 		name string
 	}{
 		{dberr.ErrCommitUnknown, "commit unknown"},
+		{dberr.ErrPoolTimeout, "pool timeout"},
 		{dberr.ErrSerializationFailure, "serialization failure"},
 		{dberr.ErrDeadlock, "deadlock"},
 		{dberr.ErrQueryCanceled, "query canceled"},
