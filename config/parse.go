@@ -137,8 +137,9 @@ var targetSessionAttrs = []string{"any", "read-write", "read-only", "primary", "
 // parse. source names where dsn came from, for messages ("DATABASE_URL").
 func parse(dsn, source string) (Config, error) {
 	wrap := func(err error) error {
-		if source == "" {
-			return err
+		var fe *FieldError
+		if source == "" || os.Getenv(source) == "" || errors.As(err, &fe) && strings.HasPrefix(fe.Key, "PG") {
+			return err // not from source: the key names the variable
 		}
 		return fmt.Errorf("%w (from %s)", err, source)
 	}
