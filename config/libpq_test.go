@@ -437,3 +437,35 @@ func ExampleConfig_ConnConfig() {
 	fmt.Println(c.SSLMode, cc.TLSConfig.ServerName, cc.User)
 	// Output: verify-full db.example shop_login
 }
+
+// TestURLLikeLibpq: uno reads URLs as pgx (and libpq) do, so its checks
+// look at the values pgx will use.
+func TestURLLikeLibpq(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"postgres://u@[::1]:6001,[::2]:6002/d?application_name=a+b&sslmode=disable",
+		"postgresql://us%40er:p%2Bw@h%2Dx:5433/d%20b?sslmode=disable",
+		"postgres://u:p@w@h/d?sslmode=disable",
+		"postgres://u@h1,h2:7000/d?sslmode=disable",
+		"postgres://u@h/d?sslmode=disable&application_name=x%3Dy",
+	} {
+		c, err := config.Parse(u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		pc, err := pgx.ParseConfig(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := c.ConnConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.Host != pc.Host || cc.Port != pc.Port || cc.Database != pc.Database || cc.User != pc.User ||
+			cc.Password != pc.Password || len(cc.Fallbacks) != len(pc.Fallbacks) ||
+			pc.RuntimeParams["application_name"] != "" && cc.RuntimeParams["application_name"] != pc.RuntimeParams["application_name"] {
+			t.Errorf("%s: uno %s:%d/%s %s app %q, pgx %s:%d/%s %s app %q", u, cc.Host, cc.Port, cc.Database, cc.User,
+				cc.RuntimeParams["application_name"], pc.Host, pc.Port, pc.Database, pc.User, pc.RuntimeParams["application_name"])
+		}
+	}
+}
