@@ -469,3 +469,35 @@ func TestURLLikeLibpq(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordsLikeLibpq: keyword/value strings read as pgx reads them.
+func TestKeywordsLikeLibpq(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		`host=h dbname=d user=u password=a\ b\'c sslmode=disable`,
+		`host = h   dbname =d user= 'u s\\er' password='' sslmode=disable`,
+		`host=h dbname=d user='' password=x\ y sslmode=disable`,
+		"host=h\tdbname=d\nuser=u sslmode=disable application_name=a\\\\b",
+	} {
+		c, err := config.Parse(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		pc, err := pgx.ParseConfig(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := c.ConnConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := pc.User
+		if !strings.Contains(s, "user=u") && !strings.Contains(s, "'u s") {
+			user = "d_login" // uno's default login, where pgx takes the OS user
+		}
+		if cc.Host != pc.Host || cc.Database != pc.Database || cc.User != user || cc.Password != pc.Password ||
+			pc.RuntimeParams["application_name"] != "" && cc.RuntimeParams["application_name"] != pc.RuntimeParams["application_name"] {
+			t.Errorf("%s: uno %s/%s %q %q, pgx %s/%s %q %q", s, cc.Host, cc.Database, cc.User, cc.Password, pc.Host, pc.Database, pc.User, pc.Password)
+		}
+	}
+}

@@ -676,18 +676,21 @@ func splitKeywords(dsn string) ([]setting, error) {
 				return nil, &FieldError{Field: "DSN", Key: key, Reason: "unterminated quoted value for " + strconv.Quote(key)}
 			}
 		} else {
-			end := strings.IndexAny(s, " \t\n\r\f\v")
-			if end < 0 {
-				end = len(s)
-			}
-			raw := s[:end]
-			s = s[end:]
-			for i := 0; i < len(raw); i++ {
-				if raw[i] == '\\' && i+1 < len(raw) {
-					i++
+			// Up to the first space not escaped by a backslash, as libpq.
+			end := 0
+			for ; end < len(s) && !strings.ContainsRune(" \t\n\r\f\v", rune(s[end])); end++ {
+				if s[end] == '\\' {
+					end++
+					if end == len(s) {
+						break // a trailing backslash is dropped
+					}
 				}
-				val.WriteByte(raw[i])
+				val.WriteByte(s[end])
 			}
+			s = s[min(end, len(s)):]
+		}
+		if key == "user" && val.Len() == 0 {
+			continue // libpq ignores an empty user
 		}
 		out = append(out, setting{key: key, val: val.String(), from: key})
 	}
