@@ -35,7 +35,7 @@ func NewBatch() *Batch { return &Batch{} }
 func (b *Batch) Len() int { return len(b.reads) }
 
 // queue adds one statement and the function that reads its result.
-func (b *Batch) queue(db *engine.DB, opts Options, sql string, args []any, read func(pgx.BatchResults) error) {
+func (b *Batch) queue(db *engine.DB, switchRoles bool, ident engine.Identity, sql string, args []any, read func(pgx.BatchResults) error) {
 	if b.err != nil {
 		return
 	}
@@ -45,9 +45,9 @@ func (b *Batch) queue(db *engine.DB, opts Options, sql string, args []any, read 
 		b.err = errors.New("repo: a batch's repositories must share one DB")
 		return
 	}
-	if opts.SwitchRoles {
+	if switchRoles {
 		b.writer = true
-		b.ident = opts.Identity
+		b.ident = ident
 	}
 	b.pb.Queue(sql, args...)
 	b.reads = append(b.reads, read)
@@ -94,7 +94,7 @@ func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	mask := r.s.insertMask(row)
 	args := row.AppendArgs(nil, r.s.insertColumns(mask))
-	b.queue(r.s.db, r.s.opts, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
 		return r.errorf("create", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -114,7 +114,7 @@ func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
 		q = r.s.selectPKAll
 	}
 	addrs := r.s.addrs(dst)
-	b.queue(r.s.db, r.s.opts, q, pk, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, q, pk, func(br pgx.BatchResults) error {
 		return r.errorf("get", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -135,7 +135,7 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 	row := r.s.row(v)
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	args := row.AppendArgs(nil, r.s.updateAllArgs)
-	b.queue(r.s.db, r.s.opts, r.s.updateAll, args, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, r.s.updateAll, args, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
 			err = fmt.Errorf("row missing or %s changed: %w", r.s.version.Name, dberr.ErrConflict)
@@ -157,7 +157,7 @@ func (r *Repository[T]) QueueDelete(b *Batch, v *T) {
 	if r.s.table.SoftDelete {
 		q = r.s.deleteSoft
 	}
-	b.queue(r.s.db, r.s.opts, q, row.AppendArgs(nil, r.s.pk), func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, q, row.AppendArgs(nil, r.s.pk), func(br pgx.BatchResults) error {
 		return r.errorf("delete", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }

@@ -369,7 +369,7 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	row := r.s.row(v)
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	q := r.s.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.opts.SwitchRoles {
+	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
 		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
 	}

@@ -72,7 +72,7 @@ func (r *Repository[T]) QueryMaps(ctx context.Context, sql string, args ...any) 
 }
 
 // Exec runs a raw SQL statement with bind parameters as a write (the writer
-// role with SwitchRoles) and returns the number of rows it affected.
+// role when the repository switches roles) and returns the number of rows it affected.
 func (r *Repository[T]) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {

@@ -10,7 +10,7 @@ import (
 // Stream returns an iterator over the rows matching f, read from the
 // server as the loop consumes them, so a large result is never held in
 // memory. f.Limit applies only when set. The connection (and, with
-// SwitchRoles, a read-only transaction) is held until the loop ends;
+// role switching, a read-only transaction) is held until the loop ends;
 // breaking out of the loop releases it. An error ends the sequence with
 // (zero, err).
 func (r *Repository[T]) Stream(ctx context.Context, f Filter) iter.Seq2[T, error] {
