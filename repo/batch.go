@@ -91,6 +91,10 @@ func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
 		return
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(context.Background()), -1); err != nil {
+		b.err = r.errorf("create", err)
+		return
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	mask := r.s.insertMask(row)
 	args := row.AppendArgs(nil, r.s.insertColumns(mask))
@@ -106,7 +110,7 @@ func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
 		return
 	}
 	if len(pk) != len(r.s.pk) {
-		b.err = r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		b.err = r.errorf("get", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 		return
 	}
 	q := r.s.selectPK
@@ -129,16 +133,20 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 		return
 	}
 	if r.s.updateAll == "" {
-		b.err = r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
+		b.err = r.errorf("update", fmt.Errorf("%w: no column to update", ErrNotUpdatable))
 		return
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(context.Background()), -1); err != nil {
+		b.err = r.errorf("update", err)
+		return
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	args := row.AppendArgs(nil, r.s.updateAllArgs)
 	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, r.s.updateAll, args, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			err = fmt.Errorf("row missing or %s changed: %w", r.s.version.Name, dberr.ErrConflict)
+			err = fmt.Errorf("%w: row missing or %s changed", dberr.ErrConflict, r.s.version.Name)
 		}
 		return r.errorf("update", r.mapError(err))
 	})

@@ -46,6 +46,11 @@
 // the rights itself: calls run directly on the pool, in one round trip. A
 // DB that logs in as any other user gets RolesLogin under RolesAuto.
 //
+// For a tenant model (one with a tenant_id column, model.Tenant), writes
+// fill an empty tenant_id from the identity the call acts for (the
+// transaction's, else Options.Identity) and refuse a struct naming another
+// tenant (ErrTenantMismatch), so row-level security and the row agree.
+//
 // # Errors
 //
 // Errors are classified by package dberr: a missing row, whatever the
