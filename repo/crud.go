@@ -300,26 +300,19 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		v := new(T)
 		n := 0
-		for rows.Next() {
-			n++
-			if n > 1 {
-				return dberr.ErrMultipleRows
-			}
-			v := new(T)
-			if err := rows.Scan(r.s.addrs(v)...); err != nil {
-				return err
-			}
-			out = v
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanRows(rows, v, r.s.addrs(v), func() bool { n++; return n < 2 }); err != nil {
 			return err
 		}
-		if n == 0 {
+		switch n {
+		case 0:
 			return errNotFound
+		case 1:
+			out = v
+			return nil
 		}
-		return nil
+		return dberr.ErrMultipleRows
 	})
 	if err != nil {
 		return nil, r.errorf("get", err)

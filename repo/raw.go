@@ -37,15 +37,7 @@ func (r *Repository[T]) Query(ctx context.Context, sql string, args ...any) ([]T
 		for i, o := range ord {
 			dst[i] = addrs[o]
 		}
-		for rows.Next() {
-			var zero T
-			v = zero
-			if err := rows.Scan(dst...); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		return scanRows(rows, &v, dst, func() bool { out = append(out, v); return true })
 	})
 	if err != nil {
 		return nil, r.errorf("query", err)

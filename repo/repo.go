@@ -441,6 +441,9 @@ func appendParam(b []byte, n int) []byte {
 // The error is classified and mapped to the model.
 func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
 	q := r.s.db.Querier(ctx)
+	if err := connFree(q); err != nil {
+		return err
+	}
 	var err error
 	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.switchRoles {
 		role := engine.RoleReader
@@ -466,7 +469,11 @@ func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q
 // that connection and no second one is borrowed; else a new one, as the
 // writer role with ident when switchRoles.
 func inTx(ctx context.Context, db *engine.DB, switchRoles bool, ident engine.Identity, fn func(ctx context.Context, q engine.Querier) error) error {
-	switch q := db.Querier(ctx).(type) {
+	q := db.Querier(ctx)
+	if err := connFree(q); err != nil {
+		return err
+	}
+	switch q := q.(type) {
 	case *engine.Tx:
 		return fn(ctx, q)
 	case *engine.Conn:
