@@ -226,6 +226,8 @@ type DB struct {
 	suspectUntil atomic.Int64 // unix nanos until which acquired connections are pinged
 	connects     atomic.Int64 // physical connections opened
 	discards     atomic.Int64 // connections destroyed by the release guard
+
+	signed atomic.Pointer[signedIdentity] // set by SignIdentities (signed.go)
 }
 
 // Config returns the validated settings the DB was opened with.

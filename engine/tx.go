@@ -288,6 +288,9 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		for i := 0; i < len(settings); i += 2 {
 			add(settings[i], settings[i+1])
 		}
+		if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
+			return nil, err
+		}
 		setSQL = b.String()
 	}
 	start := time.Now()
