@@ -14,7 +14,17 @@ import (
 // Tables and columns: CREATE TABLE, column changes, table properties.
 
 func (p *planner) createTable(t *catalog.Table) {
+	for _, c := range t.Columns {
+		if seq := sequenceOf(c.Default); seq != "" {
+			p.createSequence(c, seq)
+		}
+	}
 	p.add(Change{Statement: stmt(tableName(t), emit.KindTable, tableDef(t).SQL())})
+	for _, c := range t.Columns {
+		if seq := sequenceOf(c.Default); seq != "" {
+			p.ownSequence(t, c, seq)
+		}
+	}
 	p.tableProps(nil, t)
 }
 
@@ -212,6 +222,12 @@ func (p *planner) changeDefault(lt, dt *catalog.Table, lc, dc catalog.Column) {
 // ensureSequence creates the sequence a nextval default needs when it is
 // missing (a serial column's, dropped when it became an identity).
 func (p *planner) ensureSequence(dt *catalog.Table, dc catalog.Column, seq string) {
+	p.createSequence(dc, seq)
+	p.ownSequence(dt, dc, seq)
+}
+
+// createSequence creates seq for column dc unless it exists.
+func (p *planner) createSequence(dc catalog.Column, seq string) {
 	as := ""
 	if slices.Contains([]string{"smallint", "integer", "bigint"}, dc.Type) {
 		as = " AS " + dc.Type
@@ -219,6 +235,10 @@ func (p *planner) ensureSequence(dt *catalog.Table, dc catalog.Column, seq strin
 	p.add(Change{Statement: stmt(seq, emit.KindTable, sqlbuild.DoBlock(
 		"    IF to_regclass("+quote.Literal(seq)+") IS NULL THEN\n        CREATE SEQUENCE "+seq+as+
 			";\n    END IF;\n"))})
+}
+
+// ownSequence makes seq belong to column dc, so it goes with the column.
+func (p *planner) ownSequence(dt *catalog.Table, dc catalog.Column, seq string) {
 	p.add(Change{Statement: stmt(seq, emit.KindTable, "ALTER SEQUENCE "+seq+" OWNED BY "+qt(dt)+"."+quote.Ident(dc.Name))})
 }
 
