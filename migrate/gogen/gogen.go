@@ -121,21 +121,24 @@ func (g *gen) warn(format string, args ...any) {
 	g.warnings = append(g.warnings, fmt.Sprintf(format, args...))
 }
 
-// goName turns a SQL name into an exported Go identifier.
+// initialisms are written in capitals in Go names (Go's naming style).
+var initialisms = map[string]bool{"id": true, "url": true, "uri": true, "uuid": true, "json": true, "api": true,
+	"http": true, "sql": true, "ip": true, "ulid": true, "html": true, "xml": true, "db": true}
+
+// goName turns a SQL name into an exported Go identifier: words split at
+// anything but ASCII letters and digits, each capitalised, initialisms in
+// capitals.
 func goName(s string) string {
 	var b strings.Builder
-	up := true
-	for _, r := range s {
-		switch {
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if up {
-				r = unicode.ToUpper(r)
-			}
-			b.WriteRune(r)
-			up = unicode.IsDigit(r)
-		default:
-			up = true
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool {
+		return r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		w = strings.ToLower(w)
+		if initialisms[w] {
+			b.WriteString(strings.ToUpper(w))
+			continue
 		}
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 	}
 	n := b.String()
 	if n == "" || unicode.IsDigit(rune(n[0])) {
@@ -236,6 +239,10 @@ func (g *gen) columnType(t *catalog.Table, c catalog.Column, f *field) string {
 		typ, array = base, true
 	}
 	goType, ok := baseTypes[typ]
+	if !ok && strings.HasPrefix(typ, "numeric(") {
+		goType, ok = "types.Decimal", true
+		f.opts = append(f.opts, "type:"+c.Type)
+	}
 	if !ok {
 		if e := g.enum(t, typ); e != "" {
 			goType = e
