@@ -241,11 +241,9 @@ func main() {
 	if err := json.Unmarshal(out, &stmts); err != nil {
 		t.Fatal(err)
 	}
-	// The domain and the composite type the models name are the team's
-	// setup, as they would be for uno emit.
-	setup := statements(`CREATE SCHEMA IF NOT EXISTS sales`,
-		`CREATE DOMAIN sales.money12 AS numeric(12,2) CHECK (VALUE >= 0)`, `CREATE TYPE sales.address AS (street text, city text)`)
-	up, down, err := migrate.PlanLive(ctx, migrate.Target{Config: adminConfig(t, url), Setup: setup, Models: stmts}, migrate.Options{})
+	// The domain and the composite type the models name come from the
+	// live database into the scratch one (LiveTypes).
+	up, down, err := migrate.PlanLive(ctx, migrate.Target{Config: adminConfig(t, url), Models: stmts}, migrate.Options{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, numbered(string(res.Source)))
 	}

@@ -47,9 +47,13 @@ func (p *planner) addColumn(dt *catalog.Table, dc catalog.Column) {
 	if dc.Generated != "" || volatileDefault(dc.Default) {
 		c.Lint = append(c.Lint, "the column's default or expression rewrites the whole table under an exclusive lock")
 	}
+	seq := sequenceOf(dc.Default)
+	if seq != "" {
+		p.createSequence(dc, seq)
+	}
 	p.add(c)
-	if seq := sequenceOf(dc.Default); seq != "" {
-		p.ensureSequence(dt, dc, seq)
+	if seq != "" {
+		p.ownSequence(dt, dc, seq)
 	}
 }
 
@@ -237,9 +241,14 @@ func (p *planner) createSequence(dc catalog.Column, seq string) {
 			";\n    END IF;\n"))})
 }
 
-// ownSequence makes seq belong to column dc, so it goes with the column.
+// ownSequence makes seq belong to column dc, so it goes with the column,
+// when this plan's transaction created it: a sequence that existed
+// before (shared, hand-made) is left as it is.
 func (p *planner) ownSequence(dt *catalog.Table, dc catalog.Column, seq string) {
-	p.add(Change{Statement: stmt(seq, emit.KindTable, "ALTER SEQUENCE "+seq+" OWNED BY "+qt(dt)+"."+quote.Ident(dc.Name))})
+	lit := quote.Literal(seq)
+	p.add(Change{Statement: stmt(seq, emit.KindTable, sqlbuild.DoBlock(
+		"    IF (SELECT xmin::text FROM pg_catalog.pg_class WHERE oid = "+lit+"::regclass) = pg_current_xact_id()::xid::text THEN\n"+
+			"        ALTER SEQUENCE "+seq+" OWNED BY "+qt(dt)+"."+quote.Ident(dc.Name)+";\n    END IF;\n"))})
 }
 
 // nextvalRE matches a serial column's default as pg_get_expr prints it.
