@@ -193,6 +193,9 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 				return &CallbackError{Name: cb.Name, Err: err}
 			}
 		}
+		if len(callbacks) > 0 {
+			return db.recordSession(ctx, conn)
+		}
 		return nil
 	}
 	// After a connection was found dead, ping every connection handed out
