@@ -198,9 +198,10 @@ func (p *Proxy) serve() {
 		go func() {
 			defer p.wg.Done()
 			relay(client, server, mute)
-			holding.Lock() // wait for the test's decision on a held message
-			holding.Unlock()
+			// Wait for the test's decision on a held message, if any.
+			holding.Lock()
 			p.drop(id)
+			holding.Unlock()
 		}()
 		go func() {
 			defer p.wg.Done()
