@@ -386,15 +386,11 @@ func (tx *Tx) rollback(ctx context.Context) {
 // in flight it resolves the outcome from the transaction id.
 func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	db := tx.db
-	if tx.conn.PgConn().TxStatus() == 'E' {
-		// An error inside the function was swallowed: the transaction can
-		// only roll back.
-		tx.rollback(ctx)
-		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
-	}
 	var xid *string
 	var then history
-	if !tx.opts.ReadOnly {
+	// In a failed transaction (the function swallowed an error) there is
+	// nothing to capture: COMMIT will answer ROLLBACK.
+	if !tx.opts.ReadOnly && tx.conn.PgConn().TxStatus() != 'E' {
 		if err := tx.conn.QueryRow(ctx, captureSQL).Scan(&xid, &then.sysID, &then.timeline, &then.started,
 			&then.statsReset, &then.at); err != nil {
 			lost := tx.conn.IsClosed()
