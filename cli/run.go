@@ -112,7 +112,7 @@ func maintenance(cfg config.Config) config.Config {
 }
 
 func connect(ctx context.Context, cfg config.Config) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, cfg.ConnString())
+	conn, err := cfg.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Key(), dberr.Classify(err))
 	}
