@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,6 +94,7 @@ func restarts(mode string) func(context.Context, *Run) error {
 		r.Writers(ctx, 16, maxCalls, insertOnly(r))
 		wg.Wait()
 		r.Note("%d restarts -m %s, the longest %v", n, mode, worst.Round(time.Millisecond))
+		r.Check("fault injected", n > 0, fmt.Sprintf("%d restarts", n))
 		return rerr
 	}
 }
@@ -132,6 +134,7 @@ func terminate(ctx context.Context, r *Run) error {
 	r.Writers(ctx, 16, maxCalls, insertOnly(r))
 	wg.Wait()
 	r.Note("%d backends terminated", killed)
+	r.Check("fault injected", killed > 0, fmt.Sprintf("%d backends terminated", killed))
 	return terr
 }
 
@@ -149,6 +152,7 @@ func cut(act pgproxy.Action) func(context.Context, *Run) error {
 		r.Writers(ctx, 16, maxCalls, insertOnly(r))
 		r.Proxy.SetRule(nil)
 		r.Note("%d connections cut", r.Proxy.Cuts())
+		r.Check("fault injected", r.Proxy.Cuts() > 0, fmt.Sprintf("%d connections cut", r.Proxy.Cuts()))
 		return nil
 	}
 }
@@ -241,6 +245,8 @@ func cancellations(ctx context.Context, r *Run) error {
 			return err
 		})
 	})
+	canceled := len(r.Errs())
+	r.Check("fault injected", canceled > 0, fmt.Sprintf("%d calls ended by their cancellation", canceled))
 	if err := insertOnly(r)(ctx); err != nil {
 		return fmt.Errorf("faults: a plain call after the cancellations failed: %w", err)
 	}
@@ -264,11 +270,13 @@ var plants = []string{
 func plantState(ctx context.Context, r *Run) error {
 	ctx, cancel := context.WithTimeout(ctx, r.Len(3*time.Second, 10*time.Second))
 	defer cancel()
+	var planted atomic.Int64
 	r.Writers(ctx, 8, maxCalls, func(ctx context.Context) error {
 		return r.Call(ctx, "", func(ctx context.Context, q Querier) error {
 			if rand.IntN(4) != 0 {
 				return nil
 			}
+			planted.Add(1)
 			plant := plants[rand.IntN(len(plants))]
 			if strings.Contains(plant, "%d") {
 				plant = fmt.Sprintf(plant, r.next.Load()) // a name of its own
@@ -277,6 +285,7 @@ func plantState(ctx context.Context, r *Run) error {
 			return err
 		})
 	})
+	r.Check("fault injected", planted.Load() > 0, fmt.Sprintf("%d calls left state behind", planted.Load()))
 	return leakCheck(context.Background(), r)
 }
 
