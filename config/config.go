@@ -18,6 +18,11 @@ import (
 
 // Secret is a string that never prints: fmt, slog and encoding/json all show
 // it as "********" (or "" when empty). Use [Secret.Reveal] to read it.
+//
+// fmt cannot call these methods on a value in an unexported struct field
+// (it prints such fields raw): a type that keeps a Secret or a [Config] in
+// an unexported field must redact itself with String, Format and LogValue
+// methods of its own.
 type Secret string
 
 const redacted = "********"
