@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/model"
@@ -606,9 +607,32 @@ func escapeLike(s string) string {
 }
 
 // checkCondValue checks the values of a condition against column c
-// before any SQL: a decimal a NUMERIC column cannot hold.
+// before any SQL: a text value longer than Options.MaxTextValue or than a
+// VARCHAR(n) column's n (it cannot match), a decimal a NUMERIC column
+// cannot hold.
 func (r *Repository[T]) checkCondValue(c *model.Column, k kind, lookup string, cond Cond) error {
+	maxLen := r.s.opts.MaxTextValue
+	width := varcharWidth(c.SQLType)
 	return eachValue(cond.Value, func(v any) error {
+		if k == kindText {
+			s, ok := textValue(v)
+			if !ok {
+				return nil
+			}
+			if maxLen > 0 && len(s) > maxLen {
+				if n := utf8.RuneCountInString(s); n > maxLen {
+					return &FieldError{Field: cond.Field, Lookup: lookup, Value: s, Err: ErrBadValue,
+						Reason: fmt.Sprintf("%d characters, over the limit of %d (Options.MaxTextValue)", n, maxLen)}
+				}
+			}
+			if width > 0 && len(s) > width {
+				if n := utf8.RuneCountInString(s); n > width {
+					return &FieldError{Field: cond.Field, Lookup: lookup, Value: s, Err: ErrBadValue,
+						Reason: fmt.Sprintf("%d characters; column %s is %s, so it cannot match", n, c.Name, c.SQLType)}
+				}
+			}
+			return nil
+		}
 		if k != kindNumber {
 			return nil
 		}

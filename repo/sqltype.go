@@ -147,3 +147,19 @@ func checkNumeric(c *model.Column, d types.Decimal) error {
 	}
 	return nil
 }
+
+// varcharWidth returns n of a VARCHAR(n), CHARACTER VARYING(n) or CHAR(n)
+// column type, or 0 for other types (arrays included).
+func varcharWidth(sqlType string) int {
+	t := strings.ToUpper(strings.ReplaceAll(sqlType, " ", ""))
+	for _, prefix := range []string{"VARCHAR(", "CHARACTERVARYING(", "CHAR(", "CHARACTER(", "BPCHAR("} {
+		if rest, ok := strings.CutPrefix(t, prefix); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(rest, ")"))
+			if err != nil || !strings.HasSuffix(rest, ")") || n < 1 {
+				return 0
+			}
+			return n
+		}
+	}
+	return 0
+}
