@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,14 +42,45 @@ type bunBulk struct {
 	CreatedAt     time.Time `bun:"created_at,nullzero,notnull,default:now()"`
 }
 
-// Bun is bun with its PostgreSQL dialect on pgx's database/sql driver, a
-// pool of PoolSize connections.
+// bunScoped is bench_scoped; created_by is filled by the database from
+// the transaction's user id, so bun only scans it.
+type bunScoped struct {
+	bun.BaseModel `bun:"table:bench_scoped,alias:s"`
+	ID            int64     `bun:"id,pk,autoincrement"`
+	TenantID      string    `bun:"tenant_id"`
+	SKU           string    `bun:"sku"`
+	Name          string    `bun:"name"`
+	Qty           int32     `bun:"qty"`
+	Price         int64     `bun:"price"`
+	CreatedBy     string    `bun:"created_by,scanonly"`
+	CreatedAt     time.Time `bun:"created_at,nullzero,notnull,default:now()"`
+}
+
+// bunScopedWrite is bench_scoped_write.
+type bunScopedWrite struct {
+	bun.BaseModel `bun:"table:bench_scoped_write,alias:sw"`
+	ID            int64     `bun:"id,pk,autoincrement"`
+	TenantID      string    `bun:"tenant_id"`
+	SKU           string    `bun:"sku"`
+	Name          string    `bun:"name"`
+	Qty           int32     `bun:"qty"`
+	Price         int64     `bun:"price"`
+	CreatedBy     string    `bun:"created_by,scanonly"`
+	CreatedAt     time.Time `bun:"created_at,nullzero,notnull,default:now()"`
+}
+
+// Bun is bun with its PostgreSQL dialect on pgx's database/sql driver in
+// the simple protocol, as bun's PostgreSQL page shows for pgx: bun writes
+// the arguments into the SQL text itself, so each call is one Query
+// message (in pgx's default statement-cache mode every distinct text would
+// be prepared, used once and evicted). Pool of PoolSize connections, idle
+// connections kept (bun's "Running Bun in production").
 type Bun struct {
 	db *bun.DB
 }
 
 func mustConnConfig(e *Env) *pgx.ConnConfig {
-	cc, err := pgx.ParseConfig(e.Config.ConnString())
+	cc, err := e.Config.ConnConfig()
 	if err != nil {
 		panic(err)
 	}
@@ -57,7 +89,9 @@ func mustConnConfig(e *Env) *pgx.ConnConfig {
 
 // NewBun opens bun.
 func NewBun(ctx context.Context, e *Env) (*Bun, error) {
-	var sqlDB *sql.DB = stdlib.OpenDB(*mustConnConfig(e))
+	cc := mustConnConfig(e)
+	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	sqlDB := stdlib.OpenDB(*cc)
 	sqlDB.SetMaxOpenConns(PoolSize)
 	sqlDB.SetMaxIdleConns(PoolSize)
 	return &Bun{db: bun.NewDB(sqlDB, pgdialect.New())}, sqlDB.PingContext(ctx)
@@ -167,6 +201,54 @@ func (b *Bun) BulkLoad(ctx context.Context, prepared any) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// scoped runs fn in bun's RunInTx as s: set_config for the role and the
+// identity, then fn.
+func (b *Bun) scoped(ctx context.Context, s Scope, readOnly bool, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return b.db.RunInTx(ctx, &sql.TxOptions{ReadOnly: readOnly}, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, ScopeSettingsSQLQ, s.Role, s.UserID, s.TenantID); err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// ReadOneScoped implements Contender.
+func (b *Bun) ReadOneScoped(ctx context.Context, s Scope, id int64) (Row, error) {
+	var v bunScoped
+	err := b.scoped(ctx, s, true, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewSelect().Model(&v).Where("id = ?", id).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Row{}, ErrNotFound
+	}
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{ID: v.ID, SKU: v.SKU, Name: v.Name, Qty: v.Qty, Price: v.Price, TenantID: v.TenantID, CreatedBy: v.CreatedBy}, nil
+}
+
+// InsertOneScoped implements Contender.
+func (b *Bun) InsertOneScoped(ctx context.Context, s Scope, r Row) (int64, error) {
+	v := bunScopedWrite{TenantID: r.TenantID, SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	err := b.scoped(ctx, s, false, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(&v).Returning("id").Exec(ctx)
+		return err
+	})
+	return v.ID, err
+}
+
+// FilterScoped implements Contender.
+func (b *Bun) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice int64) (int, int32, int, error) {
+	var vs []bunScoped
+	err := b.scoped(ctx, s, true, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewSelect().Model(&vs).Where("qty >= ?", minQty).Where("price > ?", minPrice).Order("qty").Limit(25).Scan(ctx)
+	})
+	if err != nil || len(vs) == 0 {
+		return 0, 0, 0, err
+	}
+	return len(vs), vs[0].Qty, foreign(s, len(vs), func(i int) string { return vs[i].TenantID }), nil
 }
 
 // Close implements Contender.

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -29,6 +31,30 @@ func (gormWrite) TableName() string { return "bench_write" }
 type gormBulk gormItem
 
 func (gormBulk) TableName() string { return "bench_bulk" }
+
+// gormScoped is bench_scoped and, as gormScopedWrite, bench_scoped_write.
+// created_by is read-only here (the database fills it from the
+// transaction's user id).
+type gormScoped struct {
+	ID        int64 `gorm:"primaryKey"`
+	TenantID  string
+	SKU       string
+	Name      string
+	Qty       int32
+	Price     int64
+	CreatedBy string    `gorm:"->"`
+	CreatedAt time.Time `gorm:"default:now()"`
+}
+
+func (gormScoped) TableName() string { return "bench_scoped" }
+
+type gormScopedWrite gormScoped
+
+func (gormScopedWrite) TableName() string { return "bench_scoped_write" }
+
+// ScopeSettingsSQLQ is ScopeSettingsSQL with ? placeholders, for GORM and
+// bun.
+const ScopeSettingsSQLQ = "SELECT set_config('role', ?, true), set_config('rls_var.user_id', ?, true), set_config('rls_var.tenant_id', ?, true)"
 
 // Gorm is GORM with its PostgreSQL driver (on pgx), in the settings its
 // performance guide recommends: SkipDefaultTransaction, PrepareStmt, and a
@@ -144,6 +170,49 @@ func (g *Gorm) BulkLoad(ctx context.Context, prepared any) (int64, error) {
 	}
 	res := g.db.WithContext(ctx).CreateInBatches(&vs, 5000)
 	return res.RowsAffected, res.Error
+}
+
+// scoped runs fn in a GORM transaction as s: set_config for the role
+// and the identity, then fn.
+func (g *Gorm) scoped(ctx context.Context, s Scope, readOnly bool, fn func(tx *gorm.DB) error) error {
+	return g.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(ScopeSettingsSQLQ, s.Role, s.UserID, s.TenantID).Error; err != nil {
+			return err
+		}
+		return fn(tx)
+	}, &sql.TxOptions{ReadOnly: readOnly})
+}
+
+// ReadOneScoped implements Contender.
+func (g *Gorm) ReadOneScoped(ctx context.Context, s Scope, id int64) (Row, error) {
+	var v gormScoped
+	err := g.scoped(ctx, s, true, func(tx *gorm.DB) error { return tx.Take(&v, id).Error })
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Row{}, ErrNotFound
+	}
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{ID: v.ID, SKU: v.SKU, Name: v.Name, Qty: v.Qty, Price: v.Price, TenantID: v.TenantID, CreatedBy: v.CreatedBy}, nil
+}
+
+// InsertOneScoped implements Contender.
+func (g *Gorm) InsertOneScoped(ctx context.Context, s Scope, r Row) (int64, error) {
+	v := gormScopedWrite{TenantID: r.TenantID, SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	err := g.scoped(ctx, s, false, func(tx *gorm.DB) error { return tx.Create(&v).Error })
+	return v.ID, err
+}
+
+// FilterScoped implements Contender.
+func (g *Gorm) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice int64) (int, int32, int, error) {
+	var vs []gormScoped
+	err := g.scoped(ctx, s, true, func(tx *gorm.DB) error {
+		return tx.Where("qty >= ? AND price > ?", minQty, minPrice).Order("qty").Limit(25).Find(&vs).Error
+	})
+	if err != nil || len(vs) == 0 {
+		return 0, 0, 0, err
+	}
+	return len(vs), vs[0].Qty, foreign(s, len(vs), func(i int) string { return vs[i].TenantID }), nil
 }
 
 // Close implements Contender.

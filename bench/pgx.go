@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ type Pgx struct {
 
 // NewPgx opens a pgxpool of PoolSize connections.
 func NewPgx(ctx context.Context, e *Env) (*Pgx, error) {
-	pc, err := pgxpool.ParseConfig(e.Config.ConnString())
+	pc, err := e.Config.PoolConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +154,87 @@ func (p *Pgx) BulkLoad(ctx context.Context, prepared any) (int64, error) {
 			r := rows[i]
 			return []any{r.SKU, r.Name, r.Qty, r.Price}, nil
 		}))
+}
+
+// scoped runs fn in a transaction as s, the way a careful pgx user writes
+// it: BeginTx, set_config for the role and the identity, fn, Commit (four
+// round trips).
+func (p *Pgx) scoped(ctx context.Context, s Scope, readOnly bool, fn func(tx pgx.Tx) error) error {
+	opts := pgx.TxOptions{}
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	tx, err := p.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, ScopeSettingsSQL, s.Role, s.UserID, s.TenantID); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// ReadOneScoped implements Contender.
+func (p *Pgx) ReadOneScoped(ctx context.Context, s Scope, id int64) (Row, error) {
+	var r Row
+	err := p.scoped(ctx, s, true, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT id, sku, name, qty, price, tenant_id, created_by FROM bench_scoped WHERE id = $1", id).
+			Scan(&r.ID, &r.SKU, &r.Name, &r.Qty, &r.Price, &r.TenantID, &r.CreatedBy)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Row{}, ErrNotFound
+	}
+	return r, err
+}
+
+// InsertOneScoped implements Contender.
+func (p *Pgx) InsertOneScoped(ctx context.Context, s Scope, r Row) (int64, error) {
+	var id int64
+	err := p.scoped(ctx, s, false, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "INSERT INTO bench_scoped_write (tenant_id, sku, name, qty, price) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+			r.TenantID, r.SKU, r.Name, r.Qty, r.Price).Scan(&id)
+	})
+	return id, err
+}
+
+// FilterScoped implements Contender.
+func (p *Pgx) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice int64) (int, int32, int, error) {
+	var out []Row
+	err := p.scoped(ctx, s, true, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id, sku, name, qty, price, tenant_id, created_by FROM bench_scoped WHERE qty >= $1 AND price > $2 ORDER BY qty LIMIT 25", minQty, minPrice)
+		if err != nil {
+			return err
+		}
+		out = make([]Row, 0, 25)
+		for rows.Next() {
+			var r Row
+			if err := rows.Scan(&r.ID, &r.SKU, &r.Name, &r.Qty, &r.Price, &r.TenantID, &r.CreatedBy); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(out) == 0 {
+		return 0, 0, 0, err
+	}
+	return len(out), out[0].Qty, foreign(s, len(out), func(i int) string { return out[i].TenantID }), nil
+}
+
+// foreign counts the n rows whose tenant (tenant(i)) is not s's.
+func foreign(s Scope, n int, tenant func(i int) string) int {
+	f := 0
+	for i := 0; i < n; i++ {
+		if tenant(i) != s.TenantID {
+			f++
+		}
+	}
+	return f
 }
 
 // Close implements Contender.

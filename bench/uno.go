@@ -3,21 +3,36 @@ package bench
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 )
 
 // Uno is uno's repository on uno's pool: a DatabaseFactory with default
-// settings and Repository[T] without role switching (the fast path: one
-// round trip per call, no BEGIN).
+// settings and Repository[T] without role switching for the unscoped
+// workloads (one round trip per call, no BEGIN), and repositories with
+// SwitchRoles and an Identity for the scoped ones (each call a transaction
+// as the reader or writer role with the identity set).
 type Uno struct {
 	factory *engine.Factory
+	db      *engine.DB
+	reg     *model.Registry
 	items   *repo.Repository[UnoItem]
 	writes  *repo.Repository[UnoWrite]
 	bulk    *repo.Repository[UnoBulk]
 	upsert  repo.MergeOptions
+	scoped  sync.Map // [2]string{user id, tenant id} → *unoScoped
+}
+
+// unoScoped are the repositories of one identity. The identity of a
+// repository is fixed when it is made, so a service keeps one per
+// identity (or makes one per request); the bench makes them once.
+type unoScoped struct {
+	items  *repo.Repository[UnoScoped]
+	writes *repo.Repository[UnoScopedWrite]
 }
 
 // NewUno opens a factory and the three repositories.
@@ -36,7 +51,7 @@ func NewUno(ctx context.Context, e *Env) (*Uno, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &Uno{factory: f, upsert: repo.MergeOptions{On: []string{"sku"}, Columns: []string{"name", "qty", "price"}}}
+	u := &Uno{factory: f, db: db, reg: reg, upsert: repo.MergeOptions{On: []string{"sku"}, Columns: []string{"name", "qty", "price"}}}
 	if u.items, err = repo.New[UnoItem](db, reg); err != nil {
 		return nil, err
 	}
@@ -156,6 +171,72 @@ func (u *Uno) PrepareBulk(rows []Row) any {
 // BulkLoad implements Contender.
 func (u *Uno) BulkLoad(ctx context.Context, prepared any) (int64, error) {
 	return u.bulk.CopyFrom(ctx, prepared.([]UnoBulk))
+}
+
+// scope returns the repositories of s's identity, made on first use.
+func (u *Uno) scope(s Scope) (*unoScoped, error) {
+	key := [2]string{s.UserID, s.TenantID}
+	if v, ok := u.scoped.Load(key); ok {
+		return v.(*unoScoped), nil
+	}
+	opts := repo.Options{SwitchRoles: true, Identity: engine.Identity{UserID: s.UserID, TenantID: s.TenantID}}
+	items, err := repo.New[UnoScoped](u.db, u.reg, opts)
+	if err != nil {
+		return nil, err
+	}
+	writes, err := repo.New[UnoScopedWrite](u.db, u.reg, opts)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := u.scoped.LoadOrStore(key, &unoScoped{items: items, writes: writes})
+	return v.(*unoScoped), nil
+}
+
+// ReadOneScoped implements Contender with Get as the reader role.
+func (u *Uno) ReadOneScoped(ctx context.Context, s Scope, id int64) (Row, error) {
+	sc, err := u.scope(s)
+	if err != nil {
+		return Row{}, err
+	}
+	v, err := sc.items.Get(ctx, id)
+	if errors.Is(err, dberr.ErrNotFound) {
+		return Row{}, ErrNotFound
+	}
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{ID: v.ID, SKU: v.SKU, Name: v.Name, Qty: v.Qty, Price: v.Price, TenantID: v.TenantID, CreatedBy: v.CreatedBy}, nil
+}
+
+// InsertOneScoped implements Contender with Create as the writer role.
+func (u *Uno) InsertOneScoped(ctx context.Context, s Scope, r Row) (int64, error) {
+	sc, err := u.scope(s)
+	if err != nil {
+		return 0, err
+	}
+	v := UnoScopedWrite{TenantID: r.TenantID, SKU: r.SKU, Name: r.Name, Qty: r.Qty, Price: r.Price}
+	err = sc.writes.Create(ctx, &v)
+	return v.ID, err
+}
+
+// FilterScoped implements Contender with Filter as the reader role.
+func (u *Uno) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice int64) (int, int32, int, error) {
+	sc, err := u.scope(s)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rows, err := sc.items.Filter(ctx, repo.Filter{
+		Where: []repo.Cond{
+			{Field: "qty", Lookup: repo.LookupGTE, Value: minQty},
+			{Field: "price", Lookup: repo.LookupGT, Value: minPrice},
+		},
+		OrderBy: []repo.Order{{Field: "qty"}},
+		Limit:   25,
+	})
+	if err != nil || len(rows) == 0 {
+		return 0, 0, 0, err
+	}
+	return len(rows), rows[0].Qty, foreign(s, len(rows), func(i int) string { return rows[i].TenantID }), nil
 }
 
 // Close implements Contender.

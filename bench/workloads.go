@@ -25,6 +25,9 @@ const (
 	ReadOne        = "read_one"
 	Read100        = "read_100"
 	FilterW        = "filter"
+	ReadOneScoped  = "read_one_scoped"
+	InsertScoped   = "insert_one_scoped"
+	FilterScoped   = "filter_scoped"
 	Upsert100      = "upsert_100"
 	BulkLoad       = "bulk_load"
 	ReadParallel64 = "read_parallel_64"
@@ -49,14 +52,14 @@ func row(e *Env, prefix string, r *rand.Rand) Row {
 	return Row{SKU: e.NextSKU(prefix), Name: "New item", Qty: int32(r.IntN(1000)), Price: int64(r.IntN(100_000))}
 }
 
-// bulkRows is the data of one bulk load, built once.
-var bulkRows = func() []Row {
-	rows := make([]Row, 100_000)
+// bulkData returns the data of one bulk load of n rows.
+func bulkData(n int) []Row {
+	rows := make([]Row, n)
 	for i := range rows {
 		rows[i] = Row{SKU: "bulk-" + strconv.Itoa(i), Name: "Bulk item " + strconv.Itoa(i), Qty: int32(i % 1000), Price: int64(i)}
 	}
 	return rows
-}()
+}
 
 // upsertState holds the keys of rows that already exist, per contender.
 type upsertState struct {
@@ -64,8 +67,10 @@ type upsertState struct {
 	next     atomic.Int64
 }
 
-// Workloads returns every workload, in the order of the results table.
-func Workloads() []Workload {
+// Workloads returns every workload on data of sizes (those of the Env it
+// runs on), in the order of the results table.
+func Workloads(sizes Sizes) []Workload {
+	bulkRows := bulkData(sizes.BulkRows)
 	return []Workload{
 		{Name: InsertOne, Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
 			id, err := c.InsertOne(ctx, row(e, "one", r))
@@ -86,7 +91,7 @@ func Workloads() []Workload {
 			return err
 		}},
 		{Name: UpdateOne, Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
-			n, err := c.UpdateQty(ctx, 1+r.Int64N(ItemRows), int32(r.IntN(1000)))
+			n, err := c.UpdateQty(ctx, 1+r.Int64N(int64(e.Sizes.ItemRows)), int32(r.IntN(1000)))
 			if err == nil && n != 1 {
 				err = fmt.Errorf("updated %d rows, want 1", n)
 			}
@@ -94,7 +99,7 @@ func Workloads() []Workload {
 		}},
 		{Name: ReadOne, Op: readOne},
 		{Name: Read100, Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
-			after := r.Int64N(ItemRows - 200)
+			after := r.Int64N(int64(e.Sizes.ItemRows) - 200)
 			n, last, err := c.ReadPage(ctx, after)
 			if err == nil && (n != 100 || last != after+100) {
 				err = fmt.Errorf("read %d rows ending at %d, want 100 ending at %d", n, last, after+100)
@@ -109,13 +114,32 @@ func Workloads() []Workload {
 			}
 			return err
 		}},
+		{Name: ReadOneScoped, Op: readOneScoped},
+		{Name: InsertScoped, Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
+			s := e.WriterScope(0)
+			x := row(e, "scoped", r)
+			x.TenantID = s.TenantID
+			id, err := c.InsertOneScoped(ctx, s, x)
+			if err == nil && id <= 0 {
+				err = fmt.Errorf("scoped insert returned id %d", id)
+			}
+			return err
+		}},
+		{Name: FilterScoped, Op: func(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
+			minQty := int32(r.IntN(900))
+			n, first, foreign, err := c.FilterScoped(ctx, e.ReaderScope(0), minQty, 50_000)
+			if err == nil && (n != 25 || first < minQty || foreign != 0) {
+				err = fmt.Errorf("scoped filter gave %d rows from qty %d, %d of another tenant; want 25 from at least %d, none foreign", n, first, foreign, minQty)
+			}
+			return err
+		}},
 		{Name: Upsert100,
 			Prepare: func(ctx context.Context, e *Env, c Contender) (any, error) {
-				// 50,000 existing keys, so every op finds its 50 keys present.
+				// UpsertKeys existing keys, so every op finds its 50 keys present.
 				st := &upsertState{}
 				r := rand.New(rand.NewPCG(3, 4))
 				rows := make([]Row, 0, 1000)
-				for i := 0; i < 50; i++ {
+				for i := 0; i < e.Sizes.UpsertKeys/1000; i++ {
 					rows = rows[:0]
 					for j := 0; j < 1000; j++ {
 						x := row(e, "up-"+c.Name(), r)
@@ -153,15 +177,51 @@ func Workloads() []Workload {
 				}
 				return err
 			}},
-		{Name: ReadParallel64, RowsPerOp: 1, Parallel: true, Op: readOne},
+		{Name: ReadParallel64, RowsPerOp: 1, Parallel: true, Op: readOne, Prepare: warmPool},
 	}
 }
 
 func readOne(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
-	id := 1 + r.Int64N(ItemRows)
+	id := 1 + r.Int64N(int64(e.Sizes.ItemRows))
 	got, err := c.ReadOne(ctx, id)
 	if err == nil && (got.ID != id || got.SKU != fmt.Sprintf("item-%06d", id-1)) {
 		err = fmt.Errorf("read row %d as %+v", id, got)
+	}
+	return err
+}
+
+// warmPool fills c's pool before read_parallel_64 is measured: 64
+// goroutines read at once, so all PoolSize connections are open and have
+// the statement prepared, and the measurement is of the steady state, not
+// of connecting.
+func warmPool(ctx context.Context, e *Env, c Contender) (any, error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 4 {
+				if err := readOne(ctx, e, c, r, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return nil, <-errs
+}
+
+// readOneScoped reads a random row of tenant 0 as tenant 0.
+func readOneScoped(ctx context.Context, e *Env, c Contender, r *rand.Rand, _ any) error {
+	id := 1 + Tenants*r.Int64N(int64(e.Sizes.ItemRows/Tenants))
+	s := e.ReaderScope(0)
+	got, err := c.ReadOneScoped(ctx, s, id)
+	if err == nil && (got.ID != id || got.SKU != fmt.Sprintf("item-%06d", id-1) || got.TenantID != s.TenantID) {
+		err = fmt.Errorf("scoped read of row %d as %+v", id, got)
 	}
 	return err
 }

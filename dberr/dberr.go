@@ -35,6 +35,11 @@ var (
 	ErrCommitUnknown        = errors.New("uno: commit outcome unknown")
 	ErrClosed               = errors.New("uno: closed")
 	ErrConflict             = errors.New("uno: concurrent update conflict")
+	// ErrPoolTimeout: no pooled connection could be borrowed before the
+	// borrow's deadline (Pool.AcquireTimeout or the caller's context).
+	// The error returned also matches the context's error
+	// (context.DeadlineExceeded or context.Canceled).
+	ErrPoolTimeout = errors.New("uno: timed out waiting for a pooled connection")
 )
 
 // SQLSTATE codes uno classifies.

@@ -117,6 +117,15 @@ set_config('rls_var.user_id', 'uno-rls-audit', true), set_config('role', $1, tru
 		return nil, fmt.Errorf("emit: audit %s: switch to %s: %w", name, o.Roles.Writer, err)
 	}
 	add := func(problem string) { findings = append(findings, Finding{Problem: problem, Object: name}) }
+	if o.SignedIdentity {
+		// In the signed mode settings are not identity: forge every one
+		// (rls_var.* and the signed uno.* without a valid MAC); the table
+		// must stay closed.
+		if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.is_superuser', 'true', true), set_config('uno.is_superuser', 'true', true),
+set_config('uno.tenant_id', '', true), set_config('uno.user_id', 'uno-rls-audit', true), set_config('uno.identity_mac', 'forged', true)`); err != nil {
+			return nil, fmt.Errorf("emit: audit %s: %w", name, err)
+		}
+	}
 	// probe runs one statement in a savepoint; a 42501 refusal is what a
 	// closed table answers.
 	probe := func(sql string, args ...any) (tag pgconn.CommandTag, refused bool, err error) {
@@ -143,6 +152,8 @@ set_config('rls_var.user_id', 'uno-rls-audit', true), set_config('role', $1, tru
 	case errors.As(err, &pgErr) && pgErr.Code == "42501":
 	case err != nil:
 		return nil, fmt.Errorf("emit: audit %s: %w", name, err)
+	case n > 0 && o.SignedIdentity:
+		add(fmt.Sprintf("tenant table shows %d rows to forged identity settings", n))
 	case n > 0:
 		add(fmt.Sprintf("tenant table shows %d rows with no tenant set", n))
 	}

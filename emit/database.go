@@ -31,13 +31,26 @@ type Database struct {
 	// FunctionSchema holds uno's functions (generate_ulid, set_role, the
 	// trigger functions, uno_rls_audit); default "public".
 	FunctionSchema string
+	// AdminLogin is the login role for admin work (emitters, migrations):
+	// the only role that may switch to the admin role. The application's
+	// login role cannot. Default <Name>_admin_login.
+	AdminLogin string
+	// AdminPassword is AdminLogin's password; empty sets none. Like
+	// Password, it is redacted wherever a statement is shown.
+	AdminPassword config.Secret
+	// SignedIdentity makes policies, the audit and history triggers and
+	// the RLS audit use the verified identity functions (uno_tenant_id(),
+	// uno_user_id(), uno_is_superuser()) instead of the rls_var.*
+	// settings, which any SQL in the transaction can change. See
+	// docs/SECURITY.md.
+	SignedIdentity bool
 }
 
 // Options returns the options the model-level emitters need to work with
 // this database.
 func (d Database) Options() Options {
 	d = d.withDefaults()
-	return Options{Roles: d.Roles, FunctionSchema: d.FunctionSchema}
+	return Options{Roles: d.Roles, FunctionSchema: d.FunctionSchema, SignedIdentity: d.SignedIdentity}
 }
 
 func (d Database) withDefaults() Database {
@@ -55,6 +68,9 @@ func (d Database) withDefaults() Database {
 	}
 	if d.FunctionSchema == "" {
 		d.FunctionSchema = "public"
+	}
+	if d.AdminLogin == "" {
+		d.AdminLogin = d.Name + AdminLoginSuffix
 	}
 	schemas := []string{"public"}
 	for _, s := range append(slices.Clone(d.Schemas), d.FunctionSchema) {
@@ -85,8 +101,19 @@ func (d Database) check() error {
 	if err := checkRoles(d.Roles); err != nil {
 		return err
 	}
+	if err := checkRoleName("AdminLogin", d.AdminLogin); err != nil {
+		return err
+	}
+	for _, r := range []string{d.Roles.Login, d.Roles.Reader, d.Roles.Writer, d.Roles.Admin, d.Roles.Base} {
+		if r == d.AdminLogin {
+			return fmt.Errorf("%w: AdminLogin %q is also one of Roles", ErrInvalid, r)
+		}
+	}
 	if strings.IndexByte(d.Password.Reveal(), 0) >= 0 {
 		return fmt.Errorf("%w: the password holds a NUL byte", ErrInvalid)
+	}
+	if strings.IndexByte(d.AdminPassword.Reveal(), 0) >= 0 {
+		return fmt.Errorf("%w: the admin password holds a NUL byte", ErrInvalid)
 	}
 	for _, s := range d.Schemas {
 		if err := sqlbuild.CheckName("schema", s); err != nil {
@@ -101,15 +128,97 @@ func (d Database) check() error {
 	return nil
 }
 
+// ErrReservedRole is wrapped (with [ErrInvalid]) by the error for a role
+// name PostgreSQL gives a special meaning: public, none, current_user,
+// session_user, current_role (in any case) and names starting with pg_.
+// Granting to such a name grants to everyone, or to whoever runs the
+// statement.
+var ErrReservedRole = errors.New("emit: reserved role name")
+
+// ReservedRole reports whether name is a role name uno refuses: public,
+// none, current_user, session_user, current_role (in any case) or a name
+// starting with pg_ (PostgreSQL's own roles).
+func ReservedRole(name string) bool {
+	l := lower(name)
+	switch l {
+	case "public", "none", "current_user", "session_user", "current_role":
+		return true
+	}
+	return strings.HasPrefix(l, "pg_")
+}
+
+func checkRoleName(field, name string) error {
+	if err := sqlbuild.CheckName(field, name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if ReservedRole(name) {
+		return fmt.Errorf("%w: %w: %s %q", ErrInvalid, ErrReservedRole, field, name)
+	}
+	return nil
+}
+
 func checkRoles(r config.Roles) error {
-	for _, p := range []struct{ f, v string }{
+	fields := []struct{ f, v string }{
 		{"Roles.Login", r.Login}, {"Roles.Reader", r.Reader}, {"Roles.Writer", r.Writer}, {"Roles.Admin", r.Admin}, {"Roles.Base", r.Base},
-	} {
-		if err := sqlbuild.CheckName(p.f, p.v); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	for i, p := range fields {
+		if err := checkRoleName(p.f, p.v); err != nil {
+			return err
+		}
+		for _, q := range fields[:i] {
+			if q.v == p.v {
+				return fmt.Errorf("%w: %s and %s are both %q", ErrInvalid, q.f, p.f, p.v)
+			}
 		}
 	}
 	return nil
+}
+
+// RoleMarker starts the comment uno puts on every role it creates (COMMENT
+// ON ROLE). The role emitters never alter, grant to or drop a role that
+// exists without it: a superuser or any other role named in Roles by
+// mistake is left alone and the statement fails (SQLSTATE 42710).
+// [AdoptRoles] marks the roles of a database set up before the marker
+// existed.
+const RoleMarker = "managed by uno"
+
+// AdminLoginSuffix names the default admin login role: <database>_admin_login.
+const AdminLoginSuffix = "_admin_login"
+
+// roleMarked is a condition true when role name exists and carries the
+// marker.
+func roleMarked(name string) string {
+	return "EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = " + literal(name) +
+		" AND starts_with(coalesce(pg_catalog.shobj_description(oid, 'pg_authid'), ''), " + literal(RoleMarker) + "))"
+}
+
+// roleExists is a condition true when role name exists.
+func roleExists(name string) string {
+	return "EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = " + literal(name) + ")"
+}
+
+// refuseForeign is PL/pgSQL raising 42710 when role name exists without
+// uno's marker.
+func refuseForeign(name string) string {
+	return "    IF " + roleExists(name) + " AND NOT " + roleMarked(name) + " THEN\n" +
+		"        RAISE EXCEPTION 'uno: role % exists but was not created by uno (no \"" + RoleMarker + "\" comment); refusing to change it', " +
+		literal(name) + "\n            USING ERRCODE = '42710';\n    END IF;\n"
+}
+
+// guardRoles returns a statement that fails (42710) when any of the roles
+// exists without uno's marker, so nothing after it runs.
+func guardRoles(names ...string) Statement {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(refuseForeign(n))
+	}
+	return Statement{Name: strings.Join(names, ", "), Kind: KindRole, SQL: doBlock(b.String())}
+}
+
+// allRoles returns the database's six roles, the login roles first.
+func (d Database) allRoles() []string {
+	r := d.Roles
+	return []string{r.Login, d.AdminLogin, r.Admin, r.Writer, r.Reader, r.Base}
 }
 
 // funcEmitter is an Emitter made of a name and a function.
@@ -149,6 +258,7 @@ const (
 	EmitterPrivileges   = "privileges"
 	EmitterFunctions    = "functions"
 	EmitterDropDatabase = "drop_database"
+	EmitterAdoptRoles   = "adopt_roles"
 )
 
 // ClusterEmitters returns the emitters to run on the server's maintenance
@@ -164,46 +274,98 @@ func (d Database) SetupEmitters() []Emitter {
 	return []Emitter{CreateSchemas(d), CreateExtensions(d), Functions(d), Privileges(d)}
 }
 
-// CreateRoles emits uno's five roles: the base role; the reader, writer
-// and admin roles, members of the base role; and the login role, the only
-// one that can log in, NOINHERIT and a member of the other three, so it has
-// no rights until a transaction switches role. None is superuser or
-// BYPASSRLS. Each role is created when missing and its attributes are set
-// either way, so a second run changes nothing (but the password, set again
-// when given).
+// CreateRoles emits uno's six roles: the base role; the reader, writer
+// and admin roles, members of the base role; the login role, the
+// application's, NOINHERIT and a member of the reader and writer roles
+// only, so it has no rights until a transaction switches role and can
+// never become admin (SET ROLE to admin fails with 42501); and the admin
+// login role (Database.AdminLogin), NOINHERIT and a member of the reader,
+// writer and admin roles, for emitters and migrations. None is superuser
+// or BYPASSRLS.
+//
+// Every role uno creates gets a comment starting with [RoleMarker]. A role
+// that already exists without it is never altered: the first statement
+// fails with SQLSTATE 42710 and nothing runs. A marked role's attributes
+// are set either way, and the login role loses admin membership (for a
+// database set up before the admin login existed), so a second run changes
+// nothing (but the passwords, set again when given).
 func CreateRoles(d Database) Emitter {
 	return dbEmitter(EmitterRoles, d, func(d Database) []Statement {
 		r := d.Roles
 		const attrs = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-		var out []Statement
-		role := func(name, extra string) {
-			body := "    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = " + literal(name) + ") THEN\n" +
-				"        CREATE ROLE " + quote.Ident(name) + ";\n    END IF;\n" +
+		out := []Statement{guardRoles(d.allRoles()...)}
+		role := func(name, what, extra string) {
+			body := refuseForeign(name) +
+				"    IF NOT " + roleExists(name) + " THEN\n" +
+				"        CREATE ROLE " + quote.Ident(name) + ";\n" +
+				"        COMMENT ON ROLE " + quote.Ident(name) + " IS " + literal(RoleMarker+": "+what+" of database "+d.Name) + ";\n" +
+				"    END IF;\n" +
 				"    ALTER ROLE " + quote.Ident(name) + " WITH " + extra + " " + attrs + ";\n"
 			out = append(out, Statement{Name: name, Kind: KindRole, SQL: doBlock(body)})
 		}
-		role(r.Base, "NOLOGIN INHERIT")
-		role(r.Reader, "NOLOGIN INHERIT")
-		role(r.Writer, "NOLOGIN INHERIT")
-		role(r.Admin, "NOLOGIN INHERIT")
-		role(r.Login, "LOGIN NOINHERIT")
+		role(r.Base, "base role", "NOLOGIN INHERIT")
+		role(r.Reader, "reader role", "NOLOGIN INHERIT")
+		role(r.Writer, "writer role", "NOLOGIN INHERIT")
+		role(r.Admin, "admin role", "NOLOGIN INHERIT")
+		role(r.Login, "login role", "LOGIN NOINHERIT")
+		role(d.AdminLogin, "admin login role", "LOGIN NOINHERIT")
 		for _, m := range []string{r.Reader, r.Writer, r.Admin} {
 			out = append(out, Statement{Name: m, Kind: KindGrant, SQL: "GRANT " + quote.Ident(r.Base) + " TO " + quote.Ident(m)})
 		}
+		// The application's login may become reader or writer, never admin.
 		out = append(out, Statement{Name: r.Login, Kind: KindGrant,
-			SQL: "GRANT " + quote.Ident(r.Reader) + ", " + quote.Ident(r.Writer) + ", " + quote.Ident(r.Admin) + " TO " + quote.Ident(r.Login)})
-		if pw := d.Password.Reveal(); pw != "" {
-			prefix := "ALTER ROLE " + quote.Ident(r.Login) + " WITH PASSWORD "
-			out = append(out, Statement{Name: r.Login, Kind: KindRole, SQL: prefix + passwordSQL(pw), Redacted: prefix + "'***'"})
+			SQL: "GRANT " + quote.Ident(r.Reader) + ", " + quote.Ident(r.Writer) + " TO " + quote.Ident(r.Login)},
+			Statement{Name: r.Login, Kind: KindGrant, SQL: doBlock(
+				"    IF EXISTS (SELECT FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid\n" +
+					"               JOIN pg_catalog.pg_roles l ON l.oid = m.member WHERE g.rolname = " + literal(r.Admin) +
+					" AND l.rolname = " + literal(r.Login) + ") THEN\n" +
+					"        REVOKE " + quote.Ident(r.Admin) + " FROM " + quote.Ident(r.Login) + ";\n    END IF;\n")},
+			Statement{Name: d.AdminLogin, Kind: KindGrant,
+				SQL: "GRANT " + quote.Ident(r.Reader) + ", " + quote.Ident(r.Writer) + ", " + quote.Ident(r.Admin) + " TO " + quote.Ident(d.AdminLogin)})
+		for _, p := range []struct {
+			role string
+			pw   config.Secret
+		}{{r.Login, d.Password}, {d.AdminLogin, d.AdminPassword}} {
+			if pw := p.pw.Reveal(); pw != "" {
+				prefix := "ALTER ROLE " + quote.Ident(p.role) + " WITH PASSWORD "
+				out = append(out, Statement{Name: p.role, Kind: KindRole, SQL: prefix + passwordSQL(pw), Redacted: prefix + "'***'"})
+			}
 		}
 		return out
+	})
+}
+
+// AdoptRoles marks the roles of an uno database set up before uno marked
+// its roles (see [RoleMarker]), so [CreateRoles] and [DropDatabase] will
+// manage them: each of the five roles that exists without the marker gets
+// it, unless it is a superuser or has CREATEROLE, CREATEDB, REPLICATION or
+// BYPASSRLS, which no uno role has; then the statement fails (SQLSTATE
+// 42710) and marks nothing. Run it once, as a superuser, after checking
+// that the names in Roles are really the application's roles; then run
+// [CreateRoles], which adds the admin login and takes admin membership
+// from the application's login.
+func AdoptRoles(d Database) Emitter {
+	return dbEmitter(EmitterAdoptRoles, d, func(d Database) []Statement {
+		r := d.Roles
+		var b strings.Builder
+		for _, n := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+			b.WriteString("    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = " + literal(n) +
+				" AND (rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls)) THEN\n" +
+				"        RAISE EXCEPTION 'uno: role % has rights no uno role has; refusing to adopt it', " + literal(n) +
+				"\n            USING ERRCODE = '42710';\n    END IF;\n")
+		}
+		for _, n := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+			b.WriteString("    IF " + roleExists(n) + " AND NOT " + roleMarked(n) + " THEN\n" +
+				"        COMMENT ON ROLE " + quote.Ident(n) + " IS " + literal(RoleMarker+": adopted role of database "+d.Name) + ";\n    END IF;\n")
+		}
+		return []Statement{{Name: strings.Join([]string{r.Login, r.Reader, r.Writer, r.Admin, r.Base}, ", "), Kind: KindRole, SQL: doBlock(b.String())}}
 	})
 }
 
 // CreateDatabase emits CREATE DATABASE … OWNER <admin> (skipped when the
 // database exists, and run outside a transaction), makes the admin role
 // its owner, revokes every right of PUBLIC on it, lets the login role
-// connect and the writer role create temporary tables (the staging tables
+// and the admin login connect and the writer role create temporary tables (the staging tables
 // of bulk merges).
 func CreateDatabase(d Database) Emitter {
 	return dbEmitter(EmitterDatabase, d, func(d Database) []Statement {
@@ -213,7 +375,7 @@ func CreateDatabase(d Database) Emitter {
 				SkipIf: "SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + literal(d.Name) + ")"},
 			{Name: d.Name, Kind: KindDatabase, SQL: "ALTER DATABASE " + db + " OWNER TO " + admin},
 			{Name: d.Name, Kind: KindGrant, SQL: "REVOKE ALL ON DATABASE " + db + " FROM PUBLIC"},
-			{Name: d.Name, Kind: KindGrant, SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Login)},
+			{Name: d.Name, Kind: KindGrant, SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Login) + ", " + quote.Ident(d.AdminLogin)},
 			{Name: d.Name, Kind: KindGrant, SQL: "GRANT TEMPORARY ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Writer)},
 		}
 	})
@@ -261,7 +423,7 @@ func Privileges(d Database) Emitter {
 	return dbEmitter(EmitterPrivileges, d, func(d Database) []Statement {
 		r := d.Roles
 		admin, base := quote.Ident(r.Admin), quote.Ident(r.Base)
-		var out []Statement
+		out := []Statement{guardRoles(d.allRoles()...)}
 		grant := func(name, sql string) { out = append(out, Statement{Name: name, Kind: KindGrant, SQL: sql}) }
 		for _, s := range d.Schemas {
 			qs := quote.Ident(s)
@@ -284,7 +446,7 @@ func Privileges(d Database) Emitter {
 			}
 			path.WriteString(quote.Ident(s))
 		}
-		for _, role := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+		for _, role := range []string{r.Login, d.AdminLogin, r.Reader, r.Writer, r.Admin, r.Base} {
 			out = append(out, Statement{Name: role, Kind: KindRole,
 				SQL: "ALTER ROLE " + quote.Ident(role) + " IN DATABASE " + quote.Ident(d.Name) + " SET search_path = " + path.String()})
 		}
@@ -293,14 +455,18 @@ func Privileges(d Database) Emitter {
 }
 
 // DropDatabase emits DROP DATABASE IF EXISTS … WITH (FORCE) (outside a
-// transaction) and DROP ROLE IF EXISTS for the five roles. Run it on the
-// maintenance database as a superuser.
+// transaction) and drops the six roles. Run it on the maintenance database
+// as a superuser. It first checks the roles: when one of them exists
+// without uno's [RoleMarker] (a role uno did not create), it fails with
+// SQLSTATE 42710 before dropping anything. A role that is missing is
+// skipped.
 func DropDatabase(d Database) Emitter {
 	return dbEmitter(EmitterDropDatabase, d, func(d Database) []Statement {
-		r := d.Roles
-		out := []Statement{{Name: d.Name, Kind: KindDatabase, SQL: "DROP DATABASE IF EXISTS " + quote.Ident(d.Name) + " WITH (FORCE)", NoTx: true}}
-		for _, role := range []string{r.Login, r.Admin, r.Writer, r.Reader, r.Base} {
-			out = append(out, Statement{Name: role, Kind: KindRole, SQL: "DROP ROLE IF EXISTS " + quote.Ident(role)})
+		out := []Statement{guardRoles(d.allRoles()...),
+			{Name: d.Name, Kind: KindDatabase, SQL: "DROP DATABASE IF EXISTS " + quote.Ident(d.Name) + " WITH (FORCE)", NoTx: true}}
+		for _, role := range d.allRoles() {
+			out = append(out, Statement{Name: role, Kind: KindRole, SQL: doBlock(refuseForeign(role) +
+				"    IF " + roleExists(role) + " THEN\n        DROP ROLE " + quote.Ident(role) + ";\n    END IF;\n")})
 		}
 		return out
 	})

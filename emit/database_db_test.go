@@ -131,19 +131,26 @@ func TestDatabaseSetUpTwice(t *testing.T) {
 		roles.Writer + " login=f inherit=t super=f bypassrls=f createrole=f createdb=f",
 		roles.Base + " login=f inherit=t super=f bypassrls=f createrole=f createdb=f",
 		roles.Base + " > " + roles.Admin, roles.Base + " > " + roles.Reader, roles.Base + " > " + roles.Writer,
-		roles.Admin + " > " + roles.Login, roles.Reader + " > " + roles.Login, roles.Writer + " > " + roles.Login,
+		roles.Reader + " > " + roles.Login, roles.Writer + " > " + roles.Login,
+		// The admin login may become admin, reader or writer; the login role cannot become admin.
+		d.Name + "_admin_login login=t inherit=f super=f bypassrls=f createrole=f createdb=f",
+		roles.Admin + " > " + d.Name + "_admin_login", roles.Reader + " > " + d.Name + "_admin_login",
+		roles.Writer + " > " + d.Name + "_admin_login",
 		// pg_database: owned by the admin role; PUBLIC has no rights, the login role may connect,
 		// the writer may create temporary tables.
 		d.Name + " owner=" + roles.Admin + " acl={" + roles.Admin + "=CTc/" + roles.Admin + "," + roles.Login + "=c/" + roles.Admin +
-			"," + roles.Writer + "=T/" + roles.Admin + "}",
+			"," + d.Name + "_admin_login=c/" + roles.Admin + "," + roles.Writer + "=T/" + roles.Admin + "}",
 		roles.Login + ` search_path=public, shop, "odd ""schema"""`,
 	} {
 		if !strings.Contains(cluster1, want) {
 			t.Errorf("cluster state lacks %q", want)
 		}
 	}
-	if n := strings.Count(cluster1, " login="); n != 5 {
-		t.Errorf("%d roles, want 5", n)
+	if n := strings.Count(cluster1, " login="); n != 6 {
+		t.Errorf("%d roles, want 6", n)
+	}
+	if strings.Contains(cluster1, roles.Admin+" > "+roles.Login+"\n") {
+		t.Error("the login role is a member of the admin role")
 	}
 	for _, want := range []string{
 		// pg_namespace: schemas owned by the admin role, nothing for PUBLIC.

@@ -25,8 +25,13 @@
 // # Database-level emitters
 //
 // [Database] describes an uno database. Its [Database.ClusterEmitters]
-// run on the maintenance database as a superuser: [CreateRoles] (the five
-// uno roles) and [CreateDatabase] (CREATE DATABASE … OWNER <admin>). Its
+// run on the maintenance database as a superuser: [CreateRoles] (the six
+// uno roles: base, reader, writer, admin, the application's login, which
+// cannot become admin, and the admin login for emitters and migrations)
+// and [CreateDatabase] (CREATE DATABASE … OWNER <admin>). Roles uno
+// creates carry [RoleMarker]; a role that exists without it is never
+// altered or dropped, and reserved names are refused ([ErrReservedRole]).
+// [AdoptRoles] marks the roles of an older database. Its
 // [Database.SetupEmitters] run in the new database: [CreateSchemas],
 // [CreateExtensions] (pgcrypto and others), [Functions] (generate_ulid,
 // set_role, the trigger functions, uno_rls_audit) and [Privileges]
@@ -51,6 +56,16 @@
 // A [Registry] holds model-level emitters by name; [DefaultSet] is the set
 // a model wants (from its columns and its model.SQLConfig), and
 // [Registry.ForModels] returns everything for a set of models in one call.
+//
+// # Signed identity
+//
+// With Database.SignedIdentity (and Options.SignedIdentity), policies
+// and triggers take the tenant, user and superuser flag from
+// uno_tenant_id(), uno_user_id() and uno_is_superuser(), which return
+// the claims uno_sign_in bound to the transaction only when their MAC
+// verifies, so SQL inside the transaction cannot change the identity.
+// [IdentitySecret] stores the shared secret; package identity signs the
+// claims. docs/SECURITY.md has the threat model and the cost.
 //
 // # Row-level security audit
 //

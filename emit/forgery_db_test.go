@@ -26,11 +26,15 @@ func (Ticket) SQLConfig() model.SQLConfig { return model.SQLConfig{RequireUser: 
 // of a deleted row, and a delete needs a user where writes do.
 func TestAuditCannotBeForged(t *testing.T) {
 	t.Parallel()
-	u := setUp(t, Note{}, Ticket{})
+	modes(t, testAuditCannotBeForged)
+}
+
+func testAuditCannotBeForged(t *testing.T, signed bool) {
+	u := setUpMode(t, signed, Note{}, Ticket{})
 	ctx := context.Background()
 	run := func(opts engine.TxOptions, sql string, args ...any) (int64, error) {
 		var n int64
-		err := u.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
+		err := u.withTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
 			tag, err := tx.Exec(ctx, sql, args...)
 			n = tag.RowsAffected()
 			return err
@@ -38,7 +42,7 @@ func TestAuditCannotBeForged(t *testing.T) {
 		return n, err
 	}
 	var noteID string
-	if err := u.db.WithTx(ctx, asWriter("alice", "t1"), func(ctx context.Context, tx *engine.Tx) error {
+	if err := u.withTx(ctx, asWriter("alice", "t1"), func(ctx context.Context, tx *engine.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO shop.note (tenant_id, title) VALUES ('t1', 'n') RETURNING id`).Scan(&noteID)
 	}); err != nil {
 		t.Fatal(err)
@@ -61,7 +65,7 @@ func TestAuditCannotBeForged(t *testing.T) {
 	}
 	// An insert cannot claim a deleter.
 	var forged *string
-	if err := u.db.WithTx(ctx, asWriter("bob", "t1"), func(ctx context.Context, tx *engine.Tx) error {
+	if err := u.withTx(ctx, asWriter("bob", "t1"), func(ctx context.Context, tx *engine.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO shop.note (tenant_id, title, deleted_by_id) VALUES ('t1', 'm', 'mallory') RETURNING deleted_by_id`).Scan(&forged)
 	}); err != nil || forged != nil {
 		t.Fatalf("insert kept deleted_by_id %v (%v)", forged, err)
@@ -69,7 +73,7 @@ func TestAuditCannotBeForged(t *testing.T) {
 
 	// A hard delete without a user is refused like any other write.
 	var ticketID string
-	if err := u.db.WithTx(ctx, asWriter("alice", ""), func(ctx context.Context, tx *engine.Tx) error {
+	if err := u.withTx(ctx, asWriter("alice", ""), func(ctx context.Context, tx *engine.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO ticket (subject) VALUES ('s') RETURNING id`).Scan(&ticketID)
 	}); err != nil {
 		t.Fatal(err)

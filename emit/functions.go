@@ -173,15 +173,20 @@ func Functions(d Database) Emitter {
 				Execute: []string{r.Admin}, Comment: "Keeps the record status columns."},
 			{Schema: fs, Name: FuncSoftDelete, Returns: "trigger", SearchPath: pinned, Body: softDeleteBody,
 				Execute: []string{r.Admin}, Comment: "Turns a DELETE into setting is_deleted."},
-			{Schema: fs, Name: FuncUserAudit, Returns: "trigger", SearchPath: pinned, Body: userAuditBody,
-				Execute: []string{r.Admin}, Comment: "Fills the user audit columns from rls_var.user_id."},
+			{Schema: fs, Name: FuncUserAudit, Returns: "trigger", SearchPath: pinned, Body: withUser(userAuditBody, d),
+				Execute: []string{r.Admin}, Comment: "Fills the user audit columns from " + userSource(d) + "."},
 			{Schema: fs, Name: FuncHistory, Returns: "trigger", SecurityDefiner: true, SearchPath: []string{"pg_catalog"},
-				Body: historyBody, Execute: []string{r.Admin}, Comment: "Records every version of a row in <table>_history."},
+				Body: withUser(historyBody, d), Execute: []string{r.Admin}, Comment: "Records every version of a row in <table>_history."},
 			{Schema: fs, Name: FuncRLSAudit, Returns: "TABLE (problem text, object text)", Language: "sql",
-				Volatility: sqlbuild.Stable, SearchPath: []string{"pg_catalog", "pg_temp"}, Body: rlsAuditBody(r),
+				Volatility: sqlbuild.Stable, SearchPath: []string{"pg_catalog", "pg_temp"}, Body: rlsAuditBodyFor(d),
 				Comment: "Lists row-level security problems; empty when there are none."},
 		}
-		var out []Statement
+		// The signed identity's table and functions come first: the
+		// triggers and the audit name them.
+		out, err := signedStatements(d)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range fns {
 			stmts, err := f.Statements()
 			if err != nil {
@@ -196,6 +201,37 @@ func Functions(d Database) Emitter {
 			SQL: "GRANT EXECUTE ON FUNCTION " + audit.Signature() + " TO PUBLIC"})
 		return out, nil
 	})
+}
+
+// withUser returns a trigger body reading the current user the way d's
+// mode says: rls_var.user_id, or the verified uno_user_id().
+func withUser(body string, d Database) string {
+	if !d.SignedIdentity {
+		return body
+	}
+	body = strings.ReplaceAll(body, userExpr(false, d.FunctionSchema), userExpr(true, d.FunctionSchema))
+	return strings.ReplaceAll(body, "(rls_var.user_id)", "(signed identity)")
+}
+
+// userSource names where the triggers take the current user from.
+func userSource(d Database) string {
+	if d.SignedIdentity {
+		return "the verified " + FuncUserID + "()"
+	}
+	return SettingUserID
+}
+
+// rlsAuditBodyFor is uno_rls_audit's SQL for d's mode: in the signed mode
+// tenant policies must use uno_tenant_id() and read no setting, and the
+// identity secret must be readable by no application role.
+func rlsAuditBodyFor(d Database) string {
+	body := rlsAuditBody(d.Roles)
+	if !d.SignedIdentity {
+		return body
+	}
+	start := strings.Index(body, "UNION ALL\nSELECT 'tenant table with a permissive policy not reading")
+	end := strings.Index(body, "UNION ALL\nSELECT 'relation owned by the login role'")
+	return body[:start] + strings.TrimPrefix(signedAuditChecks(d), "\n") + "\n" + body[end:]
 }
 
 // setRoleBody maps the short role names to the database's roles.

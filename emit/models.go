@@ -15,6 +15,11 @@ import (
 type Options struct {
 	Roles          config.Roles // all five names are required
 	FunctionSchema string       // default "public"
+	// SignedIdentity makes the tenant policies use the verified identity
+	// functions ([SignedTenantPredicate]) instead of the rls_var.*
+	// settings; it must match the Database's SignedIdentity, which
+	// decides what the trigger functions read.
+	SignedIdentity bool
 }
 
 func (o Options) withDefaults() Options {
@@ -198,6 +203,9 @@ func tenantPolicies(schema, table string, tenant *model.Column, o Options, cmds 
 		{Name: name, Kind: KindPolicy, SQL: "ALTER TABLE " + quoted + " FORCE ROW LEVEL SECURITY"},
 	}
 	pred := TenantPredicate(tenant.QuotedName)
+	if o.SignedIdentity {
+		pred = SignedTenantPredicate(tenant.QuotedName, o.FunctionSchema)
+	}
 	roles := []string{o.Roles.Reader, o.Roles.Writer, o.Roles.Admin}
 	for _, c := range cmds {
 		p := sqlbuild.Policy{Name: "uno_tenant_" + lower(c.String()), Schema: schema, Table: table, Command: c, Roles: roles}

@@ -114,12 +114,15 @@ func TestModelEmittersCatalog(t *testing.T) {
 // each role and tenant may do, with raw SQL through engine.WithTx.
 func TestAccessThroughEngine(t *testing.T) {
 	t.Parallel()
+	modes(t, testAccessThroughEngine)
+}
+
+func testAccessThroughEngine(t *testing.T, signed bool) {
 	ctx := context.Background()
-	u := setUp(t, Note{}, Label{})
-	db := u.db
+	u := setUpMode(t, signed, Note{}, Label{})
 
 	// The reader cannot write.
-	err := db.WithTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userA}}, func(ctx context.Context, tx *engine.Tx) error {
+	err := u.withTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userA}}, func(ctx context.Context, tx *engine.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO label (name) VALUES ('r')")
 		return err
 	})
@@ -127,7 +130,7 @@ func TestAccessThroughEngine(t *testing.T) {
 		t.Errorf("reader INSERT: %v, want 42501", err)
 	}
 	// The login role itself has no rights.
-	err = db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+	err = u.withTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
 		_, err := tx.Exec(ctx, "SELECT * FROM label")
 		return err
 	})
@@ -137,7 +140,7 @@ func TestAccessThroughEngine(t *testing.T) {
 	// The writer can write.
 	insert := func(user, tenant, title string) (string, error) {
 		var id string
-		err := db.WithTx(ctx, asWriter(user, tenant), func(ctx context.Context, tx *engine.Tx) error {
+		err := u.withTx(ctx, asWriter(user, tenant), func(ctx context.Context, tx *engine.Tx) error {
 			return tx.QueryRow(ctx, "INSERT INTO shop.note (tenant_id, title) VALUES ($1, $2) RETURNING id", tenant, title).Scan(&id)
 		})
 		return id, err
@@ -156,7 +159,7 @@ func TestAccessThroughEngine(t *testing.T) {
 	}
 
 	// Tenant A sees only its rows and cannot touch B's.
-	err = db.WithTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
+	err = u.withTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
 		var n int
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM shop.note").Scan(&n); err != nil {
 			return err
@@ -183,7 +186,7 @@ func TestAccessThroughEngine(t *testing.T) {
 		"move own row to B":   "UPDATE shop.note SET tenant_id = '" + tenantB + "' WHERE id = '" + idA + "'",
 		"insert with no body": "INSERT INTO shop.note (tenant_id, title) VALUES ('" + tenantB + "', 'x')",
 	} {
-		err := db.WithTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
+		err := u.withTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
 			_, err := tx.Exec(ctx, sql)
 			return err
 		})
@@ -192,7 +195,7 @@ func TestAccessThroughEngine(t *testing.T) {
 		}
 	}
 	// With no tenant set the table is closed.
-	err = db.WithTx(ctx, asWriter(userA, ""), func(ctx context.Context, tx *engine.Tx) error {
+	err = u.withTx(ctx, asWriter(userA, ""), func(ctx context.Context, tx *engine.Tx) error {
 		var n int
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM shop.note").Scan(&n); err != nil || n != 0 {
 			t.Errorf("no tenant sees %d notes (%v)", n, err)
@@ -204,7 +207,7 @@ func TestAccessThroughEngine(t *testing.T) {
 		t.Errorf("INSERT with no tenant: %v, want 42501", err)
 	}
 	// The superuser setting sees every tenant.
-	err = db.WithTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userA, Superuser: true}},
+	err = u.withTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userA, Superuser: true}},
 		func(ctx context.Context, tx *engine.Tx) error {
 			var n int
 			if err := tx.QueryRow(ctx, "SELECT count(DISTINCT tenant_id) FROM shop.note").Scan(&n); err != nil || n != 2 {
@@ -248,12 +251,15 @@ func deref(s *string) string {
 // history triggers through engine transactions with an identity.
 func TestTriggersBehave(t *testing.T) {
 	t.Parallel()
+	modes(t, testTriggersBehave)
+}
+
+func testTriggersBehave(t *testing.T, signed bool) {
 	ctx := context.Background()
-	u := setUp(t, Note{}, Label{}, Memo{})
-	db := u.db
+	u := setUpMode(t, signed, Note{}, Label{}, Memo{})
 	exec := func(user, tenant, sql string, args ...any) (int64, error) {
 		var n int64
-		err := db.WithTx(ctx, asWriter(user, tenant), func(ctx context.Context, tx *engine.Tx) error {
+		err := u.withTx(ctx, asWriter(user, tenant), func(ctx context.Context, tx *engine.Tx) error {
 			tag, err := tx.Exec(ctx, sql, args...)
 			n = tag.RowsAffected()
 			return err
@@ -261,7 +267,7 @@ func TestTriggersBehave(t *testing.T) {
 		return n, err
 	}
 	var id string
-	err := db.WithTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
+	err := u.withTx(ctx, asWriter(userA, tenantA), func(ctx context.Context, tx *engine.Tx) error {
 		// Forged status and audit values are overwritten.
 		return tx.QueryRow(ctx, `INSERT INTO shop.note (tenant_id, title, created_at, is_deleted, created_by_id)
 			VALUES ($1, 'first', '2000-01-01', false, $2) RETURNING id`, tenantA, userB).Scan(&id)
@@ -320,7 +326,7 @@ func TestTriggersBehave(t *testing.T) {
 		t.Errorf("history:\n%q\nwant\n%q", versions, want)
 	}
 	// Tenant B cannot read A's history.
-	err = db.WithTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userB, TenantID: tenantB}},
+	err = u.withTx(ctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{UserID: userB, TenantID: tenantB}},
 		func(ctx context.Context, tx *engine.Tx) error {
 			var n int
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM shop.note_history").Scan(&n); err != nil || n != 0 {
@@ -334,7 +340,7 @@ func TestTriggersBehave(t *testing.T) {
 
 	// Label: no user required, DELETE is a real delete.
 	var lid string
-	err = db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, tx *engine.Tx) error {
+	err = u.withTx(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, tx *engine.Tx) error {
 		return tx.QueryRow(ctx, "INSERT INTO label (name) VALUES ('l') RETURNING id").Scan(&lid)
 	})
 	if err != nil {

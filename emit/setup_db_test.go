@@ -16,6 +16,7 @@ import (
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/types"
@@ -75,8 +76,9 @@ type unoDB struct {
 	pg    pgtest.Database
 	d     emit.Database
 	reg   *model.Registry
-	super *pgx.Conn // superuser, in the database
-	db    *engine.DB
+	super *pgx.Conn  // superuser, in the database
+	db    *engine.DB // the application's login role
+	admin *engine.DB // the admin login role
 }
 
 var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engine.NewFactory(engine.Options{}) })
@@ -86,10 +88,26 @@ var factoryOnce = sync.OnceValues(func() (*engine.Factory, error) { return engin
 // registry has for them as the admin role, through engine.
 func setUp(t *testing.T, models ...any) *unoDB {
 	t.Helper()
+	return setUpMode(t, false, models...)
+}
+
+// testSecret is the signed identity's secret in the tests.
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// setUpMode is setUp in the unsigned or the signed identity mode; in the
+// signed mode the secret is testSecret.
+func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
+	t.Helper()
+	return setUpOn(t, pgtest.AdminURL(t), pgtest.NewDatabase(t), signed, models...)
+}
+
+// setUpOn is setUpMode on the server of adminURL (a superuser URL of the
+// maintenance database) for the existing database pg.
+func setUpOn(t testing.TB, adminURL string, pg pgtest.Database, signed bool, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
-	pg := pgtest.NewDatabase(t)
-	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}}}
-	admin := superConn(t, pgtest.AdminURL(t))
+	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
+	admin := superConn(t, adminURL)
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
 		t.Fatal(err)
@@ -98,15 +116,50 @@ func setUp(t *testing.T, models ...any) *unoDB {
 	if _, err := r.Run(ctx, u.super, u.d.SetupEmitters()...); err != nil {
 		t.Fatal(err)
 	}
+	if signed {
+		if _, err := r.Run(ctx, u.super, emit.IdentitySecret(u.d, testSecret)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	u.db = openLogin(t, pg)
+	if signed {
+		signer, err := identity.NewSigner(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.db.SignIdentities(signer, "")
+	}
+	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
 	u.reg = registry(t, models...)
 	u.runModels(t, u.reg.Tables()...)
 	return u
 }
 
+// withTx is u.db.WithTx. In the signed mode u.db signs identities
+// (engine.DB.SignIdentities), so the engine's BEGIN batch calls
+// uno_sign_in.
+func (u *unoDB) withTx(ctx context.Context, opts engine.TxOptions, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	return u.db.WithTx(ctx, opts, fn)
+}
+
+// modes runs test in the unsigned and the signed identity mode.
+func modes(t *testing.T, test func(t *testing.T, signed bool)) {
+	for _, signed := range []bool{false, true} {
+		name := "unsigned"
+		if signed {
+			name = "signed"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, signed)
+		})
+	}
+}
+
 // runModels runs everything for the tables as the admin role, through
-// engine.WithTx.
-func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
+// engine.WithTx on the admin login (the application's login cannot
+// become admin).
+func (u *unoDB) runModels(t testing.TB, tables ...*model.Table) {
 	t.Helper()
 	reg := emit.NewRegistry(u.d.Options())
 	emitters, err := reg.ForModels(tables...)
@@ -118,7 +171,7 @@ func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = u.db.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
+	err = u.admin.WithTx(context.Background(), engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
 		return r.ExecTx(ctx, tx, stmts)
 	})
 	if err != nil {
@@ -126,7 +179,7 @@ func (u *unoDB) runModels(t *testing.T, tables ...*model.Table) {
 	}
 }
 
-func superConn(t *testing.T, rawURL string) *pgx.Conn {
+func superConn(t testing.TB, rawURL string) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, rawURL)
@@ -138,11 +191,17 @@ func superConn(t *testing.T, rawURL string) *pgx.Conn {
 }
 
 // openLogin opens the database as its login role.
-func openLogin(t *testing.T, pg pgtest.Database) *engine.DB {
+func openLogin(t testing.TB, pg pgtest.Database) *engine.DB {
+	t.Helper()
+	return openAs(t, pg, "")
+}
+
+// openAs opens the database as user (empty: the login role).
+func openAs(t testing.TB, pg pgtest.Database, user string) *engine.DB {
 	t.Helper()
 	pu, _ := url.Parse(pg.URL)
 	port, _ := strconv.Atoi(pu.Port())
-	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, SSLMode: "disable",
+	cfg := config.Config{Host: pu.Hostname(), Port: port, Database: pg.Name, User: user, SSLMode: "disable",
 		Retry: config.Retry{InitialDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}}.WithDefaults()
 	f, err := factoryOnce()
 	if err != nil {
@@ -165,7 +224,7 @@ func sqlState(err error) string {
 	return ""
 }
 
-func scalarOn[T any](t *testing.T, conn *pgx.Conn, sql string, args ...any) T {
+func scalarOn[T any](t testing.TB, conn *pgx.Conn, sql string, args ...any) T {
 	t.Helper()
 	var v T
 	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {

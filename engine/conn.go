@@ -38,14 +38,6 @@ var (
 // rls_var.tenant_id, rls_var.is_superuser and rls_var.<claim>.
 const SettingPrefix = "rls_var."
 
-// guardSQL reports whether a connection is clean: its role is the login role
-// and no standard identity setting is left. It runs after a scoped helper
-// returns the connection.
-const guardSQL = "SELECT current_user = session_user" +
-	" AND coalesce(current_setting('rls_var.user_id', true), '') = ''" +
-	" AND coalesce(current_setting('rls_var.tenant_id', true), '') = ''" +
-	" AND coalesce(current_setting('rls_var.is_superuser', true), '') = ''"
-
 // ErrEnded is returned by the methods of a Conn or Tx used after the
 // helper or session that owned it has ended: its connection may already
 // serve someone else. It matches pgx.ErrTxClosed.
@@ -210,37 +202,65 @@ func (db *DB) wrapErr(ctx context.Context, err error, lost bool) error {
 	return err
 }
 
-// acquire borrows a connection, retrying transient failures with backoff.
+// acquire borrows a connection, retrying transient failures with backoff
+// until config.Retry.MaxElapsed has passed, within Pool.AcquireTimeout and
+// ctx. A borrow that ends because no connection came free is an
+// [dberr.ErrPoolTimeout] (which still matches the context's error).
 func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err := db.errIfClosed(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	actx := ctx
 	if t := db.cfg.Pool.AcquireTimeout; t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		actx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	for attempt := 1; ; attempt++ {
-		pc, err := db.pool.Acquire(ctx)
+		pc, err := db.pool.Acquire(actx)
 		if err == nil {
 			return pc, nil
 		}
 		if cerr := db.errIfClosed(); cerr != nil {
 			return nil, cerr
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("uno: acquire connection to %s: %w (%w)", db.cfg.Key(), ctx.Err(), dberr.Classify(err))
+		if actx.Err() != nil {
+			return nil, db.acquireEnded(ctx, actx, err)
 		}
-		if !dberr.IsTransientConnect(err) || attempt >= db.cfg.Retry.MaxAttempts {
-			return nil, fmt.Errorf("uno: acquire connection to %s after %d attempts: %w",
-				db.cfg.Key(), attempt, dberr.Classify(err))
+		if !dberr.IsTransientConnect(err) || time.Since(start) >= db.cfg.Retry.MaxElapsed {
+			return nil, fmt.Errorf("uno: acquire connection to %s after %d attempts in %v: %w",
+				db.cfg.Key(), attempt, time.Since(start).Round(time.Millisecond), dberr.Classify(err))
 		}
 		db.markSuspect()
 		db.log.Warn("uno: connect failed, retrying", "pool", db.cfg.Key().String(), "attempt", attempt, "err", err)
-		if err := db.sleep(ctx, attempt+1); err != nil {
-			return nil, fmt.Errorf("uno: acquire connection to %s: %w", db.cfg.Key(), err)
+		if serr := db.sleep(actx, attempt+1); serr != nil {
+			return nil, db.acquireEnded(ctx, actx, err)
 		}
 	}
+}
+
+// acquireEnded describes a borrow whose context (the caller's, or the one
+// bounded by Pool.AcquireTimeout) ended. last is the last error seen.
+func (db *DB) acquireEnded(ctx, actx context.Context, last error) error {
+	st := db.pool.Stat()
+	full := st.AcquiredConns() >= st.MaxConns()
+	var whose string
+	if ctx.Err() == nil {
+		whose = "within Pool.AcquireTimeout " + db.cfg.Pool.AcquireTimeout.String()
+	} else {
+		whose = "before the caller's context ended"
+	}
+	if full {
+		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: all %d connections stayed in use; none came free %s: %w",
+			db.cfg.Key(), st.MaxConns(), whose, actx.Err())}
+	}
+	cause := dberr.Classify(last)
+	if errors.Is(cause, actx.Err()) {
+		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: no connection %s: %w",
+			db.cfg.Key(), whose, actx.Err())}
+	}
+	return fmt.Errorf("uno: acquire connection to %s: no connection %s: %w (%w)", db.cfg.Key(), whose, actx.Err(), cause)
 }
 
 // sleep waits the backoff before attempt n, with full jitter, or until ctx
@@ -260,9 +280,9 @@ func (db *DB) sleep(ctx context.Context, n int) error {
 	}
 }
 
-// release returns pc to the pool. With check set it first makes sure the
-// connection holds no role or identity; a connection that does, or that
-// cannot be checked, is closed so the pool destroys it.
+// release returns pc to the pool. With check set it first runs the release
+// guard (see guard.go); a connection the guard finds dirty, or that dies
+// meanwhile, is closed so the pool destroys it.
 func (db *DB) release(pc *pgxpool.Conn, check bool) {
 	conn := pc.Conn()
 	if conn.IsClosed() {
@@ -274,24 +294,13 @@ func (db *DB) release(pc *pgxpool.Conn, check bool) {
 		pc.Release() // pgxpool destroys busy connections and ones inside a transaction
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var clean bool
-	if err := conn.QueryRow(ctx, guardSQL).Scan(&clean); err != nil || !clean {
-		db.discard(ctx, pc, err)
-		return
+	if !db.runGuard(context.Background(), conn) {
+		db.markSuspect()
 	}
 	pc.Release()
 }
 
-// discard closes pc's connection so the pool destroys it on release.
-func (db *DB) discard(ctx context.Context, pc *pgxpool.Conn, reason error) {
-	db.log.Warn("uno: connection discarded: role or identity left on it", "pool", db.cfg.Key().String(), "err", reason)
-	db.discards.Add(1)
-	_ = pc.Conn().Close(ctx)
-	pc.Release()
-}
-
 // Discards reports how many connections the release guard destroyed because
-// they carried a role or an identity setting.
+// it found session state it cannot reset (a role, another session user, a
+// hand-made prepared statement). Connections that died are not counted.
 func (db *DB) Discards() int64 { return db.discards.Load() }

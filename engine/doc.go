@@ -26,10 +26,13 @@
 // prefix, which row-level security policies and audit triggers read. Nothing
 // outlives its transaction, so a pooled connection never carries a role or
 // an identity into someone else's work, and the design works behind
-// PgBouncer in transaction mode. As a guard, a connection used through a
-// scoped helper is checked when it is returned: if current_user differs from
-// session_user, or an identity setting is still set (raw SQL may have run a
-// session-level SET ROLE or set_config), the connection is destroyed.
+// PgBouncer in transaction mode. As a guard, in the same round trip as
+// COMMIT or ROLLBACK (or on its own after [DB.WithConn]), every session-level
+// setting is reset to its value at connect (RESET ALL; settings made by
+// connection callbacks are kept), temporary objects are dropped, LISTEN,
+// cursors and advisory locks are released; a connection whose role or
+// session user was changed, or that holds a hand-made prepared statement,
+// is destroyed. See docs/ARCHITECTURE.md, "The release guard".
 //
 // # Nesting
 //
@@ -45,15 +48,24 @@
 //
 // Borrowing a connection retries transient failures (refused connections,
 // SQLSTATE class 08, 57P01–57P03, 53300) with exponential backoff and full
-// jitter, bounded by [config.Retry] and the caller's context. A transaction
-// is run again as a whole, on a fresh connection and snapshot, only when the
-// caller sets [TxOptions.Retry] and the failure is a serialization failure
-// (40001), a deadlock (40P01) or a connection lost before COMMIT was sent.
+// jitter until config.Retry.MaxElapsed has passed (default 10s, enough to
+// ride out a fast restart), bounded by the caller's context; a borrow that
+// finds every connection in use until its deadline returns
+// [dberr.ErrPoolTimeout]. A transaction is run again as a whole, on a fresh
+// connection and snapshot, only when the caller sets [TxOptions.Retry] and
+// the failure is a serialization failure (40001), a deadlock (40P01), a
+// connection lost before COMMIT was sent, a COMMIT proved aborted, or a
+// connection failure before the function ran.
 // It is never retried after the caller's context ended or on a canceled
 // query (57014). When the connection is lost while COMMIT is in flight, the
-// outcome is resolved instead of guessed: the transaction id recorded before
-// COMMIT is looked up with pg_xact_status on a fresh connection, and WithTx
-// returns success if it committed, retries (or returns the failure) if it
-// aborted, and returns [dberr.ErrCommitUnknown] only when the server cannot
-// tell.
+// outcome is resolved instead of guessed: the transaction id and the server
+// history it belongs to (system identifier, timeline, statistics reset
+// time, postmaster start time) are recorded before COMMIT, and fresh
+// connections ask pg_xact_status, retrying while the server restarts,
+// within config.Retry.ResolveBudget. "Committed" is believed only when no
+// crash or failover happened in between (a crash can hand the same id to
+// another transaction); WithTx returns success when the commit is proved,
+// retries (or returns the failure) when the abort is proved, and returns
+// [dberr.ErrCommitUnknown] otherwise. docs/ARCHITECTURE.md lists the proofs
+// and the cases that stay unknown.
 package engine

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
-	"github.com/uno-db/uno/quote"
 )
 
 // Callback runs once on every new physical connection, before the pool hands
@@ -120,7 +117,7 @@ func (f *Factory) Open(ctx context.Context, cfg config.Config) (*DB, error) {
 		return nil, fmt.Errorf("%w: factory", dberr.ErrClosed)
 	}
 	if db, ok := f.dbs[key]; ok {
-		if !reflect.DeepEqual(db.cfg, cfg) {
+		if !db.cfg.Equal(cfg) {
 			return nil, fmt.Errorf("%w: %s", ErrConfigMismatch, key)
 		}
 		return db, nil
@@ -157,29 +154,18 @@ func (f *Factory) Close(ctx context.Context) error {
 	}
 }
 
-// newDB builds the pgx pool for cfg.
+// newDB builds the pgx pool for cfg: the parsed connection settings and
+// pool sizes from cfg.PoolConfig (no string round trip), then uno's hooks.
+// Behind PgBouncer (cfg.Pooler), the startup message carries only the
+// settings PgBouncer accepts; cfg.TxSettings lists the rest, which the
+// transaction code applies per transaction.
 func (f *Factory) newDB(cfg config.Config) (*DB, error) {
-	pc, err := pgxpool.ParseConfig(cfg.ConnString())
+	pc, err := cfg.PoolConfig()
 	if err != nil {
-		// pgconn redacts the password in its parse errors.
 		return nil, fmt.Errorf("uno: pool settings for %s: %w", cfg.Key(), err)
 	}
 	db := &DB{cfg: cfg, log: f.log, factory: f}
 	cc := pc.ConnConfig
-	cc.ConnectTimeout = cfg.ConnectTimeout
-	cc.DefaultQueryExecMode = execMode(cfg.QueryExecMode)
-	if cc.RuntimeParams == nil {
-		cc.RuntimeParams = map[string]string{}
-	}
-	for k, v := range cfg.RuntimeParams {
-		cc.RuntimeParams[k] = v
-	}
-	if cfg.StatementTimeout > 0 {
-		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
-	}
-	if cfg.Schema != "" {
-		cc.RuntimeParams["search_path"] = quote.Ident(cfg.Schema) + ", public"
-	}
 	// Cancel a query on the server when its context ends, so the backend
 	// stops working and the connection stays usable.
 	cc.BuildContextWatcherHandler = func(pg *pgconn.PgConn) ctxwatch.Handler {
@@ -199,11 +185,6 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 	default:
 		cc.Tracer = multitracer.New(tracers...)
 	}
-	pc.MaxConns = int32(cfg.Pool.MaxConns)
-	pc.MinConns = int32(cfg.Pool.MinConns)
-	pc.MaxConnLifetime = cfg.Pool.MaxConnLifetime
-	pc.MaxConnIdleTime = cfg.Pool.MaxConnIdleTime
-	pc.HealthCheckPeriod = cfg.Pool.HealthCheckPeriod
 	callbacks := f.opts.Callbacks
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		db.connects.Add(1)
@@ -211,6 +192,9 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 			if err := cb.Run(ctx, conn); err != nil {
 				return &CallbackError{Name: cb.Name, Err: err}
 			}
+		}
+		if len(callbacks) > 0 {
+			return db.recordSession(ctx, conn)
 		}
 		return nil
 	}
@@ -225,18 +209,6 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 	}
 	db.pool = pool
 	return db, nil
-}
-
-func execMode(s string) pgx.QueryExecMode {
-	switch s {
-	case "cache_describe":
-		return pgx.QueryExecModeCacheDescribe
-	case "describe_exec":
-		return pgx.QueryExecModeDescribeExec
-	case "exec":
-		return pgx.QueryExecModeExec
-	}
-	return pgx.QueryExecModeCacheStatement
 }
 
 // DB is one cached pool with uno's scoped helpers. Get it from
@@ -254,6 +226,8 @@ type DB struct {
 	suspectUntil atomic.Int64 // unix nanos until which acquired connections are pinged
 	connects     atomic.Int64 // physical connections opened
 	discards     atomic.Int64 // connections destroyed by the release guard
+
+	signed atomic.Pointer[signedIdentity] // set by SignIdentities (signed.go)
 }
 
 // Config returns the validated settings the DB was opened with.

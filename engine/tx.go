@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
@@ -127,9 +126,12 @@ type TxOptions struct {
 	Role       Role // the uno role to run as; RoleLogin keeps the login role
 	Identity   Identity
 	// Retry runs the whole function again, on a fresh connection and
-	// snapshot, after a serialization failure, a deadlock or a connection
-	// lost before COMMIT was sent, up to config.Retry.MaxAttempts in all.
-	// Set it only when the function has no effects outside the database.
+	// snapshot, after a serialization failure, a deadlock, a connection
+	// lost before COMMIT was sent or a COMMIT proved aborted, up to
+	// config.Retry.MaxAttempts runs in all and while less than
+	// config.Retry.MaxElapsed has passed since the first; a borrow that
+	// fails before the function ran is retried within the same time. Set
+	// it only when the function has no effects outside the database.
 	Retry bool
 }
 
@@ -195,13 +197,15 @@ func (db *DB) WithTx(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	if outer, ok := db.TxFromContext(ctx); ok {
 		return outer.nested(ctx, opts, fn)
 	}
-	attempts := 1
-	if opts.Retry {
-		attempts = db.cfg.Retry.MaxAttempts
-	}
+	start := time.Now()
+	runs := 0
 	for attempt := 1; ; attempt++ {
-		retryable, err := db.runTx(ctx, opts, fn)
-		if err == nil || !retryable || attempt >= attempts || ctx.Err() != nil {
+		ran, retryable, err := db.runTx(ctx, opts, fn)
+		if ran {
+			runs++
+		}
+		if err == nil || !opts.Retry || !retryable || ctx.Err() != nil ||
+			runs >= db.cfg.Retry.MaxAttempts || time.Since(start) >= db.cfg.Retry.MaxElapsed {
 			return err
 		}
 		db.log.Info("uno: transaction failed, retrying", "pool", db.cfg.Key().String(),
@@ -212,12 +216,14 @@ func (db *DB) WithTx(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	}
 }
 
-// runTx makes one attempt; retryable tells whether running fn again is safe
-// by the rules of [TxOptions.Retry].
-func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context, *Tx) error) (retryable bool, err error) {
+// runTx makes one attempt; ran tells whether fn ran, retryable whether
+// running fn again is safe by the rules of [TxOptions.Retry].
+func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context, *Tx) error) (ran, retryable bool, err error) {
 	tx, err := db.begin(ctx, opts)
 	if err != nil {
-		return false, err
+		// Nothing ran: a borrow that failed on a transient connection
+		// failure may be tried again.
+		return false, ctx.Err() == nil && (dberr.IsTransientConnect(err) || errors.Is(err, dberr.ErrConnection)), err
 	}
 	panicked := true
 	defer func() {
@@ -232,13 +238,13 @@ func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context
 		tx.finish(ctx)
 		err := db.wrapErr(ctx, fnErr, lost)
 		if ctx.Err() != nil || dberr.Code(err) == dberr.CodeQueryCanceled {
-			return false, err
+			return true, false, err
 		}
-		return lost || dberr.IsRetryableTx(err), err
+		return true, lost || dberr.IsRetryableTx(err), err
 	}
 	retryable, err = tx.commit(ctx)
 	tx.release(false)
-	return retryable, err
+	return true, retryable, err
 }
 
 // begin borrows a connection and starts a transaction on it with the role
@@ -282,8 +288,12 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		for i := 0; i < len(settings); i += 2 {
 			add(settings[i], settings[i+1])
 		}
+		if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
+			return nil, err
+		}
 		setSQL = b.String()
 	}
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		pc, err := db.acquire(ctx)
 		if err != nil {
@@ -302,15 +312,30 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		if err == nil {
 			return tx, nil
 		}
-		if tx.conn.IsClosed() && ctx.Err() == nil && attempt < db.cfg.Retry.MaxAttempts {
+		lost := tx.conn.IsClosed()
+		if lost && ctx.Err() == nil && time.Since(start) < db.cfg.Retry.MaxElapsed {
+			// Found dead at BEGIN (a restart or failover kills every pooled
+			// connection): nothing ran, take another.
 			db.markSuspect()
 			db.release(pc, false)
+			if attempt > 1 {
+				if serr := db.sleep(ctx, attempt); serr != nil {
+					return nil, fmt.Errorf("uno: begin: the context ended before the transaction started: %w (%w)",
+						serr, db.wrapErr(ctx, err, true))
+				}
+			}
 			continue
 		}
-		lost := tx.conn.IsClosed()
 		tx.rollback(ctx)
 		db.release(pc, false)
-		if role != "" && !lost {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("uno: begin: the context ended before the transaction started: %w", cerr)
+		}
+		if lost {
+			return nil, fmt.Errorf("uno: begin: connection lost at BEGIN %d times in %v: %w", attempt,
+				time.Since(start).Round(time.Millisecond), db.wrapErr(ctx, err, true))
+		}
+		if role != "" {
 			return nil, fmt.Errorf("uno: begin as %s role %q: %w", opts.Role, role, db.wrapErr(ctx, err, false))
 		}
 		return nil, fmt.Errorf("uno: begin: %w", db.wrapErr(ctx, err, false))
@@ -338,24 +363,24 @@ func beginStatement(opts TxOptions) string {
 	return s
 }
 
-// rollback ends the transaction, also when ctx has ended. ROLLBACK undoes
-// every SET made in the transaction, session-level ones included, so the
-// connection is as clean as when it was borrowed. A connection that cannot
-// roll back is closed.
+// rollback ends the transaction, also when ctx has ended, and runs the
+// release guard in the same round trip: ROLLBACK undoes every SET made in
+// the transaction, but not session-level advisory locks or hand-made
+// prepared statements. A connection that cannot roll back, or that the
+// guard finds dirty, is closed.
 func (tx *Tx) rollback(ctx context.Context) {
 	if tx.conn.IsClosed() {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := tx.conn.Exec(rctx, "ROLLBACK"); err != nil {
+	results, err := tx.conn.PgConn().Exec(rctx, "ROLLBACK; "+tx.db.guardSQL(tx.conn)).ReadAll()
+	if len(results) == 0 || results[0].Err != nil {
 		_ = tx.conn.Close(rctx)
+		return
 	}
+	tx.db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 }
-
-// commitSQL commits and, in the same round trip, checks that the
-// connection carries no role or identity into the pool.
-const commitSQL = "COMMIT; " + guardSQL
 
 // commit commits the transaction. When the connection is lost with COMMIT
 // in flight it resolves the outcome from the transaction id.
@@ -368,8 +393,10 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
 	}
 	var xid *string
+	var then history
 	if !tx.opts.ReadOnly {
-		if err := tx.conn.QueryRow(ctx, "SELECT pg_current_xact_id_if_assigned()::text").Scan(&xid); err != nil {
+		if err := tx.conn.QueryRow(ctx, captureSQL).Scan(&xid, &then.sysID, &then.timeline, &then.started,
+			&then.statsReset, &then.at); err != nil {
 			lost := tx.conn.IsClosed()
 			tx.rollback(ctx)
 			err = db.wrapErr(ctx, err, lost)
@@ -382,18 +409,20 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	if tx.conn.IsClosed() {
 		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
 	}
-	results, err := tx.conn.PgConn().Exec(ctx, commitSQL).ReadAll()
+	results, err := tx.conn.PgConn().Exec(ctx, "COMMIT; "+db.guardSQL(tx.conn)).ReadAll()
 	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"
 	if len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "ROLLBACK" {
-		tx.checkGuard(ctx, results)
+		db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
 	}
 	if err == nil || committed {
-		tx.checkGuard(ctx, results)
+		db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 		return false, nil
 	}
 	if !tx.conn.IsClosed() {
-		// The server answered COMMIT with an error: it rolled back.
+		// The server answered COMMIT with an error: it rolled back, and
+		// the guard after it did not run.
+		db.runGuard(ctx, tx.conn)
 		err = db.wrapErr(ctx, err, false)
 		return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 	}
@@ -411,67 +440,7 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	// Give the dead connection back before asking a fresh one: with a
 	// full pool the lookup would otherwise wait for it.
 	tx.release(false)
-	return db.resolve(ctx, *xid, err)
-}
-
-// checkGuard destroys the connection if the guard query that followed
-// COMMIT found a role or identity left on it.
-func (tx *Tx) checkGuard(ctx context.Context, results []*pgconn.Result) {
-	if len(results) == 2 && results[1].Err == nil && len(results[1].Rows) == 1 &&
-		len(results[1].Rows[0]) == 1 && string(results[1].Rows[0][0]) == "t" {
-		return
-	}
-	tx.db.discards.Add(1)
-	tx.db.log.Warn("uno: connection discarded: role or identity left on it", "pool", tx.db.cfg.Key().String())
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	_ = tx.conn.Close(cctx)
-}
-
-// resolveTimeout bounds the lookup of a transaction's outcome.
-const resolveTimeout = 15 * time.Second
-
-// resolve asks a fresh connection whether transaction xid committed, after
-// the connection was lost with its COMMIT in flight.
-func (db *DB) resolve(ctx context.Context, xid string, cause error) (bool, error) {
-	db.log.Warn("uno: connection lost during COMMIT; resolving the outcome", "pool", db.cfg.Key().String(), "xid", xid)
-	unknown := func(why error) error {
-		return &dberr.Error{Kind: dberr.ErrCommitUnknown,
-			Err: fmt.Errorf("transaction %s: %w (lost connection: %v)", xid, why, cause)}
-	}
-	// The answer is worth waiting for even when the caller's context has
-	// ended (it may be why the connection died), within a bound.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
-	defer cancel()
-	for i := 0; ; i++ {
-		var status *string
-		err := db.WithConn(ctx, func(ctx context.Context, c *Conn) error {
-			return c.QueryRow(ctx, "SELECT pg_xact_status($1::xid8)", xid).Scan(&status)
-		})
-		switch {
-		case err != nil:
-			return false, unknown(err)
-		case status == nil:
-			return false, unknown(errors.New("the server no longer knows the transaction"))
-		case *status == "committed":
-			db.log.Info("uno: transaction committed before the connection was lost", "xid", xid)
-			return false, nil
-		case *status == "aborted":
-			return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection,
-				Err: fmt.Errorf("%w (transaction %s): %w", errTxAborted, xid, cause)}
-		}
-		// "in progress": the old backend has not finished yet.
-		if i >= 200 {
-			return false, unknown(errors.New("still in progress"))
-		}
-		t := time.NewTimer(25 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, unknown(ctx.Err())
-		case <-t.C:
-		}
-	}
+	return db.resolve(ctx, *xid, then, err)
 }
 
 // nested runs fn inside a savepoint of tx.

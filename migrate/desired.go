@@ -37,7 +37,7 @@ func DesiredWith(ctx context.Context, admin config.Config, apply func(ctx contex
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	name := "uno_scratch_" + hex.EncodeToString(rnd[:])
-	conn, err := pgx.Connect(ctx, admin.ConnString())
+	conn, err := admin.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect to %s: %w", admin.Key(), dberr.Classify(err))
 	}
@@ -50,7 +50,7 @@ func DesiredWith(ctx context.Context, admin config.Config, apply func(ctx contex
 	}()
 	scratch := admin
 	scratch.Database = name
-	sc, err := pgx.Connect(ctx, scratch.ConnString())
+	sc, err := scratch.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect to scratch database: %w", dberr.Classify(err))
 	}

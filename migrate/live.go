@@ -97,7 +97,7 @@ func InspectLive(ctx context.Context, cfg config.Config, schemas ...string) (*ca
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := pgx.Connect(ctx, cfg.ConnString())
+	conn, err := cfg.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
 	}

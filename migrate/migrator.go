@@ -100,7 +100,7 @@ func (m *Migrator) lock(ctx context.Context) (*session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cc, err := pgx.ParseConfig(cfg.ConnString())
+	cc, err := cfg.ConnConfig()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

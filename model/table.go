@@ -102,6 +102,8 @@ type Column struct {
 	Identity   string    // "", "ALWAYS" or "BY DEFAULT"
 	PrimaryKey bool      // a member of the primary key
 	Comment    string    // the doc tag of the field
+
+	access access // how the field is read as a query argument
 }
 
 // Generated reports whether the database fills the column when an INSERT

@@ -19,9 +19,13 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		return nil
 	}
 	addrs := r.s.addrsAll(rows)
+	rs := r.s.rowsOf(rows)
+	if err := r.stampTenants(ctx, rs); err != nil {
+		return r.errorf("create", err)
+	}
 	var mask uint64
-	for i := range rows {
-		mask |= r.s.insertMask(addrs[i])
+	for _, row := range rs {
+		mask |= r.s.insertMask(row)
 	}
 	cols := r.s.insertColumns(mask)
 	if len(cols) == 0 {
@@ -48,12 +52,11 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 				if j > 0 {
 					b = append(b, ", "...)
 				}
-				a := addrs[i][c.Ordinal]
-				if c.Generated() && isZero(a) {
+				if c.Generated() && rs[i].IsZero(c) {
 					b = append(b, "DEFAULT"...)
 					continue
 				}
-				args = append(args, argAt(c, a))
+				args = append(args, rs[i].Arg(c))
 				b = appendParam(b, len(args))
 			}
 			b = append(b, ')')
@@ -106,14 +109,17 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	// Two passes over the rows with one reused buffer of field addresses,
-	// so loading allocates nothing per row: the first finds which
+	// Two passes over the rows: the first fills the tenant and finds which
 	// generated columns are set, the second (inside COPY) reads the values.
-	buf := make([]any, 0, len(r.s.table.Columns))
 	var some, all uint64
 	all = ^uint64(0)
+	tenant := r.tenantOf(ctx)
 	for i := range rows {
-		m := r.s.insertMask(r.s.addrsInto(&rows[i], buf))
+		row := r.s.row(&rows[i])
+		if err := r.stampTenant(row, tenant, i); err != nil {
+			return 0, r.errorf("copy", err)
+		}
+		m := r.s.insertMask(row)
 		some |= m
 		all &= m
 	}
@@ -138,7 +144,7 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return argsOf(r.s.addrsInto(&rows[i], buf), cols, vals[:0]), nil
+			return r.s.row(&rows[i]).AppendArgs(vals[:0], cols), nil
 		})
 		var err error
 		n, err = db.CopyFrom(ctx, ident, names, src)

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,14 +33,19 @@ func (m *syncMap[K, V]) Load(k K) (V, bool) {
 
 func (m *syncMap[K, V]) Store(k K, v V) { m.m.Store(k, v) }
 
-// addrs returns the field addresses of v in column order.
-func (s *shared[T]) addrs(v *T) []any {
-	a, err := s.table.Addrs(v, make([]any, 0, len(s.table.Columns)))
+// row returns v seen through the model's column accessors.
+func (s *shared[T]) row(v *T) model.Row {
+	row, err := s.table.Row(v)
 	if err != nil {
-		// v is a non-nil *T of the table's type, so Addrs cannot fail.
+		// v is a non-nil *T of the table's type, so Row cannot fail.
 		panic(err)
 	}
-	return a
+	return row
+}
+
+// addrs returns the field addresses of v in column order.
+func (s *shared[T]) addrs(v *T) []any {
+	return s.row(v).AppendAddrs(make([]any, 0, len(s.table.Columns)))
 }
 
 // addrsAll returns the field addresses of every row, in two allocations
@@ -53,146 +56,26 @@ func (s *shared[T]) addrsAll(rows []T) [][]any {
 	out := make([][]any, len(rows))
 	for i := range rows {
 		start := len(flat)
-		a, err := s.table.Addrs(&rows[i], flat[start:start:start+n])
-		if err != nil {
-			panic(err) // a non-nil *T of the table's type: Addrs cannot fail
-		}
-		flat = flat[:start+len(a)]
-		out[i] = a[:len(a):len(a)]
+		flat = s.row(&rows[i]).AppendAddrs(flat)
+		out[i] = flat[start:len(flat):len(flat)]
 	}
 	return out
 }
 
-// addrsInto returns the field addresses of v in column order, in buf's
-// storage (buf must have room for every column): no allocation.
-func (s *shared[T]) addrsInto(v *T, buf []any) []any {
-	a, err := s.table.Addrs(v, buf[:0])
-	if err != nil {
-		// v is a non-nil *T of the table's type, so Addrs cannot fail.
-		panic(err)
+// rowsOf returns every element of rows as a model.Row.
+func (s *shared[T]) rowsOf(rows []T) []model.Row {
+	out := make([]model.Row, len(rows))
+	for i := range rows {
+		out[i] = s.row(&rows[i])
 	}
-	return a
+	return out
 }
 
-// argsOf appends the values of cols from addrs (the addresses of a row's
-// fields) as query arguments: the address itself, which pgx dereferences,
-// or, for a pointer field, the pointer it holds, so a nil pointer is
-// passed as a typed nil (pgx would hand a nil pointer inside a pointer to
-// the type's encoder).
-func argsOf(addrs []any, cols []*model.Column, dst []any) []any {
-	for _, c := range cols {
-		dst = append(dst, argAt(c, addrs[c.Ordinal]))
-	}
-	return dst
-}
-
-// argAt returns the query argument for column c whose field is at addr.
-// A field of a plain scalar type (no methods: string, integer, bool,
-// float, or time.Time) is passed by value as its underlying type, which
-// pgx encodes on its fast path; pgx would otherwise dereference the
-// pointer, and unwrap a named type, by reflection.
-func argAt(c *model.Column, addr any) any {
-	switch argKindOf(c) {
-	case argPointer:
-		return reflect.ValueOf(addr).Elem().Interface()
-	case argString:
-		return *(*string)(dataOf(addr))
-	case argInt64:
-		return *(*int64)(dataOf(addr))
-	case argInt32:
-		return *(*int32)(dataOf(addr))
-	case argInt16:
-		return *(*int16)(dataOf(addr))
-	case argInt:
-		return *(*int)(dataOf(addr))
-	case argBool:
-		return *(*bool)(dataOf(addr))
-	case argFloat64:
-		return *(*float64)(dataOf(addr))
-	case argTime:
-		return *(*time.Time)(dataOf(addr))
-	}
-	return addr
-}
-
-// dataOf returns the pointer an interface holding a pointer carries.
-func dataOf(a any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&a))[1] }
-
-// argKind says how argAt passes a column's field.
-type argKind uint8
-
-const (
-	argAddr argKind = iota // the address; pgx dereferences it
-	argPointer
-	argString
-	argInt64
-	argInt32
-	argInt16
-	argInt
-	argBool
-	argFloat64
-	argTime
-)
-
-// argKinds caches argKindOf per column.
-var argKinds sync.Map // *model.Column → argKind
-
-var timeReflectType = reflect.TypeFor[time.Time]()
-
-func argKindOf(c *model.Column) argKind {
-	if k, ok := argKinds.Load(c); ok {
-		return k.(argKind)
-	}
-	t := c.GoType
-	k := argAddr
-	switch {
-	case t.Kind() == reflect.Pointer:
-		k = argPointer
-	case t == timeReflectType:
-		k = argTime
-	case t.NumMethod() == 0 && reflect.PointerTo(t).NumMethod() == 0:
-		switch t.Kind() {
-		case reflect.String:
-			k = argString
-		case reflect.Int64:
-			k = argInt64
-		case reflect.Int32:
-			k = argInt32
-		case reflect.Int16:
-			k = argInt16
-		case reflect.Int:
-			k = argInt
-		case reflect.Bool:
-			k = argBool
-		case reflect.Float64:
-			k = argFloat64
-		}
-	}
-	argKinds.Store(c, k)
-	return k
-}
-
-// valueAt returns a copy of the value at addr, dereferencing pointer
-// fields (nil for a nil pointer).
-func valueAt(addr any) any {
-	v := reflect.ValueOf(addr).Elem()
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	return v.Interface()
-}
-
-// isZero reports whether the field addr points to holds its zero value.
-func isZero(addr any) bool { return reflect.ValueOf(addr).Elem().IsZero() }
-
-// insertMask returns the mask of generated columns v sets (non-zero).
-func (s *shared[T]) insertMask(addrs []any) uint64 {
+// insertMask returns the mask of generated columns row sets (non-zero).
+func (s *shared[T]) insertMask(row model.Row) uint64 {
 	var m uint64
 	for i, c := range s.gen {
-		if !isZero(addrs[c.Ordinal]) {
+		if !row.IsZero(c) {
 			m |= 1 << i
 		}
 	}
@@ -222,10 +105,14 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 	if v == nil {
 		return r.errorf("create", errNilValue)
 	}
-	addrs := r.s.addrs(v)
-	mask := r.s.insertMask(addrs)
+	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("create", err)
+	}
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	mask := r.s.insertMask(row)
 	q := r.s.insertFor(mask)
-	args := argsOf(addrs, r.s.insertColumns(mask), make([]any, 0, len(addrs)))
+	args := row.AppendArgs(make([]any, 0, len(addrs)), r.s.insertColumns(mask))
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(addrs...)
 	})
@@ -249,8 +136,12 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	if err != nil {
 		return false, r.errorf("create or get", err)
 	}
-	addrs := r.s.addrs(v)
-	mask := r.s.insertMask(addrs)
+	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return false, r.errorf("create or get", err)
+	}
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	mask := r.s.insertMask(row)
 	ins := r.s.insertFor(mask)
 	// Splice ON CONFLICT before RETURNING.
 	cut := len(ins) - len(r.s.returning)
@@ -270,11 +161,11 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 	if r.s.table.SoftDelete && !r.withDeleted {
 		deleted = r.s.table.DeletedColumn
 	}
-	args := argsOf(addrs, r.s.insertColumns(mask), make([]any, 0, len(addrs)))
+	args := row.AppendArgs(make([]any, 0, len(addrs)), r.s.insertColumns(mask))
 	// Copy the key values: the scans must not change them.
 	keyArgs := make([]any, len(c.Columns))
 	for i, col := range c.Columns {
-		keyArgs[i] = valueAt(addrs[col.Ordinal])
+		keyArgs[i] = row.Value(col)
 	}
 	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		for attempt := 0; attempt < 10; attempt++ {
@@ -293,8 +184,8 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 				var got T
 				err = db.QueryRow(ctx, sel, keyArgs...).Scan(r.s.addrs(&got)...)
 				if err == nil {
-					if isTrue(r.s.addrs(&got)[deleted.Ordinal]) {
-						return fmt.Errorf("the row with this %s is deleted: %w", strings.Join(columnNames(c.Columns), ", "), dberr.ErrConflict)
+					if r.s.row(&got).Bool(deleted) {
+						return fmt.Errorf("%w: the row with this %s is deleted", dberr.ErrConflict, strings.Join(columnNames(c.Columns), ", "))
 					}
 					*v = got
 				}
@@ -308,7 +199,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 			// The conflicting row went away between the two statements:
 			// try again.
 		}
-		return fmt.Errorf("the row kept changing: %w", dberr.ErrConflict)
+		return fmt.Errorf("%w: the row kept changing", dberr.ErrConflict)
 	})
 	return created, r.errorf("create or get", err)
 }
@@ -338,7 +229,7 @@ func (r *Repository[T]) uniqueFor(key []string) (*model.Constraint, error) {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("no unique constraint over %q: %w", key, ErrNoUniqueKey)
+	return nil, fmt.Errorf("%w: no unique constraint over %q", ErrNoUniqueKey, key)
 }
 
 func sameColumns(cols []*model.Column, names []string) bool {
@@ -365,7 +256,7 @@ func sameColumns(cols []*model.Column, names []string) bool {
 // WithDeleted view. No row: an error matching dberr.ErrNotFound.
 func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 	if len(pk) != len(r.s.pk) {
-		return nil, r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return nil, r.errorf("get", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	q := r.s.selectPK
 	if r.withDeleted {
@@ -388,7 +279,7 @@ func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 // matching dberr.ErrNotFound; more than one: dberr.ErrMultipleRows.
 func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 	if len(key) == 0 {
-		return nil, r.errorf("get", fmt.Errorf("no columns: %w", ErrBadKey))
+		return nil, r.errorf("get", fmt.Errorf("%w: no columns", ErrBadKey))
 	}
 	f := Filter{Limit: 2}
 	for _, name := range sortedKeys(key) {
@@ -409,26 +300,19 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		v := new(T)
 		n := 0
-		for rows.Next() {
-			n++
-			if n > 1 {
-				return dberr.ErrMultipleRows
-			}
-			v := new(T)
-			if err := rows.Scan(r.s.addrs(v)...); err != nil {
-				return err
-			}
-			out = v
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanRows(rows, v, r.s.addrs(v), func() bool { n++; return n < 2 }); err != nil {
 			return err
 		}
-		if n == 0 {
-			return dberr.ErrNotFound
+		switch n {
+		case 0:
+			return errNotFound
+		case 1:
+			out = v
+			return nil
 		}
-		return nil
+		return dberr.ErrMultipleRows
 	})
 	if err != nil {
 		return nil, r.errorf("get", err)
@@ -453,12 +337,16 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 	if err != nil {
 		return r.errorf("update", err)
 	}
-	addrs := r.s.addrs(v)
-	args := argsOf(addrs, st.args, make([]any, 0, len(st.args)))
+	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("update", err)
+	}
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, st.sql, args...).Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, argsOf(addrs, r.s.pk, nil))
+			return r.conflictOrMissing(ctx, db, row.AppendArgs(nil, r.s.pk))
 		}
 		return err
 	})
@@ -480,38 +368,32 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	if err != nil {
 		return r.errorf("patch", err)
 	}
-	var buf [maxStackColumns]any
-	var addrs []any
-	if len(r.s.table.Columns) <= maxStackColumns {
-		addrs = r.s.addrsInto(v, buf[:0])
-	} else {
-		addrs = r.s.addrs(v)
+	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("patch", err)
 	}
-	args := argsOf(addrs, st.args, make([]any, 0, len(st.args)))
+	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	q := r.s.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.opts.SwitchRoles {
+	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
-		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, addrs)))
+		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
 	}
 	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
-		return r.patchOn(ctx, db, st, args, addrs)
+		return r.patchOn(ctx, db, st, args, row)
 	})
 	return r.errorf("patch", err)
 }
 
-// maxStackColumns bounds the field-address buffer Patch keeps on the stack.
-const maxStackColumns = 32
-
-func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *updateStmt, args, addrs []any) error {
+func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *updateStmt, args []any, row model.Row) error {
 	tag, err := db.Exec(ctx, st.patch, args...)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		if r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, argsOf(addrs, r.s.pk, nil))
+			return r.conflictOrMissing(ctx, db, row.AppendArgs(nil, r.s.pk))
 		}
-		return dberr.ErrNotFound
+		return errNotFound
 	}
 	return nil
 }
@@ -563,7 +445,7 @@ func (r *Repository[T]) updateFor(columns []string) (*updateStmt, error) {
 		q, cols = r.s.updateSQL(set)
 	}
 	if q == "" {
-		return nil, fmt.Errorf("no column to update: %w", ErrNotUpdatable)
+		return nil, fmt.Errorf("%w: no column to update", ErrNotUpdatable)
 	}
 	st := &updateStmt{sql: q, patch: strings.TrimSuffix(q, r.s.returning), args: cols}
 	if cacheable {
@@ -585,7 +467,7 @@ func (r *Repository[T]) conflictOrMissing(ctx context.Context, db engine.Querier
 	if exists {
 		return fmt.Errorf("%s changed since it was read: %w", r.s.version.Name, dberr.ErrConflict)
 	}
-	return dberr.ErrNotFound
+	return errNotFound
 }
 
 // Delete deletes v's row, found by v's primary key. A model with the
@@ -597,8 +479,9 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 	if v == nil {
 		return r.errorf("delete", errNilValue)
 	}
-	addrs := r.s.addrs(v)
-	pkArgs := argsOf(addrs, r.s.pk, nil)
+	row := r.s.row(v)
+	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
+	pkArgs := row.AppendArgs(nil, r.s.pk)
 	q := r.s.deleteHard
 	if r.s.table.SoftDelete {
 		q = r.s.deleteSoft
@@ -607,7 +490,7 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 	if r.s.version != nil {
 		cut := len(q) - len(r.s.returning)
 		q = q[:cut] + " AND " + r.s.version.QuotedName + " = " + string(appendParam(nil, len(r.s.pk)+1)) + q[cut:]
-		args = append(append([]any(nil), pkArgs...), addrs[r.s.version.Ordinal])
+		args = append(append([]any(nil), pkArgs...), row.Arg(r.s.version))
 	}
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
@@ -623,7 +506,7 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 // record-status models, without a version check. No row: dberr.ErrNotFound.
 func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 	if len(pk) != len(r.s.pk) {
-		return r.errorf("delete", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return r.errorf("delete", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	q := r.s.deleteHard
 	if r.s.table.SoftDelete {
@@ -641,7 +524,7 @@ func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 // for record-status models. No row: dberr.ErrNotFound.
 func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
 	if len(pk) != len(r.s.pk) {
-		return r.errorf("purge", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return r.errorf("purge", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)
@@ -649,17 +532,4 @@ func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
 		return db.QueryRow(ctx, r.s.deleteHard, pk...).Scan(addrs...)
 	})
 	return r.errorf("purge", err)
-}
-
-// isTrue reports whether p, a pointer to a bool (or to a pointer to one),
-// holds true.
-func isTrue(p any) bool {
-	v := reflect.ValueOf(p).Elem()
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return false
-		}
-		v = v.Elem()
-	}
-	return v.Kind() == reflect.Bool && v.Bool()
 }

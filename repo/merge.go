@@ -285,10 +285,10 @@ func valuesInput(cols []*model.Column, n int) string {
 
 // checkDuplicates reports a NULL key value, and rows sharing a key when
 // key values can be compared in Go.
-func checkDuplicates(rows [][]any, key []*model.Column) error {
-	for i, a := range rows {
+func checkDuplicates(rows []model.Row, key []*model.Column) error {
+	for i, row := range rows {
 		for _, c := range key {
-			if c.GoType.Kind() == reflect.Pointer && valueAt(a[c.Ordinal]) == nil {
+			if c.GoType.Kind() == reflect.Pointer && row.Value(c) == nil {
 				return &FieldError{Field: c.Name, Err: ErrBadValue, Reason: fmt.Sprintf("row %d: a merge key cannot be NULL", i)}
 			}
 		}
@@ -297,29 +297,29 @@ func checkDuplicates(rows [][]any, key []*model.Column) error {
 		return nil
 	}
 	// The common case, one string key, without copying values.
-	if len(key) == 1 && argKindOf(key[0]) == argString {
+	if _, ok := rows[0].String(key[0]); ok && len(key) == 1 {
 		seen := make(map[string]int, len(rows))
-		for i, a := range rows {
-			k := *(*string)(dataOf(a[key[0].Ordinal]))
+		for i, row := range rows {
+			k, _ := row.String(key[0])
 			if prev, ok := seen[k]; ok {
-				return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+				return fmt.Errorf("%w: rows %d and %d", ErrDuplicateInput, prev, i)
 			}
 			seen[k] = i
 		}
 		return nil
 	}
 	seen := make(map[[4]any]int, len(rows))
-	for i, a := range rows {
+	for i, row := range rows {
 		var k [4]any
 		for j, c := range key {
-			v := reflect.ValueOf(a[c.Ordinal]).Elem()
-			if !v.Comparable() || !v.Type().Comparable() {
+			val := row.Value(c)
+			if v := reflect.ValueOf(val); !v.Comparable() || !v.Type().Comparable() {
 				return nil
 			}
-			k[j] = v.Interface()
+			k[j] = val
 		}
 		if prev, ok := seen[k]; ok {
-			return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+			return fmt.Errorf("%w: rows %d and %d", ErrDuplicateInput, prev, i)
 		}
 		seen[k] = i
 	}
@@ -336,8 +336,7 @@ func checkDuplicates(rows [][]any, key []*model.Column) error {
 // snapshot was taken, it is left as given).
 // Two rows with the same key are an error (ErrDuplicateInput).
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
-	addrs := r.s.addrsAll(rows)
-	res, err := r.merge(ctx, addrs, opts)
+	res, err := r.merge(ctx, r.s.rowsOf(rows), opts)
 	return res, r.errorf("merge", err)
 }
 
@@ -346,20 +345,23 @@ func (r *Repository[T]) MergeOne(ctx context.Context, v *T, opts MergeOptions) (
 	if v == nil {
 		return 0, r.errorf("merge", errNilValue)
 	}
-	res, err := r.merge(ctx, [][]any{r.s.addrs(v)}, opts)
+	res, err := r.merge(ctx, []model.Row{r.s.row(v)}, opts)
 	if err != nil {
 		return 0, r.errorf("merge", err)
 	}
 	return res.Outcomes[0], nil
 }
 
-func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptions) (MergeResult, error) {
+func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeOptions) (MergeResult, error) {
 	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
 	if len(rows) == 0 {
 		return res, nil
 	}
 	p, err := r.mergePlan(opts)
 	if err != nil {
+		return res, err
+	}
+	if err := r.stampTenants(ctx, rows); err != nil {
 		return res, err
 	}
 	if err := checkDuplicates(rows, p.key.Columns); err != nil {
@@ -374,7 +376,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows [][]any, opts MergeOptio
 		args := make([]any, 0, (end-start)*per)
 		for i := start; i < end; i++ {
 			args = append(args, int64(i))
-			args = argsOf(rows[i], p.insert, args)
+			args = rows[i].AppendArgs(args, p.insert)
 		}
 		batch.Queue(q, args...)
 	}
@@ -423,11 +425,11 @@ func (r *Repository[T]) mergeError(err error) error {
 }
 
 // readMerge reads the rows of a merge statement into rows and res.
-func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) error {
+func (r *Repository[T]) readMerge(q pgx.Rows, rows []model.Row, res *MergeResult) error {
 	defer q.Close()
 	n := len(r.s.table.Columns)
 	skip := make([]any, 2+n)
-	dst := make([]any, 2+n)
+	dst := make([]any, 2, 2+n)
 	var ord int64
 	var action string
 	skip[0], skip[1] = &ord, &action
@@ -441,7 +443,7 @@ func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) er
 		}
 		switch action {
 		case "d":
-			return fmt.Errorf("row %d: its key belongs to a deleted row: %w", ord, dberr.ErrConflict)
+			return fmt.Errorf("%w: row %d: its key belongs to a deleted row", dberr.ErrConflict, ord)
 		case "n":
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++
@@ -456,8 +458,7 @@ func (r *Repository[T]) readMerge(q pgx.Rows, rows [][]any, res *MergeResult) er
 			res.Outcomes[ord] = Updated
 			res.Updated++
 		}
-		copy(dst[2:], rows[ord])
-		if err := q.Scan(dst...); err != nil {
+		if err := q.Scan(rows[ord].AppendAddrs(dst[:2])...); err != nil {
 			return err
 		}
 	}
@@ -481,7 +482,10 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 	if err != nil {
 		return res, r.errorf("merge", err)
 	}
-	addrs := r.s.addrsAll(rows)
+	addrs := r.s.rowsOf(rows)
+	if err := r.stampTenants(ctx, addrs); err != nil {
+		return res, r.errorf("merge", err)
+	}
 	if err := checkDuplicates(addrs, p.key.Columns); err != nil {
 		return res, r.errorf("merge", err)
 	}
@@ -502,7 +506,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		vals := make([]any, 1+len(p.insert))
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			vals[0] = int64(i)
-			argsOf(addrs[i], p.insert, vals[1:1])
+			addrs[i].AppendArgs(vals[1:1], p.insert)
 			return vals, nil
 		})
 		if _, err := db.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {

@@ -89,11 +89,7 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	seen := map[any]bool{}
 	rowKeys := make([]any, len(rows))
 	for i := range rows {
-		addr, err := here.Addr(&rows[i])
-		if err != nil {
-			return err
-		}
-		k := valueAt(addr)
+		k := r.s.row(&rows[i]).Value(here)
 		rowKeys[i] = k
 		if k == nil || seen[k] {
 			continue
@@ -158,18 +154,20 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 				link = reflect.New(there.GoType)
 				dst = append(dst, link.Interface())
 			}
-			dst, err := target.Addrs(p.Interface(), dst)
+			trow, err := target.Row(p.Interface())
 			if err != nil {
 				return err
 			}
-			if err := rs.Scan(dst...); err != nil {
+			if err := rs.Scan(trow.AppendAddrs(dst)...); err != nil {
 				return err
 			}
 			var k any
 			if rel.Kind == model.ManyToMany {
-				k = valueAt(link.Interface())
+				if l := link.Elem(); l.Kind() != reflect.Pointer || !l.IsNil() {
+					k = reflect.Indirect(l).Interface()
+				}
 			} else {
-				k = valueAt(dst[there.Ordinal])
+				k = trow.Value(there)
 			}
 			if k != nil && tt != vt {
 				k = reflect.ValueOf(k).Convert(vt).Interface()

@@ -38,6 +38,7 @@ type Cluster struct {
 	port     int
 	cred     *syscall.Credential // non-nil when running the server as another user
 	settings []string            // extra server settings, name=value
+	conninfo string              // a standby's primary_conninfo, kept by CutReceiver
 }
 
 // Options adjusts a new cluster.
@@ -46,6 +47,15 @@ type Options struct {
 	// after the defaults, so they override them (for example
 	// "synchronous_commit=on" for crash drills: the default is off).
 	Settings []string
+
+	// TLS, when set, turns ssl on with the PKI's server certificate and
+	// key, and its CA as ssl_ca_file (for client certificates). The files
+	// are copied into the data directory, owned by the server's user.
+	TLS *PKI
+
+	// HBA lines are put at the top of pg_hba.conf, before initdb's trust
+	// lines, for example "hostssl all app 127.0.0.1/32 cert".
+	HBA []string
 }
 
 // FindBinaries returns the directory holding initdb and pg_ctl, looking on
@@ -116,11 +126,61 @@ func NewWith(o Options) (*Cluster, error) {
 		c.Destroy()
 		return nil, fmt.Errorf("pgcluster: initdb failed: %w\n%s", err, out)
 	}
+	if err := c.configure(o); err != nil {
+		c.Destroy()
+		return nil, err
+	}
 	if err := c.Start(); err != nil {
 		c.Destroy()
 		return nil, err
 	}
 	return c, nil
+}
+
+// configure writes the TLS files and pg_hba.conf lines of o into the data
+// directory, before the first start.
+func (c *Cluster) configure(o Options) error {
+	if o.TLS != nil {
+		for _, f := range []struct{ from, to string }{
+			{o.TLS.ServerCert, "server.crt"}, {o.TLS.ServerKey, "server.key"}, {o.TLS.CACert, "root.crt"},
+		} {
+			if err := c.copyIn(f.from, f.to); err != nil {
+				return err
+			}
+		}
+		c.settings = append([]string{"ssl=on", "ssl_cert_file=server.crt", "ssl_key_file=server.key",
+			"ssl_ca_file=root.crt"}, c.settings...)
+	}
+	if len(o.HBA) > 0 {
+		path := filepath.Join(c.dataDir(), "pg_hba.conf")
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
+		if err := os.WriteFile(path, append([]byte(strings.Join(o.HBA, "\n")+"\n"), old...), 0o600); err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
+	}
+	return nil
+}
+
+// copyIn copies a file into the data directory with mode 0600, owned by
+// the server's user.
+func (c *Cluster) copyIn(from, name string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	to := filepath.Join(c.dataDir(), name)
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	if c.cred != nil {
+		if err := os.Chown(to, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
+	}
+	return nil
 }
 
 // unprivileged returns the credentials of the user "nobody", under which the
@@ -239,7 +299,7 @@ func (c *Cluster) Destroy() {
 func (c *Cluster) Port() int { return c.port }
 
 // URL is a connection URL for the superuser "postgres" and the named
-// database.
+// database, without TLS.
 func (c *Cluster) URL(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
 }

@@ -26,7 +26,8 @@ const (
 	// message: the server never sees it.
 	CutBefore
 	// CutAfter sends the message, then closes both sides: the server runs it,
-	// the client never sees the reply.
+	// the client never sees the reply (the proxy stops relaying the server's
+	// bytes before it sends the message, so no reply can slip through).
 	CutAfter
 	// Hold keeps the message until the test calls Forward, CutBefore or
 	// CutAfter on the [Held] value received from [Proxy.Held].
@@ -64,7 +65,10 @@ func Once(match func(Message) bool, act Action) Rule {
 }
 
 // Held is a message the proxy holds. Exactly one of its methods must be
-// called; the connection's client stream waits until then.
+// called; the connection's client stream waits until then, and the client
+// side of the connection stays open until then even if the server side
+// closes (so a test can crash the server and decide later what the client
+// sees).
 type Held struct {
 	Message
 	decide chan Action
@@ -189,14 +193,17 @@ func (p *Proxy) serve() {
 		p.conns[id] = [2]net.Conn{client, server}
 		p.mu.Unlock()
 		p.wg.Add(2)
+		holding := new(sync.WaitGroup)
+		mute := new(atomic.Bool)
 		go func() {
 			defer p.wg.Done()
-			_, _ = io.Copy(client, server)
+			relay(client, server, mute)
+			holding.Wait()
 			p.drop(id)
 		}()
 		go func() {
 			defer p.wg.Done()
-			p.forward(id, client, server)
+			p.forward(id, client, server, holding, mute)
 			p.drop(id)
 		}()
 	}
@@ -212,8 +219,26 @@ func (p *Proxy) drop(id int) {
 	}
 }
 
-// forward copies client messages to the server, asking the rule about each.
-func (p *Proxy) forward(id int, client, server net.Conn) {
+// relay copies the server's bytes to the client until mute is set.
+func relay(client, server net.Conn, mute *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 && !mute.Load() {
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// forward copies client messages to the server, asking the rule about
+// each. holding counts the message held, if any, until the test decides;
+// mute stops the relay of replies before a CutAfter message is sent.
+func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup, mute *atomic.Bool) {
 	// The startup message (and an SSLRequest or GSSENCRequest before it) has
 	// no type byte. The proxy does not speak TLS, so clients use
 	// sslmode=disable (or prefer, which the server then refuses).
@@ -259,15 +284,18 @@ func (p *Proxy) forward(id int, client, server net.Conn) {
 			act = (*r)(msg)
 		}
 		if act == Hold {
+			holding.Add(1)
 			h := Held{Message: msg, decide: make(chan Action, 1)}
 			p.held <- h
 			act = <-h.decide
+			holding.Done()
 		}
 		switch act {
 		case CutBefore:
 			p.cuts.Add(1)
 			return
 		case CutAfter:
+			mute.Store(true)
 			_, _ = server.Write(append(hdr[:], body...))
 			p.cuts.Add(1)
 			return

@@ -16,5 +16,8 @@
 // when the package's tests end. Each test asks [NewDatabase] for a database of
 // its own, so tests run in parallel without seeing each other's tables. A
 // test that must stop and restart a server asks [StartCluster] for a private
-// cluster.
+// cluster. [TLSServer] is a cluster with ssl=on and a generated CA,
+// [Replicated] a primary with a streaming standby, and [PgBouncer] a
+// PgBouncer in transaction mode in front of the shared server, each started
+// once per test package on first use.
 package pgtest

@@ -36,6 +36,21 @@ func Main(m *testing.M) {
 	if sharedCluster != nil {
 		sharedCluster.Destroy()
 	}
+	if tlsCluster != nil {
+		tlsCluster.Destroy()
+	}
+	if tlsPKI != nil {
+		_ = os.RemoveAll(tlsPKI.Dir)
+	}
+	if bouncer != nil {
+		bouncer.Destroy()
+	}
+	if replStandby != nil {
+		replStandby.Destroy()
+	}
+	if replPrimary != nil {
+		replPrimary.Destroy()
+	}
 	os.Exit(code)
 }
 
@@ -186,4 +201,144 @@ func Scalar[T any](t testing.TB, rawURL, sql string, args ...any) T {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return v
+}
+
+// CertUser is the role of the client certificate of [TLSServer]'s PKI. The
+// server authenticates it only with that certificate.
+const CertUser = "uno_cert_user"
+
+var (
+	tlsOnce    sync.Once
+	tlsCluster *pgcluster.Cluster
+	tlsPKI     *pgcluster.PKI
+	tlsErr     error
+)
+
+// TLSServer returns the test package's TLS cluster, started on first use
+// and stopped by [Main]: ssl=on with a server certificate for 127.0.0.1
+// and localhost signed by the returned PKI's CA (generated in the test
+// run), trust for every user as for the shared cluster, except [CertUser],
+// who must log in over TLS with the PKI's client certificate ("hostssl …
+// cert").
+func TLSServer() (*pgcluster.Cluster, *pgcluster.PKI, error) {
+	tlsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "uno-pki-")
+		if err != nil {
+			tlsErr = fmt.Errorf("pgtest: %w", err)
+			return
+		}
+		tlsPKI, tlsErr = pgcluster.NewPKI(dir, CertUser, "localhost")
+		if tlsErr != nil {
+			return
+		}
+		tlsCluster, tlsErr = pgcluster.NewWith(pgcluster.Options{TLS: tlsPKI, HBA: []string{
+			"hostssl all " + CertUser + " 127.0.0.1/32 cert",
+			"host all " + CertUser + " 127.0.0.1/32 reject",
+		}})
+		if tlsErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, tlsCluster.URL("postgres"))
+		if err != nil {
+			tlsErr = fmt.Errorf("pgtest: connect to the TLS cluster: %w", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{CertUser}.Sanitize()+" LOGIN"); err != nil {
+			tlsErr = fmt.Errorf("pgtest: %w", err)
+		}
+	})
+	return tlsCluster, tlsPKI, tlsErr
+}
+
+// StartClusterWith starts a private cluster with options, destroyed when
+// the test ends.
+func StartClusterWith(t testing.TB, o pgcluster.Options) *pgcluster.Cluster {
+	t.Helper()
+	c, err := pgcluster.NewWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Destroy)
+	return c
+}
+
+var (
+	replOnce    sync.Once
+	replPrimary *pgcluster.Cluster
+	replStandby *pgcluster.Cluster
+	replErr     error
+)
+
+// Replicated returns the test package's primary and its streaming standby
+// (pg_basebackup -R, same settings), built on first use and stopped by
+// [Main]. Tests must not promote, pause or cut this pair; a test that does
+// builds its own with [StartReplicated].
+func Replicated() (primary, standby *pgcluster.Cluster, err error) {
+	replOnce.Do(func() {
+		replPrimary, replErr = pgcluster.New()
+		if replErr != nil {
+			return
+		}
+		replStandby, replErr = pgcluster.NewStandby(replPrimary)
+	})
+	return replPrimary, replStandby, replErr
+}
+
+// StartReplicated builds a private primary and streaming standby, both
+// destroyed when the test ends.
+func StartReplicated(t testing.TB) (primary, standby *pgcluster.Cluster) {
+	t.Helper()
+	primary = StartCluster(t)
+	standby, err := pgcluster.NewStandby(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Destroy)
+	return primary, standby
+}
+
+var (
+	bouncerOnce sync.Once
+	bouncer     *pgcluster.Bouncer
+	bouncerErr  error
+)
+
+// PgBouncer returns the test package's PgBouncer, in transaction mode in
+// front of the shared server, started on first use and stopped by [Main].
+// Every role of the server may log in through it (trust). With
+// UNO_TEST_DATABASE_URL set it sits in front of that server, which must
+// then trust the superuser "postgres" from 127.0.0.1.
+func PgBouncer(t testing.TB) *pgcluster.Bouncer {
+	t.Helper()
+	bouncerOnce.Do(func() {
+		if _, err := server(); err != nil {
+			bouncerErr = err
+			return
+		}
+		if sharedCluster == nil {
+			bouncerErr = fmt.Errorf("pgtest: PgBouncer needs the harness's own cluster; unset %s", EnvURL)
+			return
+		}
+		bouncer, bouncerErr = pgcluster.StartPgBouncer(sharedCluster, pgcluster.BouncerOptions{PoolSize: 8})
+	})
+	if bouncerErr != nil {
+		t.Fatal(bouncerErr)
+	}
+	return bouncer
+}
+
+// BouncerURL returns rawURL (a URL of the shared server) pointed at the
+// test package's PgBouncer instead.
+func BouncerURL(t testing.TB, rawURL string) string {
+	t.Helper()
+	b := PgBouncer(t)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = b.Addr()
+	return u.String()
 }

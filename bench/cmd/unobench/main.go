@@ -1,9 +1,12 @@
 // Command unobench runs every workload for every contender in one process,
 // interleaved (each round visits the contenders in a rotated order, so a
 // drift of the machine hits all alike), and writes bench/results.json and a
-// Markdown table.
+// Markdown table of medians and spreads (min–max over the rounds).
 //
-// BENCH_QUICK=1 runs one short round.
+// The verdict column compares each contender with raw pgx: a ratio between
+// 1/1.15 and 1.15 whose spread overlaps pgx's is a tie, never a win or a
+// loss. A full run is at least 5 rounds; BENCH_QUICK=1 runs one short
+// round, to check that everything works (its numbers mean nothing).
 package main
 
 import (
@@ -43,7 +46,7 @@ type Report struct {
 
 func main() {
 	testing.Init()
-	rounds := flag.Int("rounds", 3, "rounds over every workload and contender")
+	rounds := flag.Int("rounds", 5, "rounds over every workload and contender (at least 5 in a full run)")
 	benchtime := flag.String("benchtime", "1s", "time per measurement, as go test -benchtime")
 	out := flag.String("out", "results.json", "where to write the JSON results")
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
@@ -51,13 +54,16 @@ func main() {
 	if os.Getenv("BENCH_QUICK") != "" {
 		*rounds, *benchtime = 1, "300ms"
 	}
+	if *rounds < 5 && os.Getenv("BENCH_QUICK") == "" {
+		fmt.Fprintf(os.Stderr, "unobench: %d rounds: a full run needs at least 5 for medians and spreads to mean anything\n", *rounds)
+	}
 	if err := flag.Set("test.benchtime", *benchtime); err != nil {
 		fail(err)
 	}
 	ctx := context.Background()
 	start := time.Now()
 	fmt.Fprintln(os.Stderr, "unobench: starting PostgreSQL and loading data")
-	env, err := bench.NewEnv(ctx, os.Getenv("BENCH_DATABASE_URL"))
+	env, err := bench.NewEnv(ctx, os.Getenv("BENCH_DATABASE_URL"), bench.FullSizes)
 	if err != nil {
 		fail(err)
 	}
@@ -71,7 +77,7 @@ func main() {
 			c.Close()
 		}
 	}()
-	workloads := bench.Workloads()
+	workloads := bench.Workloads(env.Sizes)
 	if *only != "" {
 		names := strings.Split(*only, ",")
 		workloads = slices.DeleteFunc(workloads, func(w bench.Workload) bool { return !slices.Contains(names, w.Name) })
@@ -131,12 +137,36 @@ func main() {
 		fail(err)
 	}
 	markdown(os.Stdout, rep, workloads, contenders)
+	targets(os.Stdout, rep)
 	fmt.Fprintf(os.Stderr, "unobench: done in %v; wrote %s\n", time.Since(start).Round(time.Second), *out)
 }
 
+// TieRatio is the ratio below which (and above whose inverse) a
+// difference whose spreads overlap is reported as a tie.
+const TieRatio = 1.15
+
+// verdictOf compares r with pgx's result base on workload wl.
+func verdictOf(wl bench.Workload, r, base *Result) string {
+	if r == base {
+		return "baseline"
+	}
+	overlap := r.NsSpread[0] <= base.NsSpread[1] && base.NsSpread[0] <= r.NsSpread[1]
+	if overlap && r.RatioToPgx < TieRatio && r.RatioToPgx > 1/TieRatio {
+		return "tie"
+	}
+	better := r.RatioToPgx < 1
+	if wl.RowsPerOp > 0 {
+		better = r.RatioToPgx > 1
+	}
+	if better {
+		return "faster"
+	}
+	return "slower"
+}
+
 func markdown(w io.Writer, rep Report, workloads []bench.Workload, contenders []bench.Contender) {
-	fmt.Fprintf(w, "| workload | contender | ns/op (median) | spread | B/op | allocs/op | rows/s | ratio to pgx |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| workload | contender | ns/op (median) | spread | B/op | allocs/op | rows/s | ratio to pgx | verdict |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, wl := range workloads {
 		for _, c := range contenders {
 			r := rep.Workloads[wl.Name][c.Name()]
@@ -147,9 +177,41 @@ func markdown(w io.Writer, rep Report, workloads []bench.Workload, contenders []
 			if r.RowsPerSec > 0 {
 				rows = fmt.Sprintf("%.0f", r.RowsPerSec)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f–%.0f | %d | %d | %s | %.2f× |\n", wl.Name, c.Name(), r.NsPerOp,
-				r.NsSpread[0], r.NsSpread[1], r.BytesPerOp, r.AllocsPerOp, rows, r.RatioToPgx)
+			verdict := ""
+			if base := rep.Workloads[wl.Name]["pgx"]; base != nil {
+				verdict = verdictOf(wl, r, base)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f–%.0f | %d | %d | %s | %.2f× | %s |\n", wl.Name, c.Name(), r.NsPerOp,
+				r.NsSpread[0], r.NsSpread[1], r.BytesPerOp, r.AllocsPerOp, rows, r.RatioToPgx, verdict)
 		}
+	}
+}
+
+// targets prints issue 14's targets for the scoped calls: uno's scoped
+// call against the hand-written scoped pgx baseline (target ≤ 0.6×) and
+// against raw pgx's unscoped read_one (target ≤ 1.15×).
+func targets(w io.Writer, rep Report) {
+	one := rep.Workloads[bench.ReadOne]["pgx"]
+	var lines []string
+	for _, name := range []string{bench.ReadOneScoped, bench.InsertScoped, bench.FilterScoped} {
+		uno, base := rep.Workloads[name]["uno"], rep.Workloads[name]["pgx"]
+		if uno == nil || base == nil {
+			continue
+		}
+		line := fmt.Sprintf("| %s | %.2f× | ", name, uno.NsPerOp/base.NsPerOp)
+		if one != nil {
+			line += fmt.Sprintf("%.2f× |", uno.NsPerOp/one.NsPerOp)
+		} else {
+			line += "– |"
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n| scoped workload | uno / scoped pgx (target ≤ 0.60×) | uno / pgx read_one unscoped (target ≤ 1.15×) |\n|---|---:|---:|\n")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
 	}
 }
 

@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// defaultDir is the migrations directory when --dir is not given.
+const defaultDir = "migrations"
+
+// options are the parsed flags of one command.
+type options struct {
+	url         string
+	dir         string
+	destructive bool
+	concurrent  bool
+	check       bool
+	yes         bool
+}
+
+// flagDef is one flag a command may have.
+type flagDef struct {
+	name, value, usage string // value: the placeholder in help, "" for a bool
+	define             func(fs *flag.FlagSet, o *options)
+}
+
+var (
+	flagURL = flagDef{"url", "URL", "the database URL (default DATABASE_URL, else the PG* variables):\n" +
+		"a superuser (or a role that may create databases and roles)\nand the application's database",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.url, "url", o.url, "") }}
+	flagDir = flagDef{"dir", "DIR", `the migrations directory (default "` + defaultDir + `")`,
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.dir, "dir", o.dir, "") }}
+	flagDestructive = flagDef{"allow-destructive", "", "let the plan drop tables and columns or narrow types",
+		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.destructive, "allow-destructive", false, "") }}
+	flagConcurrent = flagDef{"concurrent", "", "build new indexes on existing tables CONCURRENTLY",
+		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.concurrent, "concurrent", false, "") }}
+	flagCheck = flagDef{"check", "", "exit 3 when the database differs from the models (for CI)",
+		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.check, "check", false, "") }}
+	flagYes = flagDef{"yes", "", "drop without asking; without it, db drop asks on a terminal\n" +
+		"for the database name and refuses (exit 2) when there is no terminal",
+		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.yes, "yes", false, "") }}
+)
+
+// command is one command: its words, arguments, help and handler.
+type command struct {
+	path             string // the command words, e.g. "migrate up"
+	args             string // the arguments in the usage line, e.g. "[N]"
+	minArgs, maxArgs int
+	summary          string // one line for the command list
+	help             string // the help page's text
+	flags            []flagDef
+	needsModels      bool // the command says so when the App has no models
+	run              func(a *App, ctx context.Context, o *options, args []string) error
+}
+
+// groups are the command words that only group commands.
+var groups = []struct{ name, summary string }{
+	{"db", "create or drop the application's database and roles"},
+	{"migrate", "plan, write, apply and revert migrations"},
+}
+
+func isGroup(word string) bool {
+	for _, g := range groups {
+		if g.name == word {
+			return true
+		}
+	}
+	return false
+}
+
+// allCommands are every command, in help order. They are set in init
+// because the handlers look commands up (for their usage lines).
+var allCommands []*command
+
+func init() {
+	allCommands = []*command{
+		{
+			path: "db create", summary: "create the roles, the database and everything uno needs in it",
+			help: `Creates the roles <db>_login, _reader, _writer, _admin and _base_role, the
+database, its schemas and extensions, uno's functions (generate_ulid(), the
+record-status and audit triggers) and the privileges. Safe to run twice.
+UNO_LOGIN_PASSWORD, when set, is given to <db>_login as its password.`,
+			flags: []flagDef{flagURL}, run: (*App).dbCreate,
+		},
+		{
+			path: "db drop", summary: "drop the database and its roles",
+			help: `Drops the database and its roles. It asks for the database name on a
+terminal unless --yes is given; with neither --yes nor a terminal it refuses.`,
+			flags: []flagDef{flagURL, flagYes}, run: (*App).dbDrop,
+		},
+		{
+			path: "emit", summary: "print every SQL statement for the database and the models",
+			help: `Prints, without running anything, the SQL that db create and the models'
+migration would run: on the maintenance database, in the database as a
+superuser, and in the database as <db>_admin. Only SQL goes to stdout.
+The URL is used for the database and role names only; nothing connects.`,
+			flags: []flagDef{flagURL}, run: (*App).emit,
+		},
+		{
+			path: "schema", summary: "print the models as a Mermaid ER diagram",
+			help: `Prints the models as a Mermaid entity-relationship diagram: every table with
+its columns and types, primary (PK), foreign (FK) and unique (UK) keys, and a
+relationship for every foreign key. Paste it into Markdown inside a
+` + "```mermaid" + ` block. Needs no database.`,
+			needsModels: true, run: (*App).schema,
+		},
+		{
+			path: "migrate diff", summary: "print the plan from the live database to the models",
+			help: `Builds the models in a scratch database, compares it with the live database
+and prints the SQL that would bring the database to the models. Objects the
+models do not know are left alone.`,
+			flags: []flagDef{flagURL, flagCheck, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateDiff,
+		},
+		{
+			path: "migrate new", args: "NAME", minArgs: 1, maxArgs: 1,
+			summary: "write the next migration (up and down files) from that plan",
+			help: `Writes NNNN_NAME.up.sql and NNNN_NAME.down.sql into the migrations directory
+from the plan migrate diff prints. NAME is lower-case letters, digits and _.`,
+			flags: []flagDef{flagURL, flagDir, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateNew,
+		},
+		{
+			path: "migrate up", args: "[N]", maxArgs: 1, summary: "apply the pending migrations (at most N)",
+			help: `Applies the pending migrations in order, each in its own transaction, under
+an advisory lock. It refuses when an applied migration was edited.`,
+			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateUp,
+		},
+		{
+			path: "migrate down", args: "[N]", maxArgs: 1, summary: "revert the last N applied migrations (default 1)",
+			help:  `Reverts the last N applied migrations (default 1) with their down files.`,
+			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateDown,
+		},
+		{
+			path: "migrate redo", summary: "revert and re-apply the last migration",
+			help:  `Reverts the last applied migration and applies it again.`,
+			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateRedo,
+		},
+		{
+			path: "migrate status", summary: "list the migrations and their state",
+			help: `Lists the migrations in the directory and in the database with their state
+(applied, pending, modified, missing). Exit 3 when an applied migration was
+edited.`,
+			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateStatus,
+		},
+		{
+			path: "demo", summary: "run the demo on DATABASE_URL or a throwaway PostgreSQL",
+			help: `Walks through uno on a throwaway database and fails if any step does not
+behave as it says. Without DATABASE_URL or PGHOST it starts its own server.`,
+			run: (*App).demo,
+		},
+	}
+}
+
+// commands are the App's commands: demo only when the App has one.
+func (a *App) commands() []*command {
+	var cmds []*command
+	for _, c := range allCommands {
+		if c.path == "demo" && a.Demo == nil {
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds
+}
+
+func (a *App) lookup(path string) *command {
+	for _, c := range a.commands() {
+		if c.path == path {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *App) usageLine(c *command) string {
+	line := a.name() + " " + c.path
+	if len(c.flags) > 0 {
+		line += " [flags]"
+	}
+	if c.args != "" {
+		line += " " + c.args
+	}
+	return line
+}
+
+// listCommands writes one line per command of the group ("" for all).
+func (a *App) listCommands(w io.Writer, group string) {
+	for _, c := range a.commands() {
+		if group != "" && !strings.HasPrefix(c.path, group+" ") {
+			continue
+		}
+		name := c.path
+		if c.args != "" {
+			name += " " + c.args
+		}
+		fmt.Fprintf(w, "  %-26s %s\n", name, c.summary)
+	}
+}
+
+// printHelp writes the help page of a command, a group, or the program.
+func (a *App) printHelp(w io.Writer, c *command, group string) {
+	switch {
+	case c != nil:
+		fmt.Fprintf(w, "usage: %s\n\n%s\n", a.usageLine(c), c.help)
+		if len(c.flags) > 0 {
+			fmt.Fprintln(w, "\nflags:")
+			for _, f := range c.flags {
+				name := "--" + f.name
+				if f.value != "" {
+					name += " " + f.value
+				}
+				fmt.Fprintf(w, "  %-22s %s\n", name, strings.ReplaceAll(f.usage, "\n", "\n"+strings.Repeat(" ", 25)))
+			}
+		}
+		if c.needsModels && !a.hasModels() {
+			fmt.Fprintf(w, "\n%s\n", noModelsHint)
+		}
+	case group != "":
+		fmt.Fprintf(w, "usage: %s %s <command> [flags]\n\n", a.name(), group)
+		for _, g := range groups {
+			if g.name == group {
+				fmt.Fprintf(w, "%s %s: %s.\n\n", a.name(), g.name, g.summary)
+			}
+		}
+		fmt.Fprintln(w, "commands:")
+		a.listCommands(w, group)
+		fmt.Fprintf(w, "\nRun '%s %s <command> --help' for a command's flags.\n", a.name(), group)
+	default:
+		fmt.Fprintf(w, "usage: %s <command> [flags] [arguments]\n\ncommands:\n", a.name())
+		a.listCommands(w, "")
+		fmt.Fprintf(w, `
+Run '%[1]s <command> --help' (or '%[1]s help <command>') for a command's flags.
+
+environment:
+  DATABASE_URL, PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE
+  UNO_LOGIN_PASSWORD         password given to <db>_login by db create (default: none)
+
+exit codes: 0 success, 1 failure, 2 bad usage, 3 refused
+`, a.name())
+		if !a.hasModels() {
+			fmt.Fprintf(w, "\n%s\n", noModelsHint)
+		}
+	}
+}

@@ -1,0 +1,520 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/catalog"
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/emit"
+	"github.com/uno-db/uno/internal/progress"
+	"github.com/uno-db/uno/migrate"
+	"github.com/uno-db/uno/model"
+)
+
+// errNoModels is returned by the commands that need models when the App
+// has none (the stock `uno` binary).
+var errNoModels = errors.New("this command has no models (the stock uno binary knows none): " +
+	"build your own command around your models with cli.App, see 'go doc github.com/uno-db/uno/cli'")
+
+// noModelsHint is printed in help pages when the App has no models.
+const noModelsHint = `This command knows no models. Build your own command around them with package cli:
+
+	app := &cli.App{Name: "shop-db", Models: []any{Customer{}, Order{}}}
+	os.Exit(app.Main(context.Background(), os.Args[1:]))`
+
+// hasModels reports whether the App has models to work on.
+func (a *App) hasModels() bool {
+	return len(a.Models) > 0 || (a.Registry != nil && len(a.Registry.Tables()) > 0)
+}
+
+// target returns the database config from the flags and environment, and
+// the database description with its name and roles.
+func (a *App) target(o *options) (config.Config, emit.Database, error) {
+	var cfg config.Config
+	var err error
+	if o.url != "" {
+		cfg, err = config.Parse(o.url)
+	} else {
+		cfg, err = config.FromEnv()
+	}
+	var fe *config.FieldError
+	if errors.As(err, &fe) && fe.Field == "Database" {
+		if o.url != "" {
+			return config.Config{}, emit.Database{}, &usageError{msg: "--url names no database: add it as the URL's path (postgres://host/DBNAME)"}
+		}
+		if os.Getenv("DATABASE_URL") == "" {
+			return config.Config{}, emit.Database{}, &usageError{
+				msg: "no database given: pass --url URL or set DATABASE_URL (or PGDATABASE and the other PG* variables)"}
+		}
+		return config.Config{}, emit.Database{}, &usageError{msg: "DATABASE_URL names no database: add it as the URL's path (postgres://host/DBNAME)"}
+	}
+	if err != nil {
+		return config.Config{}, emit.Database{}, err
+	}
+	d := a.Database
+	d.Name = cfg.Database
+	d.Roles = cfg.Roles
+	if pw := os.Getenv("UNO_LOGIN_PASSWORD"); pw != "" {
+		d.Password = config.Secret(pw)
+	}
+	return cfg, d, nil
+}
+
+// registry returns the App's models.
+func (a *App) registry() (*model.Registry, error) {
+	if a.Registry != nil {
+		return a.Registry, nil
+	}
+	reg := model.NewRegistry()
+	if len(a.Models) > 0 {
+		if err := reg.Register(a.Models...); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// modelStatements are the statements for the models: tables and every
+// model-level emitter.
+func (a *App) modelStatements(d emit.Database) ([]emit.Statement, error) {
+	reg, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
+	tables := reg.Tables()
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	return emit.NewRegistry(d.Options()).Emit(tables...)
+}
+
+func (a *App) setupStatements(d emit.Database) ([]emit.Statement, error) {
+	var r emit.Runner
+	return r.Generate(d.SetupEmitters()...)
+}
+
+// maintenance returns cfg pointed at the server's maintenance database.
+func maintenance(cfg config.Config) config.Config {
+	cfg.Database = "postgres"
+	return cfg
+}
+
+func connect(ctx context.Context, cfg config.Config) (*pgx.Conn, error) {
+	conn, err := cfg.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Key(), dberr.Classify(err))
+	}
+	return conn, nil
+}
+
+func (a *App) dbCreate(ctx context.Context, o *options, _ []string) error {
+	cfg, d, err := a.target(o)
+	if err != nil {
+		return err
+	}
+	runner := emit.Runner{}
+	mconn, err := connect(ctx, maintenance(cfg))
+	if err != nil {
+		return err
+	}
+	defer mconn.Close(context.WithoutCancel(ctx))
+	if _, err := runner.Run(ctx, mconn, d.ClusterEmitters()...); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	stmts, err := runner.Run(ctx, conn, d.SetupEmitters()...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errw(), "database %s ready: roles %s, %s, %s, %s, %s; %d set-up statements\n",
+		d.Name, d.Roles.Login, d.Roles.Reader, d.Roles.Writer, d.Roles.Admin, d.Roles.Base, len(stmts))
+	return nil
+}
+
+func (a *App) dbDrop(ctx context.Context, o *options, _ []string) error {
+	cfg, d, err := a.target(o)
+	if err != nil {
+		return err
+	}
+	if !o.yes {
+		if err := a.confirmDrop(d); err != nil {
+			return err
+		}
+	}
+	mconn, err := connect(ctx, maintenance(cfg))
+	if err != nil {
+		return err
+	}
+	defer mconn.Close(context.WithoutCancel(ctx))
+	var runner emit.Runner
+	if _, err := runner.Run(ctx, mconn, emit.DropDatabase(d)); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errw(), "database %s and its roles dropped\n", d.Name)
+	return nil
+}
+
+// confirmDrop asks for the database's name on a terminal; without one it
+// refuses as bad usage (the caller must say --yes).
+func (a *App) confirmDrop(d emit.Database) error {
+	in := a.in()
+	if !isTerminal(in) {
+		return &usageError{msg: fmt.Sprintf("db drop: not dropping database %s without --yes (no terminal to confirm on)", d.Name),
+			cmd: a.lookup("db drop")}
+	}
+	fmt.Fprintf(a.errw(), "This drops database %s and the roles %s, %s, %s, %s, %s with everything in them.\n"+
+		"Type the database name to confirm: ", d.Name, d.Roles.Login, d.Roles.Reader, d.Roles.Writer, d.Roles.Admin, d.Roles.Base)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("%w: db drop: no confirmation read (%v): database %s kept", errRefused, err, d.Name)
+	}
+	if strings.TrimRight(line, "\r\n") != d.Name {
+		return fmt.Errorf("%w: db drop: the typed name does not match: database %s kept", errRefused, d.Name)
+	}
+	return nil
+}
+
+func (a *App) emit(_ context.Context, o *options, _ []string) error {
+	_, d, err := a.target(o)
+	if err != nil {
+		return err
+	}
+	var runner emit.Runner
+	cluster, err := runner.Generate(d.ClusterEmitters()...)
+	if err != nil {
+		return err
+	}
+	setup, err := a.setupStatements(d)
+	if err != nil {
+		return err
+	}
+	models, err := a.modelStatements(d)
+	if err != nil {
+		return err
+	}
+	parts := []struct {
+		title string
+		stmts []emit.Statement
+	}{
+		{"on the maintenance database, as a superuser", cluster},
+		{"in database " + d.Name + ", as a superuser", setup},
+	}
+	if a.hasModels() {
+		parts = append(parts, struct {
+			title string
+			stmts []emit.Statement
+		}{"in database " + d.Name + ", as " + d.Roles.Admin, models})
+	} else {
+		fmt.Fprintf(a.errw(), "%s: emit: no models: printing the database's set-up only; "+
+			"build your own command around your models with package cli for their tables\n", a.name())
+	}
+	w := a.out()
+	for _, part := range parts {
+		fmt.Fprintf(w, "-- %s\n\n", part.title)
+		for _, s := range part.stmts {
+			fmt.Fprintf(w, "-- %s %s\n%s;\n\n", s.Kind, s.Name, s.Display())
+		}
+	}
+	return nil
+}
+
+func (a *App) schema(_ context.Context, _ *options, _ []string) error {
+	reg, err := a.registry()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(a.out(), Mermaid(reg.Tables()))
+	return err
+}
+
+func (a *App) demo(ctx context.Context, _ *options, _ []string) error {
+	return a.Demo(ctx, a.out())
+}
+
+// plan computes the plan from the live database to the models, and the
+// reverse plan for a down migration.
+func (a *App) plan(ctx context.Context, o *options) (up, down migrate.Plan, err error) {
+	cfg, d, err := a.target(o)
+	if err != nil {
+		return up, down, err
+	}
+	setup, err := a.setupStatements(d)
+	if err != nil {
+		return up, down, err
+	}
+	models, err := a.modelStatements(d)
+	if err != nil {
+		return up, down, err
+	}
+	want, err := migrate.DesiredWith(ctx, cfg, func(ctx context.Context, conn *pgx.Conn) error {
+		if err := emit.Exec(ctx, conn, setup); err != nil {
+			return err
+		}
+		r := emit.Runner{Role: d.Roles.Admin}
+		return r.Exec(ctx, conn, models)
+	})
+	if err != nil {
+		return up, down, err
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return up, down, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	live, err := catalog.Inspect(ctx, conn)
+	if err != nil {
+		return up, down, err
+	}
+	// The migration history is the migrator's, not the models'.
+	live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
+	opts := migrate.Options{Concurrent: o.concurrent}
+	up = migrate.Diff(live, want, opts)
+	// The down plan undoes what the up plan does: it only concerns the
+	// objects the models have (others were left alone by up).
+	touched := *live
+	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return want.Table(t.Schema, t.Name) == nil })
+	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool {
+		return !slices.ContainsFunc(want.Enums, func(w catalog.Enum) bool { return w.Schema == e.Schema && w.Name == e.Name })
+	})
+	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool {
+		return !slices.ContainsFunc(want.Functions, func(w catalog.Function) bool {
+			return w.Schema == f.Schema && w.Name == f.Name && w.Args == f.Args
+		})
+	})
+	down = migrate.Diff(want, &touched, migrate.Options{DropUnknown: true})
+	return up, down, nil
+}
+
+func (a *App) migrateDiff(ctx context.Context, o *options, _ []string) error {
+	up, _, err := a.plan(ctx, o)
+	if err != nil {
+		return err
+	}
+	w := a.out()
+	if up.Empty() {
+		fmt.Fprintln(w, "-- no differences: the database matches the models")
+		return nil
+	}
+	fmt.Fprint(w, up.SQL())
+	for _, warn := range up.Warnings {
+		fmt.Fprintln(w, "-- warning:", warn)
+	}
+	if err := up.Check(o.destructive); err != nil {
+		fmt.Fprintln(w, "--", err)
+	}
+	if o.check {
+		return fmt.Errorf("%w: the database differs from the models (%d changes)", errRefused, len(up.Changes))
+	}
+	return nil
+}
+
+func (a *App) migrateNew(ctx context.Context, o *options, args []string) error {
+	if err := checkDir(o.dir, true); err != nil {
+		return err
+	}
+	// A broken directory fails before the (slow) plan is made.
+	if _, err := migrate.ReadDir(os.DirFS(o.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dirError(o.dir, err)
+	}
+	up, down, err := a.plan(ctx, o)
+	if err != nil {
+		return err
+	}
+	if err := up.Check(o.destructive); err != nil {
+		return err
+	}
+	path, err := migrate.WriteNext(o.dir, args[0], up, down)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path != "." {
+			return err // os.WriteFile and MkdirAll name the whole path
+		}
+		return dirError(o.dir, err)
+	}
+	fmt.Fprintf(a.errw(), "wrote %s (%d changes)\n", path, len(up.Changes))
+	for _, l := range up.Lints() {
+		fmt.Fprintln(a.errw(), "lint:", l)
+	}
+	return nil
+}
+
+// displayDir spells a relative directory as ./dir, so a message shows it
+// is a path.
+func displayDir(dir string) string {
+	if filepath.IsAbs(dir) || dir == "." || dir == ".." || strings.HasPrefix(dir, "./") || strings.HasPrefix(dir, "../") {
+		return dir
+	}
+	return "./" + dir
+}
+
+// dirError names the migrations directory in an error from reading it
+// through os.DirFS (whose paths are relative to it).
+func dirError(dir string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		where := ""
+		if pe.Path != "." {
+			where = " " + pe.Path
+		}
+		return fmt.Errorf("migrations directory %s: %s%s: %w", displayDir(dir), pe.Op, where, pe.Err)
+	}
+	return fmt.Errorf("migrations directory %s: %w", displayDir(dir), err)
+}
+
+// errNoDir reports a missing migrations directory.
+var errNoDir = errors.New("no migrations yet")
+
+// checkDir returns errNoDir (naming the directory) when dir does not exist
+// (and missingOK is false), and an error naming it when it is not a
+// directory or cannot be read.
+func checkDir(dir string, missingOK bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if missingOK {
+			return nil
+		}
+		return fmt.Errorf("%w in %s", errNoDir, displayDir(dir))
+	case err != nil:
+		return dirError(dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("migrations directory %s is not a directory", displayDir(dir))
+	}
+	return nil
+}
+
+// migrator reads the migrations directory and returns a migrator for the
+// database.
+func (a *App) migrator(o *options) (*migrate.Migrator, []migrate.Migration, error) {
+	if err := checkDir(o.dir, false); err != nil {
+		if errors.Is(err, errNoDir) {
+			err = fmt.Errorf("%w (write one with 'migrate new NAME', or give --dir)", err)
+		}
+		return nil, nil, err
+	}
+	cfg, d, err := a.target(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	migs, err := migrate.ReadDir(os.DirFS(o.dir))
+	if err != nil {
+		return nil, nil, dirError(o.dir, err)
+	}
+	return &migrate.Migrator{Config: cfg, Role: d.Roles.Admin}, migs, nil
+}
+
+// count parses the optional N of migrate up and down.
+func (a *App) count(cmd string, args []string) (int, error) {
+	if len(args) == 0 {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(args[0])
+	if err != nil || v < 1 {
+		return 0, &usageError{msg: fmt.Sprintf("migrate %s: N must be a positive number, not %q", cmd, args[0]), cmd: a.lookup("migrate " + cmd)}
+	}
+	return v, nil
+}
+
+func (a *App) migrateUp(ctx context.Context, o *options, args []string) error {
+	n, err := a.count("up", args)
+	if err != nil {
+		return err
+	}
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	var bar *progress.Reporter
+	m.Progress = func(done, total int, mg migrate.Migration) {
+		if bar == nil {
+			bar = progress.New(a.errw(), "migrate up", int64(total))
+		}
+		bar.Set(int64(done))
+	}
+	done, err := m.Up(ctx, migs, n)
+	if bar != nil {
+		bar.Finish()
+	}
+	for _, mg := range done {
+		fmt.Fprintf(a.errw(), "applied %04d_%s\n", mg.Version, mg.Name)
+	}
+	if err == nil && len(done) == 0 {
+		fmt.Fprintln(a.errw(), "nothing to apply")
+	}
+	return err
+}
+
+func (a *App) migrateDown(ctx context.Context, o *options, args []string) error {
+	n, err := a.count("down", args)
+	if err != nil {
+		return err
+	}
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	done, err := m.Down(ctx, migs, n)
+	for _, mg := range done {
+		fmt.Fprintf(a.errw(), "reverted %04d_%s\n", mg.Version, mg.Name)
+	}
+	return err
+}
+
+func (a *App) migrateRedo(ctx context.Context, o *options, _ []string) error {
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	if err := m.Redo(ctx, migs); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.errw(), "redone the last migration")
+	return nil
+}
+
+func (a *App) migrateStatus(ctx context.Context, o *options, _ []string) error {
+	if errors.Is(checkDir(o.dir, false), errNoDir) {
+		fmt.Fprintf(a.out(), "no migrations yet in %s\n", displayDir(o.dir))
+		return nil
+	}
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	st, err := m.Status(ctx, migs)
+	if err != nil {
+		return err
+	}
+	modified := false
+	for _, s := range st {
+		line := fmt.Sprintf("%04d_%-30s %s", s.Version, s.Name, s.State)
+		if s.Applied != nil {
+			line += "  " + s.Applied.AppliedAt.Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintln(a.out(), line)
+		modified = modified || s.State == migrate.StateModified
+	}
+	if len(st) == 0 {
+		fmt.Fprintf(a.out(), "no migrations yet in %s\n", displayDir(o.dir))
+	}
+	if modified {
+		return fmt.Errorf("%w: an applied migration was edited", migrate.ErrModified)
+	}
+	return nil
+}
