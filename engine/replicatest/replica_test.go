@@ -49,14 +49,14 @@ const hostileTenant = `t'; DROP TABLE item; --"`
 // with uno's roles, a table "item" with row-level security by tenant, and
 // a factory whose DB lists the standby as a replica.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cfg  config.Config
 	f    *engine.Factory
 	db   *engine.DB
 }
 
-func newEnv(t *testing.T, edit func(*config.Config), replicas ...*pgcluster.Cluster) *env {
+func newEnv(t testing.TB, edit func(*config.Config), replicas ...*pgcluster.Cluster) *env {
 	t.Helper()
 	name := fmt.Sprintf("uno_r%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
 	r := config.DefaultRoles(name)
@@ -121,7 +121,7 @@ func newEnv(t *testing.T, edit func(*config.Config), replicas ...*pgcluster.Clus
 }
 
 // waitFor polls cond every 20ms for up to 30s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if cond() {
