@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -415,9 +416,9 @@ func (db *DB) beginReplica(ctx context.Context, opts TxOptions, beginSQL, setSQL
 			return nil, false, nil
 		}
 	}
-	textArgs := make([][]byte, len(args))
-	for i, a := range args {
-		textArgs[i] = []byte(a.(string))
+	textArgs, err := textParams(args)
+	if err != nil {
+		return nil, true, err
 	}
 	deadline := time.Now().Add(budget)
 	r := rs.pick()
@@ -557,28 +558,57 @@ func (r *replica) begin(ctx context.Context, opts TxOptions, target Token, begin
 	return tx, false, nil
 }
 
-// commitStatement is the COMMIT sent for tx: with replicas and a
-// read-write transaction, it also reads the WAL insert position that makes
-// the commit visible, in the same round trip.
-func (tx *Tx) commitStatement() string {
-	if tx.db.replicas == nil || tx.opts.ReadOnly {
-		return commitSQL
+// commitStatement is the COMMIT sent for tx, followed by guard: with
+// replicas and a read-write transaction, it also reads the WAL insert
+// position that makes the commit visible, in the same round trip, between
+// COMMIT and the guard (whose answer must come last).
+func (tx *Tx) commitStatement(guard string) string {
+	if !tx.wantsPosition() {
+		return "COMMIT; " + guard
 	}
-	return commitSQL + "; SELECT pg_current_wal_insert_lsn()::text"
+	return "COMMIT; SELECT pg_current_wal_insert_lsn()::text; " + guard
 }
 
+func (tx *Tx) wantsPosition() bool { return tx.db.replicas != nil && !tx.opts.ReadOnly }
+
 // noteCommitPosition raises the token ctx carries to the position read by
-// [Tx.commitStatement] and returns the results of COMMIT and the guard.
+// [Tx.commitStatement] and returns the results without it, as if only
+// COMMIT and the guard had run.
 func (tx *Tx) noteCommitPosition(ctx context.Context, results []*pgconn.Result) []*pgconn.Result {
-	if len(results) != 3 {
+	if !tx.wantsPosition() || len(results) < 2 {
 		return results
 	}
-	last := results[2]
-	if results[0].Err == nil && results[0].CommandTag.String() == "COMMIT" && last.Err == nil &&
-		len(last.Rows) == 1 && len(last.Rows[0]) == 1 {
-		if tok, err := ParseToken(string(last.Rows[0][0])); err == nil {
+	pos := results[1]
+	if results[0].Err == nil && results[0].CommandTag.String() == "COMMIT" && pos.Err == nil &&
+		len(pos.Rows) == 1 && len(pos.Rows[0]) == 1 {
+		if tok, err := ParseToken(string(pos.Rows[0][0])); err == nil {
 			noteCommit(ctx, tok)
 		}
 	}
-	return results[:2]
+	return append(results[:1:1], results[2:]...)
+}
+
+// textParams renders the BEGIN batch's arguments in PostgreSQL's text
+// format for the pipelined replica BEGIN: strings, NULL, booleans,
+// integers and bytea (the identity signature).
+func textParams(args []any) ([][]byte, error) {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case nil:
+		case string:
+			out[i] = []byte(v)
+		case bool:
+			out[i] = []byte(strconv.FormatBool(v))
+		case int64:
+			out[i] = strconv.AppendInt(nil, v, 10)
+		case int:
+			out[i] = strconv.AppendInt(nil, int64(v), 10)
+		case []byte:
+			out[i] = append([]byte(`\x`), hex.EncodeToString(v)...)
+		default:
+			return nil, fmt.Errorf("uno: begin on a replica: argument %d of type %T cannot be sent", i+1, a)
+		}
+	}
+	return out, nil
 }
