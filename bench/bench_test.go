@@ -63,7 +63,9 @@ func TestWorkloads(t *testing.T) {
 	// Row-level security holds for every contender: a scoped read of
 	// another tenant's row finds nothing, a scoped insert of a row for
 	// another tenant is refused, and the scoped inserts that ran are in
-	// the table with the tenant and the user of the scope.
+	// the table with the tenant and the user of the scope. Every contender
+	// logs in as the superuser, which bypasses row-level security, so the
+	// refusals also prove that each switched to the reader or writer role.
 	for _, c := range contenders {
 		t.Run("rls/"+c.Name(), func(t *testing.T) {
 			own, err := c.ReadOneScoped(ctx, env.ReaderScope(0), 1)

@@ -7,6 +7,9 @@
 // pg_get_expr, pg_get_constraintdef, pg_get_indexdef, pg_get_triggerdef,
 // pg_get_functiondef), so two databases built from the same DDL inspect
 // equal, and the text can be replayed as SQL by the migration planner.
+// [Inspect] reads in a read-only transaction with search_path pinned to
+// pg_catalog, so every name is printed qualified and the result does not
+// depend on any search_path setting.
 package catalog
 
 import (

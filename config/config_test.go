@@ -153,7 +153,7 @@ func TestParseErrors(t *testing.T) {
 		{"mysql://h/d", "DSN"},
 		{"postgres://h:0/d", "Port"},
 		{"postgres://h:70000/d", "Port"},
-		{"postgres://h:abc/d", "DSN"},
+		{"postgres://h:abc/d", "Port"},
 		{"host=h port=x dbname=d", "Port"},
 		{"postgres://h/d?sslmode=sometimes", "SSLMode"},
 		{"postgres://h/d?pool_max_conns=-1", "Pool.MaxConns"},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"maps"
 	"net"
 	"os"
@@ -253,4 +254,74 @@ func (c Config) NewPool(ctx context.Context) (*pgxpool.Pool, error) {
 		return nil, err
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// ConnConfigAt returns a fresh pgx connection configuration like
+// [Config.ConnConfig], pinned to the one server a connection of c reached:
+// addr is that connection's remote address (pgconn's
+// PgConn().Conn().RemoteAddr()). Host names of c are resolved with pgx's
+// resolver to find which host addr belongs to; the result connects to addr
+// itself, with that host's TLS settings (verify-full still checks the
+// host's name) and no target_session_attrs check, so it reaches the same
+// server even if its role changed. Use it for a question only that server
+// can answer, such as the outcome of a transaction it ran. The error is a
+// *FieldError when addr matches no host of c.
+func (c Config) ConnConfigAt(ctx context.Context, addr net.Addr) (*pgx.ConnConfig, error) {
+	cc, err := c.ConnConfig()
+	if err != nil {
+		return nil, err
+	}
+	type endpoint struct {
+		host string
+		port uint16
+		tls  *tls.Config
+	}
+	all := []endpoint{{cc.Host, cc.Port, cc.TLSConfig}}
+	for _, f := range cc.Fallbacks {
+		all = append(all, endpoint{f.Host, f.Port, f.TLSConfig})
+	}
+	var match []endpoint
+	var matched endpoint // the host of c that addr belongs to
+	want := addr.String()
+	for _, e := range all {
+		if len(match) > 0 {
+			// The TLS variants of the matched host (sslmode prefer, allow).
+			if e.host == matched.host && e.port == matched.port {
+				match = append(match, endpoint{match[0].host, e.port, e.tls})
+			}
+			continue
+		}
+		network, a := pgconn.NetworkAddress(e.host, e.port)
+		if network == "unix" {
+			if addr.Network() == "unix" && a == want {
+				match, matched = append(match, e), e
+			}
+			continue
+		}
+		if addr.Network() != "tcp" {
+			continue
+		}
+		ips := []string{e.host}
+		if net.ParseIP(e.host) == nil {
+			if ips, err = cc.LookupFunc(ctx, e.host); err != nil {
+				continue
+			}
+		}
+		for _, ip := range ips {
+			if net.JoinHostPort(ip, strconv.Itoa(int(e.port))) == want {
+				match, matched = append(match, endpoint{ip, e.port, e.tls}), e
+				break
+			}
+		}
+	}
+	if len(match) == 0 {
+		return nil, fieldErr("Host", "%s is not an address of %s", want, strings.Join(c.Hosts(), ","))
+	}
+	cc.Host, cc.Port, cc.TLSConfig = match[0].host, match[0].port, match[0].tls
+	cc.Fallbacks = nil
+	for _, e := range match[1:] {
+		cc.Fallbacks = append(cc.Fallbacks, &pgconn.FallbackConfig{Host: e.host, Port: e.port, TLSConfig: e.tls})
+	}
+	cc.ValidateConnect = nil
+	return cc, nil
 }

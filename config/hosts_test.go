@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/uno-db/uno/config"
@@ -92,4 +94,61 @@ func TestSeveralHosts(t *testing.T) {
 			t.Fatalf("want *pgconn.ConnectError, got %v", err)
 		}
 	})
+}
+
+// TestConnConfigAt: a configuration pinned to the server a connection
+// reached goes back to that server, whatever the host list and
+// target_session_attrs say.
+func TestConnConfigAt(t *testing.T) {
+	t.Parallel()
+	primary, standby, err := pgtest.Replicated()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, attrs := range []string{"any", "read-write"} {
+		c, err := config.Parse(fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d dbname=postgres user=postgres sslmode=prefer target_session_attrs=%s",
+			standby.Port(), primary.Port(), attrs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := c.Connect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantRecovery bool
+		if err := first.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&wantRecovery); err != nil {
+			t.Fatal(err)
+		}
+		addr := first.PgConn().Conn().RemoteAddr()
+		first.Close(ctx)
+		cc, err := c.ConnConfigAt(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cc.Fallbacks) != 1 || cc.Fallbacks[0].Host != cc.Host || cc.ValidateConnect != nil {
+			t.Fatalf("pinned: %s:%d %+v", cc.Host, cc.Port, cc.Fallbacks)
+		}
+		again, err := pgx.ConnectConfig(ctx, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inRecovery bool
+		if err := again.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+			t.Fatal(err)
+		}
+		if got := again.PgConn().Conn().RemoteAddr().String(); got != addr.String() || inRecovery != wantRecovery {
+			t.Fatalf("%s: reached %s (recovery %v), want %s (recovery %v)", attrs, got, inRecovery, addr, wantRecovery)
+		}
+		again.Close(ctx)
+		if wantRecovery != (attrs == "any") {
+			t.Fatalf("%s landed on the wrong server", attrs)
+		}
+	}
+	c, _ := config.Parse(fmt.Sprintf("host=127.0.0.1 port=%d dbname=postgres sslmode=disable", primary.Port()))
+	other := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: standby.Port()}
+	var fe *config.FieldError
+	if _, err := c.ConnConfigAt(ctx, other); !errors.As(err, &fe) || fe.Field != "Host" {
+		t.Fatalf("an address of no host: %v", err)
+	}
 }

@@ -437,3 +437,67 @@ func ExampleConfig_ConnConfig() {
 	fmt.Println(c.SSLMode, cc.TLSConfig.ServerName, cc.User)
 	// Output: verify-full db.example shop_login
 }
+
+// TestURLLikeLibpq: uno reads URLs as pgx (and libpq) do, so its checks
+// look at the values pgx will use.
+func TestURLLikeLibpq(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"postgres://u@[::1]:6001,[::2]:6002/d?application_name=a+b&sslmode=disable",
+		"postgresql://us%40er:p%2Bw@h%2Dx:5433/d%20b?sslmode=disable",
+		"postgres://u:p@w@h/d?sslmode=disable",
+		"postgres://u@h1,h2:7000/d?sslmode=disable",
+		"postgres://u@h/d?sslmode=disable&application_name=x%3Dy",
+	} {
+		c, err := config.Parse(u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		pc, err := pgx.ParseConfig(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := c.ConnConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.Host != pc.Host || cc.Port != pc.Port || cc.Database != pc.Database || cc.User != pc.User ||
+			cc.Password != pc.Password || len(cc.Fallbacks) != len(pc.Fallbacks) ||
+			pc.RuntimeParams["application_name"] != "" && cc.RuntimeParams["application_name"] != pc.RuntimeParams["application_name"] {
+			t.Errorf("%s: uno %s:%d/%s %s app %q, pgx %s:%d/%s %s app %q", u, cc.Host, cc.Port, cc.Database, cc.User,
+				cc.RuntimeParams["application_name"], pc.Host, pc.Port, pc.Database, pc.User, pc.RuntimeParams["application_name"])
+		}
+	}
+}
+
+// TestKeywordsLikeLibpq: keyword/value strings read as pgx reads them.
+func TestKeywordsLikeLibpq(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		`host=h dbname=d user=u password=a\ b\'c sslmode=disable`,
+		`host = h   dbname =d user= 'u s\\er' password='' sslmode=disable`,
+		`host=h dbname=d user='' password=x\ y sslmode=disable`,
+		"host=h\tdbname=d\nuser=u sslmode=disable application_name=a\\\\b",
+	} {
+		c, err := config.Parse(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		pc, err := pgx.ParseConfig(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := c.ConnConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := pc.User
+		if !strings.Contains(s, "user=u") && !strings.Contains(s, "'u s") {
+			user = "d_login" // uno's default login, where pgx takes the OS user
+		}
+		if cc.Host != pc.Host || cc.Database != pc.Database || cc.User != user || cc.Password != pc.Password ||
+			pc.RuntimeParams["application_name"] != "" && cc.RuntimeParams["application_name"] != pc.RuntimeParams["application_name"] {
+			t.Errorf("%s: uno %s/%s %q %q, pgx %s/%s %q %q", s, cc.Host, cc.Database, cc.User, cc.Password, pc.Host, pc.Database, pc.User, pc.Password)
+		}
+	}
+}

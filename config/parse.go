@@ -137,8 +137,9 @@ var targetSessionAttrs = []string{"any", "read-write", "read-only", "primary", "
 // parse. source names where dsn came from, for messages ("DATABASE_URL").
 func parse(dsn, source string) (Config, error) {
 	wrap := func(err error) error {
-		if source == "" {
-			return err
+		var fe *FieldError
+		if source == "" || os.Getenv(source) == "" || errors.As(err, &fe) && strings.HasPrefix(fe.Key, "PG") {
+			return err // not from source: the key names the variable
 		}
 		return fmt.Errorf("%w (from %s)", err, source)
 	}
@@ -505,63 +506,130 @@ func splitDSN(dsn string) ([]setting, error) {
 	return splitKeywords(dsn)
 }
 
+// splitURL reads a postgres:// URL the way libpq (and pgconn) do: user and
+// password before the last '@' ahead of the path, a comma-separated list of
+// host[:port] (IPv6 in brackets), the database as the path, then
+// &-separated query pairs; every part percent-decoded ('+' stays '+').
 func splitURL(dsn string) ([]setting, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		// url.Error repeats the whole URL, password included: never show it.
-		return nil, fieldErr("DSN", "does not parse as a URL (check that special characters in the user or password are percent-encoded)")
-	}
 	var out []setting
 	add := func(k, v string) { out = append(out, setting{key: k, val: v, from: k}) }
-	if u.User != nil {
-		if name := u.User.Username(); name != "" {
-			add("user", name)
+	decode := func(part, what string) (string, error) {
+		v, err := url.PathUnescape(part)
+		if err != nil {
+			// Never show the text: it may be (part of) the password.
+			return "", fieldErr("DSN", "the %s in the URL is not valid percent-encoding", what)
 		}
-		if pw, ok := u.User.Password(); ok {
-			add("password", pw)
-		}
+		return v, nil
 	}
-	if u.Host != "" {
-		var hosts, ports []string
-		anyPort := false
-		for _, hp := range strings.Split(u.Host, ",") {
-			host, port := hp, ""
-			if h, p, err := net.SplitHostPort(hp); err == nil {
-				host, port = h, p
-				anyPort = true
-			} else {
-				host = strings.Trim(host, "[]")
+	p, ok := strings.CutPrefix(dsn, "postgresql://")
+	if !ok {
+		p, _ = strings.CutPrefix(dsn, "postgres://")
+	}
+	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
+		user, password, hasPassword := strings.Cut(p[:i], ":")
+		p = p[i+1:]
+		if user != "" {
+			v, err := decode(user, "user")
+			if err != nil {
+				return nil, err
 			}
-			hosts = append(hosts, host)
-			ports = append(ports, port)
+			add("user", v)
 		}
-		if !slices.Contains(hosts, "") {
-			add("host", strings.Join(hosts, ","))
+		if hasPassword && password != "" {
+			v, err := decode(password, "password")
+			if err != nil {
+				return nil, err
+			}
+			add("password", v)
 		}
-		if anyPort {
-			add("port", strings.Join(ports, ","))
+	}
+	var hosts, ports []string
+	anyHost, anyPort := false, false
+	for {
+		var host, port string
+		if strings.HasPrefix(p, "[") {
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return nil, fieldErr("DSN", "an IPv6 host in the URL lacks its closing ]")
+			}
+			host, p = p[1:end], p[end+1:]
+			if p != "" && !strings.ContainsRune(":/?,", rune(p[0])) {
+				return nil, fieldErr("DSN", "unexpected character after an IPv6 host in the URL")
+			}
+		} else {
+			i := strings.IndexAny(p, ":/?,")
+			if i < 0 {
+				i = len(p)
+			}
+			host, p = p[:i], p[i:]
+		}
+		if strings.HasPrefix(p, ":") {
+			i := strings.IndexAny(p[1:], "/?,")
+			if i < 0 {
+				i = len(p) - 1
+			}
+			port, p = p[1:i+1], p[i+1:]
+			anyPort = anyPort || port != ""
+		}
+		anyHost = anyHost || host != ""
+		hosts, ports = append(hosts, host), append(ports, port)
+		if !strings.HasPrefix(p, ",") {
+			break
+		}
+		p = p[1:]
+	}
+	if anyHost {
+		v, err := decode(strings.Join(hosts, ","), "host")
+		if err != nil {
+			return nil, err
+		}
+		add("host", v)
+	}
+	if anyPort {
+		v, err := decode(strings.Join(ports, ","), "port")
+		if err != nil {
+			return nil, err
+		}
+		add("port", v)
+	}
+	if strings.HasPrefix(p, "/") {
+		db, rest, _ := strings.Cut(p[1:], "?")
+		p = ""
+		if rest != "" || strings.Contains(dsn, "?") {
+			p = "?" + rest
+		}
+		if db != "" {
+			v, err := decode(db, "database name")
+			if err != nil {
+				return nil, err
+			}
+			add("database", v)
 		}
 	}
-	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-		add("database", db)
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, fieldErr("DSN", "query string does not parse")
-	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if vs := q[k]; len(vs) > 0 {
-			v := vs[len(vs)-1]
+	if strings.HasPrefix(p, "?") {
+		for _, pair := range strings.Split(p[1:], "&") {
+			if pair == "" {
+				continue
+			}
+			rk, rv, found := strings.Cut(pair, "=")
+			if !found || strings.Contains(rv, "=") {
+				return nil, fieldErr("DSN", "a URL query parameter is not key=value")
+			}
+			k, err := decode(rk, "query key")
+			if err != nil {
+				return nil, err
+			}
+			v, err := decode(rv, "value of "+strconv.Quote(k))
+			if err != nil {
+				return nil, err
+			}
 			if k == "ssl" && v == "true" {
 				k, v = "sslmode", "require"
 			}
 			add(k, v)
 		}
+	} else if p != "" {
+		return nil, fieldErr("DSN", "unexpected text after the hosts in the URL")
 	}
 	return out, nil
 }
@@ -608,18 +676,21 @@ func splitKeywords(dsn string) ([]setting, error) {
 				return nil, &FieldError{Field: "DSN", Key: key, Reason: "unterminated quoted value for " + strconv.Quote(key)}
 			}
 		} else {
-			end := strings.IndexAny(s, " \t\n\r\f\v")
-			if end < 0 {
-				end = len(s)
-			}
-			raw := s[:end]
-			s = s[end:]
-			for i := 0; i < len(raw); i++ {
-				if raw[i] == '\\' && i+1 < len(raw) {
-					i++
+			// Up to the first space not escaped by a backslash, as libpq.
+			end := 0
+			for ; end < len(s) && !strings.ContainsRune(" \t\n\r\f\v", rune(s[end])); end++ {
+				if s[end] == '\\' {
+					end++
+					if end == len(s) {
+						break // a trailing backslash is dropped
+					}
 				}
-				val.WriteByte(raw[i])
+				val.WriteByte(s[end])
 			}
+			s = s[min(end, len(s)):]
+		}
+		if key == "user" && val.Len() == 0 {
+			continue // libpq ignores an empty user
 		}
 		out = append(out, setting{key: key, val: val.String(), from: key})
 	}

@@ -119,6 +119,33 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("want 28000 (invalid authorization), got %v", err)
 		}
 	})
+	t.Run("pinned to the address keeps verify-full on the host name", func(t *testing.T) {
+		c, err := config.Parse(base + "host=localhost user=postgres sslmode=verify-full sslrootcert=" + kw(p.CACert))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := c.Connect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := conn.PgConn().Conn().RemoteAddr()
+		conn.Close(context.Background())
+		cc, err := c.ConnConfigAt(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.Host == "localhost" || cc.TLSConfig == nil || cc.TLSConfig.ServerName != "localhost" {
+			t.Fatalf("pinned to %s with TLS name %v", cc.Host, cc.TLSConfig)
+		}
+		again, err := pgx.ConnectConfig(context.Background(), cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close(context.Background())
+		if ssl, _ := sslInUse(t, again); !ssl {
+			t.Fatal("no TLS")
+		}
+	})
 	t.Run("a config built in code gets TLS from SSLMode", func(t *testing.T) {
 		c := config.Config{Host: "127.0.0.1", Port: cl.Port(), Database: "postgres", User: "postgres", SSLMode: "require"}
 		conn, err := c.Connect(context.Background())

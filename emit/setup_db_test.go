@@ -98,10 +98,16 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 // signed mode the secret is testSecret.
 func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
 	t.Helper()
+	return setUpOn(t, pgtest.AdminURL(t), pgtest.NewDatabase(t), signed, models...)
+}
+
+// setUpOn is setUpMode on the server of adminURL (a superuser URL of the
+// maintenance database) for the existing database pg.
+func setUpOn(t testing.TB, adminURL string, pg pgtest.Database, signed bool, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
-	pg := pgtest.NewDatabase(t)
 	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
-	admin := superConn(t, pgtest.AdminURL(t))
+	admin := superConn(t, adminURL)
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
 		t.Fatal(err)
@@ -116,33 +122,24 @@ func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
 		}
 	}
 	u.db = openLogin(t, pg)
+	if signed {
+		signer, err := identity.NewSigner(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.db.SignIdentities(signer, "")
+	}
 	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
 	u.reg = registry(t, models...)
 	u.runModels(t, u.reg.Tables()...)
 	return u
 }
 
-// withTx is u.db.WithTx that, in the signed mode, signs the identity of
-// opts in as the transaction's first statement, as the engine's BEGIN
-// batch does (same transaction: same backend and transaction start).
+// withTx is u.db.WithTx. In the signed mode u.db signs identities
+// (engine.DB.SignIdentities), so the engine's BEGIN batch calls
+// uno_sign_in.
 func (u *unoDB) withTx(ctx context.Context, opts engine.TxOptions, fn func(ctx context.Context, tx *engine.Tx) error) error {
-	return u.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
-		id := opts.Identity
-		if u.d.SignedIdentity && (id.UserID != "" || id.TenantID != "" || id.Superuser) {
-			signer, err := identity.NewSigner(testSecret)
-			if err != nil {
-				return err
-			}
-			args, err := signer.Args(identity.Claims{TenantID: id.TenantID, UserID: id.UserID, Superuser: id.Superuser}, time.Now())
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "SELECT "+identity.SignInCall(u.d.FunctionSchema, 1), args...); err != nil {
-				return err
-			}
-		}
-		return fn(ctx, tx)
-	})
+	return u.db.WithTx(ctx, opts, fn)
 }
 
 // modes runs test in the unsigned and the signed identity mode.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/emit"
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/quote"
@@ -28,8 +29,13 @@ type signedConn struct {
 
 func newSignedConn(t testing.TB, u *unoDB) *signedConn {
 	t.Helper()
-	pu := pgtest.WithPath(u.pg.URL, u.pg.Name)
-	cfg, err := pgx.ParseConfig(pu)
+	return signedConnTo(t, u, pgtest.WithPath(u.pg.URL, u.pg.Name))
+}
+
+// signedConnTo is newSignedConn on the server of rawURL.
+func signedConnTo(t testing.TB, u *unoDB, rawURL string) *signedConn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +382,48 @@ func TestSignedIdentityReadOnly(t *testing.T) {
 	}
 	if ro != "on" || tenant != "tenant-a" || user != "alice" || n != 1 {
 		t.Errorf("read only %s: tenant %q user %q, %d notes", ro, tenant, user, n)
+	}
+}
+
+// TestEngineSignsIdentity: with engine.DB.SignIdentities the engine's
+// BEGIN batch signs the identity in: the verified functions return it,
+// a transaction without an identity verifies nothing, and a signer with
+// another secret fails the BEGIN with 28000 and leaves the pool usable.
+func TestEngineSignsIdentity(t *testing.T) {
+	t.Parallel()
+	u := setUpMode(t, true, Note{})
+	ctx := context.Background()
+	type seen struct {
+		tenant, user *string
+		super        *bool
+	}
+	look := func(opts engine.TxOptions) (seen, error) {
+		var s seen
+		err := u.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
+			return tx.QueryRow(ctx, "SELECT uno_tenant_id(), uno_user_id(), uno_is_superuser()").Scan(&s.tenant, &s.user, &s.super)
+		})
+		return s, err
+	}
+	s, err := look(engine.TxOptions{Role: engine.RoleReader, ReadOnly: true, Identity: engine.Identity{TenantID: "tenant-a", UserID: "alice"}})
+	if err != nil || deref(s.tenant) != "tenant-a" || deref(s.user) != "alice" || s.super == nil || *s.super {
+		t.Fatalf("signed by the engine: %s %s %v (%v)", deref(s.tenant), deref(s.user), s.super, err)
+	}
+	s, err = look(engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{Superuser: true}})
+	if err != nil || s.tenant != nil || s.super == nil || !*s.super {
+		t.Fatalf("superuser: %s %v (%v)", deref(s.tenant), s.super, err)
+	}
+	if s, err = look(engine.TxOptions{Role: engine.RoleReader}); err != nil || s.tenant != nil || s.user != nil || s.super != nil {
+		t.Fatalf("no identity: %+v (%v)", s, err)
+	}
+	other, _ := identity.NewSigner(identity.NewSecret())
+	u.db.SignIdentities(other, "public")
+	_, err = look(engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: "tenant-a"}})
+	if sqlState(err) != "28000" {
+		t.Errorf("another secret: %v, want 28000", err)
+	}
+	signer, _ := identity.NewSigner(testSecret)
+	u.db.SignIdentities(signer, "")
+	if s, err := look(engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: "tenant-b"}}); err != nil || deref(s.tenant) != "tenant-b" {
+		t.Errorf("after a refused BEGIN: %s (%v)", deref(s.tenant), err)
 	}
 }

@@ -38,14 +38,6 @@ var (
 // rls_var.tenant_id, rls_var.is_superuser and rls_var.<claim>.
 const SettingPrefix = "rls_var."
 
-// guardSQL reports whether a connection is clean: its role is the login role
-// and no standard identity setting is left. It runs after a scoped helper
-// returns the connection.
-const guardSQL = "SELECT current_user = session_user" +
-	" AND coalesce(current_setting('rls_var.user_id', true), '') = ''" +
-	" AND coalesce(current_setting('rls_var.tenant_id', true), '') = ''" +
-	" AND coalesce(current_setting('rls_var.is_superuser', true), '') = ''"
-
 // ErrEnded is returned by the methods of a Conn or Tx used after the
 // helper or session that owned it has ended: its connection may already
 // serve someone else. It matches pgx.ErrTxClosed.
@@ -288,9 +280,9 @@ func (db *DB) sleep(ctx context.Context, n int) error {
 	}
 }
 
-// release returns pc to the pool. With check set it first makes sure the
-// connection holds no role or identity; a connection that does, or that
-// cannot be checked, is closed so the pool destroys it.
+// release returns pc to the pool. With check set it first runs the release
+// guard (see guard.go); a connection the guard finds dirty, or that dies
+// meanwhile, is closed so the pool destroys it.
 func (db *DB) release(pc *pgxpool.Conn, check bool) {
 	conn := pc.Conn()
 	if conn.IsClosed() {
@@ -302,24 +294,13 @@ func (db *DB) release(pc *pgxpool.Conn, check bool) {
 		pc.Release() // pgxpool destroys busy connections and ones inside a transaction
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var clean bool
-	if err := conn.QueryRow(ctx, guardSQL).Scan(&clean); err != nil || !clean {
-		db.discard(ctx, pc, err)
-		return
+	if !db.runGuard(context.Background(), conn) {
+		db.markSuspect()
 	}
 	pc.Release()
 }
 
-// discard closes pc's connection so the pool destroys it on release.
-func (db *DB) discard(ctx context.Context, pc *pgxpool.Conn, reason error) {
-	db.log.Warn("uno: connection discarded: role or identity left on it", "pool", db.cfg.Key().String(), "err", reason)
-	db.discards.Add(1)
-	_ = pc.Conn().Close(ctx)
-	pc.Release()
-}
-
 // Discards reports how many connections the release guard destroyed because
-// they carried a role or an identity setting.
+// it found session state it cannot reset (a role, another session user, a
+// hand-made prepared statement). Connections that died are not counted.
 func (db *DB) Discards() int64 { return db.discards.Load() }

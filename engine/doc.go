@@ -26,10 +26,13 @@
 // prefix, which row-level security policies and audit triggers read. Nothing
 // outlives its transaction, so a pooled connection never carries a role or
 // an identity into someone else's work, and the design works behind
-// PgBouncer in transaction mode. As a guard, a connection used through a
-// scoped helper is checked when it is returned: if current_user differs from
-// session_user, or an identity setting is still set (raw SQL may have run a
-// session-level SET ROLE or set_config), the connection is destroyed.
+// PgBouncer in transaction mode. As a guard, in the same round trip as
+// COMMIT or ROLLBACK (or on its own after [DB.WithConn]), every session-level
+// setting is reset to its value at connect (RESET ALL; settings made by
+// connection callbacks are kept), temporary objects are dropped, LISTEN,
+// cursors and advisory locks are released; a connection whose role or
+// session user was changed, or that holds a hand-made prepared statement,
+// is destroyed. See docs/ARCHITECTURE.md, "The release guard".
 //
 // # Nesting
 //

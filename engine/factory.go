@@ -193,6 +193,9 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 				return &CallbackError{Name: cb.Name, Err: err}
 			}
 		}
+		if len(callbacks) > 0 {
+			return db.recordSession(ctx, conn)
+		}
 		return nil
 	}
 	// After a connection was found dead, ping every connection handed out
@@ -223,6 +226,8 @@ type DB struct {
 	suspectUntil atomic.Int64 // unix nanos until which acquired connections are pinged
 	connects     atomic.Int64 // physical connections opened
 	discards     atomic.Int64 // connections destroyed by the release guard
+
+	signed atomic.Pointer[signedIdentity] // set by SignIdentities (signed.go)
 }
 
 // Config returns the validated settings the DB was opened with.

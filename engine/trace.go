@@ -3,13 +3,18 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/dberr"
 )
 
 // logTracer logs every query at debug level with its duration. Arguments
-// are not logged: they may hold secrets.
+// are not logged: they may hold secrets; so may the literals of a statement
+// that sets a password, which are redacted, and its error, of which only
+// the SQLSTATE is logged.
 type logTracer struct{ log *slog.Logger }
 
 type traceStartKey struct{}
@@ -21,7 +26,7 @@ type traceStart struct {
 }
 
 func (t *logTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	return context.WithValue(ctx, traceStartKey{}, traceStart{sql: d.SQL, nargs: len(d.Args), at: time.Now()})
+	return context.WithValue(ctx, traceStartKey{}, traceStart{sql: redactSQL(d.SQL), nargs: len(d.Args), at: time.Now()})
 }
 
 func (t *logTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryEndData) {
@@ -31,7 +36,12 @@ func (t *logTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.Tra
 		attrs = append(attrs, "pid", conn.PgConn().PID())
 	}
 	if d.Err != nil {
-		t.log.DebugContext(ctx, "uno: query failed", append(attrs, "err", d.Err)...)
+		var err any = d.Err
+		if s.sql != "" && strings.Contains(s.sql, "'********'") {
+			// The server's message may quote the statement.
+			err = "SQLSTATE " + dberr.Code(d.Err)
+		}
+		t.log.DebugContext(ctx, "uno: query failed", append(attrs, "err", err)...)
 		return
 	}
 	t.log.DebugContext(ctx, "uno: query", attrs...)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
@@ -289,6 +288,9 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		for i := 0; i < len(settings); i += 2 {
 			add(settings[i], settings[i+1])
 		}
+		if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
+			return nil, err
+		}
 		setSQL = b.String()
 	}
 	start := time.Now()
@@ -361,24 +363,24 @@ func beginStatement(opts TxOptions) string {
 	return s
 }
 
-// rollback ends the transaction, also when ctx has ended. ROLLBACK undoes
-// every SET made in the transaction, session-level ones included, so the
-// connection is as clean as when it was borrowed. A connection that cannot
-// roll back is closed.
+// rollback ends the transaction, also when ctx has ended, and runs the
+// release guard in the same round trip: ROLLBACK undoes every SET made in
+// the transaction, but not session-level advisory locks or hand-made
+// prepared statements. A connection that cannot roll back, or that the
+// guard finds dirty, is closed.
 func (tx *Tx) rollback(ctx context.Context) {
 	if tx.conn.IsClosed() {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, err := tx.conn.Exec(rctx, "ROLLBACK"); err != nil {
+	results, err := tx.conn.PgConn().Exec(rctx, "ROLLBACK; "+tx.db.guardSQL(tx.conn)).ReadAll()
+	if len(results) == 0 || results[0].Err != nil {
 		_ = tx.conn.Close(rctx)
+		return
 	}
+	tx.db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 }
-
-// commitSQL commits and, in the same round trip, checks that the
-// connection carries no role or identity into the pool.
-const commitSQL = "COMMIT; " + guardSQL
 
 // commit commits the transaction. When the connection is lost with COMMIT
 // in flight it resolves the outcome from the transaction id.
@@ -407,18 +409,20 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	if tx.conn.IsClosed() {
 		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
 	}
-	results, err := tx.conn.PgConn().Exec(ctx, commitSQL).ReadAll()
+	results, err := tx.conn.PgConn().Exec(ctx, "COMMIT; "+db.guardSQL(tx.conn)).ReadAll()
 	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"
 	if len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "ROLLBACK" {
-		tx.checkGuard(ctx, results)
+		db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
 	}
 	if err == nil || committed {
-		tx.checkGuard(ctx, results)
+		db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)
 		return false, nil
 	}
 	if !tx.conn.IsClosed() {
-		// The server answered COMMIT with an error: it rolled back.
+		// The server answered COMMIT with an error: it rolled back, and
+		// the guard after it did not run.
+		db.runGuard(ctx, tx.conn)
 		err = db.wrapErr(ctx, err, false)
 		return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 	}
@@ -437,20 +441,6 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	// full pool the lookup would otherwise wait for it.
 	tx.release(false)
 	return db.resolve(ctx, *xid, then, err)
-}
-
-// checkGuard destroys the connection if the guard query that followed
-// COMMIT found a role or identity left on it.
-func (tx *Tx) checkGuard(ctx context.Context, results []*pgconn.Result) {
-	if len(results) == 2 && results[1].Err == nil && len(results[1].Rows) == 1 &&
-		len(results[1].Rows[0]) == 1 && string(results[1].Rows[0][0]) == "t" {
-		return
-	}
-	tx.db.discards.Add(1)
-	tx.db.log.Warn("uno: connection discarded: role or identity left on it", "pool", tx.db.cfg.Key().String())
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	_ = tx.conn.Close(cctx)
 }
 
 // nested runs fn inside a savepoint of tx.

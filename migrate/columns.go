@@ -14,7 +14,17 @@ import (
 // Tables and columns: CREATE TABLE, column changes, table properties.
 
 func (p *planner) createTable(t *catalog.Table) {
+	for _, c := range t.Columns {
+		if seq := sequenceOf(c.Default); seq != "" {
+			p.createSequence(c, seq)
+		}
+	}
 	p.add(Change{Statement: stmt(tableName(t), emit.KindTable, tableDef(t).SQL())})
+	for _, c := range t.Columns {
+		if seq := sequenceOf(c.Default); seq != "" {
+			p.ownSequence(t, c, seq)
+		}
+	}
 	p.tableProps(nil, t)
 }
 
@@ -37,9 +47,13 @@ func (p *planner) addColumn(dt *catalog.Table, dc catalog.Column) {
 	if dc.Generated != "" || volatileDefault(dc.Default) {
 		c.Lint = append(c.Lint, "the column's default or expression rewrites the whole table under an exclusive lock")
 	}
+	seq := sequenceOf(dc.Default)
+	if seq != "" {
+		p.createSequence(dc, seq)
+	}
 	p.add(c)
-	if seq := sequenceOf(dc.Default); seq != "" {
-		p.ensureSequence(dt, dc, seq)
+	if seq != "" {
+		p.ownSequence(dt, dc, seq)
 	}
 }
 
@@ -212,6 +226,12 @@ func (p *planner) changeDefault(lt, dt *catalog.Table, lc, dc catalog.Column) {
 // ensureSequence creates the sequence a nextval default needs when it is
 // missing (a serial column's, dropped when it became an identity).
 func (p *planner) ensureSequence(dt *catalog.Table, dc catalog.Column, seq string) {
+	p.createSequence(dc, seq)
+	p.ownSequence(dt, dc, seq)
+}
+
+// createSequence creates seq for column dc unless it exists.
+func (p *planner) createSequence(dc catalog.Column, seq string) {
 	as := ""
 	if slices.Contains([]string{"smallint", "integer", "bigint"}, dc.Type) {
 		as = " AS " + dc.Type
@@ -219,7 +239,16 @@ func (p *planner) ensureSequence(dt *catalog.Table, dc catalog.Column, seq strin
 	p.add(Change{Statement: stmt(seq, emit.KindTable, sqlbuild.DoBlock(
 		"    IF to_regclass("+quote.Literal(seq)+") IS NULL THEN\n        CREATE SEQUENCE "+seq+as+
 			";\n    END IF;\n"))})
-	p.add(Change{Statement: stmt(seq, emit.KindTable, "ALTER SEQUENCE "+seq+" OWNED BY "+qt(dt)+"."+quote.Ident(dc.Name))})
+}
+
+// ownSequence makes seq belong to column dc, so it goes with the column,
+// when this plan's transaction created it: a sequence that existed
+// before (shared, hand-made) is left as it is.
+func (p *planner) ownSequence(dt *catalog.Table, dc catalog.Column, seq string) {
+	lit := quote.Literal(seq)
+	p.add(Change{Statement: stmt(seq, emit.KindTable, sqlbuild.DoBlock(
+		"    IF (SELECT xmin::text FROM pg_catalog.pg_class WHERE oid = "+lit+"::regclass) = pg_current_xact_id()::xid::text THEN\n"+
+			"        ALTER SEQUENCE "+seq+" OWNED BY "+qt(dt)+"."+quote.Ident(dc.Name)+";\n    END IF;\n"))})
 }
 
 // nextvalRE matches a serial column's default as pg_get_expr prints it.

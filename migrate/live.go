@@ -38,6 +38,9 @@ type Target struct {
 	Schemas []string
 	// HistoryTable is left out of the live side; default [DefaultTable].
 	HistoryTable string
+	// NoLiveTypes skips copying the live database's domains, composite
+	// types and sequences into the scratch database (see [LiveTypes]).
+	NoLiveTypes bool
 }
 
 // PlanLive returns the plan from the live database to the desired state
@@ -48,7 +51,17 @@ type Target struct {
 // database that is dropped afterwards, without the setup statements that
 // would write to the cluster's shared catalogs.
 func PlanLive(ctx context.Context, t Target, opts Options) (up, down Plan, err error) {
+	var types []emit.Statement
+	if !t.NoLiveTypes {
+		var err error
+		if types, err = liveTypes(ctx, t.Config); err != nil {
+			return up, down, err
+		}
+	}
 	want, err := DesiredWith(ctx, t.Config, func(ctx context.Context, conn *pgx.Conn) error {
+		if err := emit.Exec(ctx, conn, types); err != nil {
+			return fmt.Errorf("live types: %w", err)
+		}
 		if err := emit.Exec(ctx, conn, ScratchSafe(t.Setup)); err != nil {
 			return err
 		}
@@ -120,4 +133,78 @@ func Reverse(live, desired *catalog.Database, opts Options) Plan {
 	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool { return findEnum(desired, e.Schema, e.Name) == nil })
 	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool { return !hasFunction(desired, f) })
 	return diff(after, &touched, Options{DropUnknown: true, DropUnmanaged: true, Concurrent: opts.Concurrent}, true)
+}
+
+// liveTypes connects to cfg's database and returns [LiveTypes].
+func liveTypes(ctx context.Context, cfg config.Config) ([]emit.Statement, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := cfg.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return LiveTypes(ctx, conn)
+}
+
+// LiveTypes returns statements that create, in an empty database, the
+// schemas, sequences, domains and composite types of the database q reads
+// (outside system schemas and extensions), in creation order. Models may
+// name them (a type: tag, a nextval default), so the scratch database
+// where the desired state is built needs them; the catalog does not
+// compare them, so they never show in a plan. Enums are not copied: the
+// models create theirs, and a copy would hide labels they add. It reads
+// in a read-only transaction.
+func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error) {
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: live types: %w", dberr.Classify(err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	if _, err := tx.Exec(ctx, `SELECT set_config('transaction_read_only', 'on', true), set_config('search_path', 'pg_catalog', true)`); err != nil {
+		return nil, fmt.Errorf("migrate: live types: %w", dberr.Classify(err))
+	}
+	rows, err := tx.Query(ctx, `WITH objs AS (
+		SELECT c.oid, c.relnamespace AS nsp, 'CREATE SEQUENCE IF NOT EXISTS ' || c.oid::regclass::text ||
+				' AS ' || format_type(s.seqtypid, NULL) AS ddl
+			FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
+			WHERE c.relkind = 'S'
+		UNION ALL
+		SELECT t.oid, t.typnamespace, 'CREATE DOMAIN ' || t.oid::regtype::text || ' AS ' || format_type(t.typbasetype, t.typtypmod) ||
+				coalesce(' COLLATE ' || (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
+					JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation), '') ||
+				coalesce(' DEFAULT ' || t.typdefault, '') || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END ||
+				coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), '' ORDER BY k.conname)
+					FROM pg_constraint k WHERE k.contypid = t.oid), '')
+			FROM pg_type t JOIN pg_type bt ON bt.oid = t.typbasetype WHERE t.typtype = 'd'
+		UNION ALL
+		SELECT t.oid, t.typnamespace, 'CREATE TYPE ' || t.oid::regtype::text || ' AS (' ||
+				coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+					FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+			FROM pg_type t JOIN pg_class r ON r.oid = t.typrelid WHERE t.typtype = 'c' AND r.relkind = 'c'
+	)
+	SELECT n.nspname, o.ddl FROM objs o JOIN pg_namespace n ON n.oid = o.nsp
+	WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+	  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = o.oid AND d.deptype = 'e')
+	ORDER BY o.oid`)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: live types: %w", dberr.Classify(err))
+	}
+	type row struct{ Schema, DDL string }
+	objs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: live types: %w", dberr.Classify(err))
+	}
+	var out []emit.Statement
+	seen := map[string]bool{}
+	for _, o := range objs {
+		if !seen[o.Schema] {
+			seen[o.Schema] = true
+			out = append(out, emit.Statement{Name: o.Schema, Kind: emit.KindSchema, SQL: "CREATE SCHEMA IF NOT EXISTS " + quote.Ident(o.Schema)})
+		}
+		out = append(out, emit.Statement{Name: o.Schema, Kind: emit.KindType, SQL: o.DDL})
+	}
+	return out, nil
 }

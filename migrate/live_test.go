@@ -179,3 +179,39 @@ func TestNarrowingFailsLikeAlter(t *testing.T) {
 		t.Fatalf("down does not restore the table:\n%s\nwant\n%s", got, before)
 	}
 }
+
+// TestPlanLiveModelsNameLiveTypes: models may name a domain and a
+// sequence of the live database (a type: tag, a nextval default); the
+// scratch database gets them, the plan creates the table using them.
+func TestPlanLiveModelsNameLiveTypes(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pgtest.Exec(t, db.URL, `CREATE SCHEMA "sh""op"`, `CREATE SEQUENCE "sh""op"."shared seq" AS integer`,
+		`CREATE DOMAIN "sh""op".positive AS integer NOT NULL CONSTRAINT "pos;itive" CHECK (VALUE > 0)`,
+		`CREATE TYPE "sh""op".pair AS (a "sh""op".positive, b text)`)
+	models := statements(`CREATE TABLE "sh""op".item (id bigint DEFAULT nextval('"sh""op"."shared seq"') PRIMARY KEY, n "sh""op".positive, p "sh""op".pair)`)
+	target := migrate.Target{Config: adminConfig(t, db.URL), Models: models}
+	up, _, err := migrate.PlanLive(ctx, target, migrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Apply(ctx, connect(t, db.URL), up, false); err != nil {
+		t.Fatalf("%v\n%s", err, up.SQL())
+	}
+	pgtest.Exec(t, db.URL, `INSERT INTO "sh""op".item (n, p) VALUES (3, ROW(1, 'x'))`)
+	if owner := sharedSequenceOwner(t, db.URL, `"sh""op"."shared seq"`); owner != "" {
+		t.Fatalf("the plan made the existing sequence belong to %s", owner)
+	}
+	if again, _, err := migrate.PlanLive(ctx, target, migrate.Options{}); err != nil || !again.Empty() {
+		t.Fatalf("drift (%v):\n%s", err, again.SQL())
+	}
+}
+
+// sharedSequenceOwner returns the column owning the sequence, "" when
+// none.
+func sharedSequenceOwner(t *testing.T, url, seq string) string {
+	t.Helper()
+	return pgtest.Scalar[string](t, url, `SELECT coalesce((SELECT refobjid::regclass::text || '.' || refobjsubid FROM pg_depend
+		WHERE classid = 'pg_class'::regclass AND objid = $1::regclass AND deptype = 'a'), '')`, seq)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/quote"
@@ -453,4 +454,49 @@ func (s *session) runSegments(ctx context.Context, segs []Segment, from int, rec
 		return s.inTx(ctx, nil, func(ctx context.Context, tx pgx.Tx) error { return record(ctx, tx, 0) })
 	}
 	return nil
+}
+
+// Baseline records an existing database as the starting point: every
+// migration of migs up to version (all of them when version ≤ 0) that is
+// not applied yet is written to the history as applied, without running
+// anything, and returned. Use it when adopting a database whose schema
+// the first migrations (say, a 0001_baseline generated from it) already
+// describe. It refuses a history with an edited or partly applied
+// migration.
+func (m *Migrator) Baseline(ctx context.Context, migs []Migration, version int64) ([]Migration, error) {
+	var done []Migration
+	err := m.withHistory(ctx, func(s *session, applied []Applied) error {
+		var todo []Migration
+		for _, st := range status(migs, applied) {
+			switch {
+			case st.State == StateModified || st.State == StatePartial:
+				return fmt.Errorf("%w: %04d_%s is %s; baseline records only untouched history", ErrModified, st.Version, st.Name, st.State)
+			case st.State == StatePending && (version <= 0 || st.Version <= version):
+				todo = append(todo, *find(migs, st.Version))
+			}
+		}
+		return s.inTx(ctx, nil, func(ctx context.Context, tx pgx.Tx) error {
+			for _, mg := range todo {
+				if _, err := tx.Exec(ctx, "INSERT INTO "+s.table+" (version, name, checksum, duration_ms) VALUES ($1, $2, $3, 0)",
+					mg.Version, mg.Name, mg.Checksum); err != nil {
+					return err
+				}
+				m.log().Info("migrate: baselined", "version", mg.Version, "name", mg.Name)
+			}
+			done = todo
+			return nil
+		})
+	})
+	return done, err
+}
+
+// BaselinePlan returns the plan that creates, in an empty database, the
+// tables, enums, functions and schemas of live (with their constraints,
+// indexes, triggers, policies and grants): the up file of a baseline
+// migration for an adopted database (record it with [Migrator.Baseline]).
+// Views, sequences of serial columns and other objects the catalog does
+// not read are not in it.
+func BaselinePlan(live *catalog.Database) Plan {
+	empty := &catalog.Database{Schemas: []string{"public"}}
+	return Diff(empty, live, Options{})
 }

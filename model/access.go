@@ -209,3 +209,21 @@ func (r Row) Bool(c *Column) bool {
 	}
 	return v.Kind() == reflect.Bool && v.Bool()
 }
+
+// SetString sets c's field to s when the field is of a string kind (string,
+// types.String26, a named string type) or a pointer to one, and reports
+// whether it could.
+func (r Row) SetString(c *Column, s string) bool {
+	v := reflect.NewAt(c.GoType, r.field(c)).Elem()
+	if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.String {
+		p := reflect.New(v.Type().Elem())
+		p.Elem().SetString(s)
+		v.Set(p)
+		return true
+	}
+	if v.Kind() != reflect.String {
+		return false
+	}
+	v.SetString(s)
+	return true
+}

@@ -75,16 +75,21 @@ func (b *builder) fail(field string, err error) {
 
 // build reflects typ into a Table. Foreign keys and relationships stay
 // pending; names of constraints are assigned here except for foreign keys.
+// On error it still returns the builder, whose table has its Type and, as
+// far as known, its Schema and Name.
 func build(typ reflect.Type, naming Naming) (*builder, error) {
 	t := &Table{Type: typ, ptrType: reflect.PointerTo(typ), goName: typ.String(), byColumn: map[string]*Column{}}
 	b := &builder{naming: naming, t: t}
 	b.walk(typ, nil, 0, "", true)
 	if len(b.errs) > 0 {
-		return nil, errors.Join(b.errs...)
+		if t.Name == "" {
+			t.Name = SnakeCase(typ.Name())
+		}
+		return b, errors.Join(b.errs...)
 	}
 	b.finish()
 	if len(b.errs) > 0 {
-		return nil, errors.Join(b.errs...)
+		return b, errors.Join(b.errs...)
 	}
 	return b, nil
 }

@@ -76,6 +76,10 @@ func (r *Registry) Register(models ...any) error {
 	old := r.snap.Load()
 	var errs []error
 	var batch []*builder
+	// failed holds the tables and types of the batch that failed to
+	// build: a reference to one of them is not reported again, as the
+	// model's own error says what is wrong.
+	failed := &failures{names: map[string]bool{}, types: map[reflect.Type]bool{}}
 	seen := map[reflect.Type]bool{}
 	for _, m := range models {
 		typ := reflect.TypeOf(m)
@@ -97,13 +101,13 @@ func (r *Registry) Register(models ...any) error {
 		b, err := build(typ, r.naming)
 		if err != nil {
 			errs = append(errs, err)
+			failed.add(b)
 			continue
 		}
 		batch = append(batch, b)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
+	// Every phase below runs even when an earlier one found problems, on
+	// the models that are still sound, so one call reports everything.
 	next := &snapshot{
 		byType:      maps(old.byType),
 		byName:      maps(old.byName),
@@ -112,66 +116,10 @@ func (r *Registry) Register(models ...any) error {
 		indexes:     maps(old.indexes),
 		tables:      slices.Clone(old.tables),
 	}
-	for _, b := range batch {
-		t := b.t
-		key := nameKey(t.Schema, t.Name)
-		if other, dup := next.byName[key]; dup {
-			errs = append(errs, &Error{Struct: t.goName, Err: fmt.Errorf("%w: table %s is also declared by %s", ErrName, key, other.goName)})
-			continue
-		}
-		next.byName[key] = t
-		next.byType[t.Type] = t
-		next.tables = append(next.tables, t)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	// Enums: one type per schema and name, with one set of values.
-	for _, b := range batch {
-		for i, et := range b.t.Enums {
-			key := nameKey(et.Schema, et.Name)
-			if prev, ok := next.enums[key]; ok {
-				if !slices.Equal(prev.Values, et.Values) {
-					errs = append(errs, &Error{Struct: b.t.goName, Err: fmt.Errorf("%w: enum %s declared by %s and %s with different values", ErrBadEnum, key, prev.GoType, et.GoType)})
-					continue
-				}
-				b.t.Enums[i] = prev
-				for _, c := range b.t.Columns {
-					if c.Enum == et {
-						c.Enum = prev
-					}
-				}
-				continue
-			}
-			next.enums[key] = et
-		}
-	}
-	for _, b := range batch {
-		for _, fk := range b.fks {
-			if err := next.resolveFK(b, fk); err != nil {
-				errs = append(errs, &Error{Struct: b.t.goName, Field: fk.field, Err: err})
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	// Belongs-to may add foreign keys, which has-many and many-to-many look for.
-	for _, kind := range []RelationKind{BelongsTo, HasMany, ManyToMany} {
-		for _, b := range batch {
-			for _, p := range b.rels {
-				if p.rel.Kind != kind {
-					continue
-				}
-				if err := next.resolveRel(b, p); err != nil {
-					errs = append(errs, &Error{Struct: b.t.goName, Field: p.rel.Field, Err: err})
-				}
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
+	batch, errs = next.addTables(batch, errs, failed)
+	errs = next.addEnums(batch, errs)
+	batch, errs = next.resolveFKs(batch, errs, failed)
+	batch, errs = next.resolveRels(batch, errs, failed)
 	for _, b := range batch {
 		errs = append(errs, next.index(b.t)...)
 	}
@@ -188,6 +136,136 @@ func maps[K comparable, V any](m map[K]V) map[K]V {
 		out[k] = v
 	}
 	return out
+}
+
+// failures records the models of a batch that failed, so references to
+// them are not reported as unknown.
+type failures struct {
+	names map[string]bool       // schema-qualified table keys
+	types map[reflect.Type]bool // struct types
+}
+
+func (f *failures) add(b *builder) {
+	if b == nil {
+		return
+	}
+	f.types[b.t.Type] = true
+	if b.t.Name != "" {
+		f.names[nameKey(b.t.Schema, b.t.Name)] = true
+	}
+}
+
+// addTables adds the batch's tables by type and name, refusing a second
+// table of the same name; it returns the builders that were added.
+func (s *snapshot) addTables(batch []*builder, errs []error, failed *failures) ([]*builder, []error) {
+	ok := batch[:0:0]
+	for _, b := range batch {
+		t := b.t
+		key := nameKey(t.Schema, t.Name)
+		if other, dup := s.byName[key]; dup {
+			errs = append(errs, &Error{Struct: t.goName, Err: fmt.Errorf("%w: table %s is also declared by %s", ErrName, key, other.goName)})
+			failed.types[t.Type] = true
+			continue
+		}
+		s.byName[key] = t
+		s.byType[t.Type] = t
+		s.tables = append(s.tables, t)
+		ok = append(ok, b)
+	}
+	return ok, errs
+}
+
+// addEnums records the batch's enum types: one type per schema and name,
+// with one set of values.
+func (s *snapshot) addEnums(batch []*builder, errs []error) []error {
+	for _, b := range batch {
+		for i, et := range b.t.Enums {
+			key := nameKey(et.Schema, et.Name)
+			if prev, ok := s.enums[key]; ok {
+				if !slices.Equal(prev.Values, et.Values) {
+					errs = append(errs, &Error{Struct: b.t.goName, Err: fmt.Errorf("%w: enum %s declared by %s and %s with different values", ErrBadEnum, key, prev.GoType, et.GoType)})
+					continue
+				}
+				b.t.Enums[i] = prev
+				for _, c := range b.t.Columns {
+					if c.Enum == et {
+						c.Enum = prev
+					}
+				}
+				continue
+			}
+			s.enums[key] = et
+		}
+	}
+	return errs
+}
+
+// resolveFKs resolves the batch's foreign keys; it returns the builders
+// whose keys all resolved. A key to a model that failed is left out
+// silently (that model's error is reported).
+func (s *snapshot) resolveFKs(batch []*builder, errs []error, failed *failures) ([]*builder, []error) {
+	ok := batch[:0:0]
+	for _, b := range batch {
+		good := true
+		for _, fk := range b.fks {
+			if s.refersToFailed(b.t, fk, failed) {
+				good = false
+				continue
+			}
+			if err := s.resolveFK(b, fk); err != nil {
+				errs = append(errs, &Error{Struct: b.t.goName, Field: fk.field, Err: err})
+				good = false
+			}
+		}
+		if good {
+			ok = append(ok, b)
+		} else {
+			failed.add(b)
+		}
+	}
+	return ok, errs
+}
+
+// refersToFailed reports whether fk points at a table of the batch that
+// failed.
+func (s *snapshot) refersToFailed(from *Table, fk *pendingFK, failed *failures) bool {
+	if _, found := s.findTable(from, fk.refSchema, fk.refTable); found {
+		return false
+	}
+	if fk.refSchema != "" {
+		return failed.names[nameKey(fk.refSchema, fk.refTable)]
+	}
+	return failed.names[nameKey(from.Schema, fk.refTable)] || failed.names[nameKey("", fk.refTable)]
+}
+
+// resolveRels resolves the batch's relationships; belongs-to first, as it
+// may add foreign keys that has-many and many-to-many look for.
+func (s *snapshot) resolveRels(batch []*builder, errs []error, failed *failures) ([]*builder, []error) {
+	bad := map[*builder]bool{}
+	for _, kind := range []RelationKind{BelongsTo, HasMany, ManyToMany} {
+		for _, b := range batch {
+			for _, p := range b.rels {
+				if p.rel.Kind != kind {
+					continue
+				}
+				if failed.types[p.target] {
+					bad[b] = true
+					continue
+				}
+				if err := s.resolveRel(b, p); err != nil {
+					errs = append(errs, &Error{Struct: b.t.goName, Field: p.rel.Field, Err: err})
+					bad[b] = true
+				}
+			}
+		}
+	}
+	ok := batch[:0:0]
+	for _, b := range batch {
+		if !bad[b] {
+			ok = append(ok, b)
+		}
+	}
+	return ok, errs
 }
 
 // findTable resolves a referenced table: an explicit schema, else the

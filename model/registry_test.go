@@ -345,3 +345,60 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d tables, want 5", n)
 	}
 }
+
+// Broken models for TestRegisterReportsEverything, each with one problem.
+type badTagModel struct {
+	uno.Model `uno:"table:bad_tag"`
+	ID        int64 `uno:"id,pk,frobnicate"`
+}
+
+type danglingFK struct {
+	uno.Model `uno:"table:dangling"`
+	ID        int64 `uno:"id,pk"`
+	Other     int64 `uno:"other,fk:nowhere"`
+}
+
+type badRelation struct {
+	uno.Model `uno:"table:bad_relation"`
+	ID        int64       `uno:"id,pk"`
+	Items     []Unrelated `uno:",has_many"`
+}
+
+// Unrelated is never registered.
+type Unrelated struct {
+	uno.Model `uno:"table:unrelated"`
+	ID        int64 `uno:"id,pk"`
+}
+
+type pointsAtBadTag struct {
+	uno.Model `uno:"table:points_at_bad"`
+	ID        int64 `uno:"id,pk"`
+	Bad       int64 `uno:"bad,fk:bad_tag"`
+}
+
+// TestRegisterReportsEverything checks that one Register call reports the
+// problem of every model in it, whatever the phase that finds it, without
+// noise about a reference to a model that failed for its own reason, and
+// registers nothing.
+func TestRegisterReportsEverything(t *testing.T) {
+	r := model.NewRegistry()
+	err := r.Register(badTagModel{}, danglingFK{}, badRelation{}, pointsAtBadTag{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{"badTagModel", "danglingFK", "badRelation"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error does not report %s:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "pointsAtBadTag") {
+		t.Errorf("a reference to a model that failed on its own is reported too:\n%s", msg)
+	}
+	if !errors.Is(err, model.ErrBadTag) || !errors.Is(err, model.ErrUnknownReference) {
+		t.Errorf("error does not match every sentinel: %v", err)
+	}
+	if n := len(r.Tables()); n != 0 {
+		t.Errorf("%d tables registered from a failed batch", n)
+	}
+}

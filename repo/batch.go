@@ -35,7 +35,7 @@ func NewBatch() *Batch { return &Batch{} }
 func (b *Batch) Len() int { return len(b.reads) }
 
 // queue adds one statement and the function that reads its result.
-func (b *Batch) queue(db *engine.DB, opts Options, sql string, args []any, read func(pgx.BatchResults) error) {
+func (b *Batch) queue(db *engine.DB, switchRoles bool, ident engine.Identity, sql string, args []any, read func(pgx.BatchResults) error) {
 	if b.err != nil {
 		return
 	}
@@ -45,9 +45,9 @@ func (b *Batch) queue(db *engine.DB, opts Options, sql string, args []any, read 
 		b.err = errors.New("repo: a batch's repositories must share one DB")
 		return
 	}
-	if opts.SwitchRoles {
+	if switchRoles {
 		b.writer = true
-		b.ident = opts.Identity
+		b.ident = ident
 	}
 	b.pb.Queue(sql, args...)
 	b.reads = append(b.reads, read)
@@ -91,10 +91,14 @@ func (r *Repository[T]) QueueCreate(b *Batch, v *T) {
 		return
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(context.Background()), -1); err != nil {
+		b.err = r.errorf("create", err)
+		return
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	mask := r.s.insertMask(row)
 	args := row.AppendArgs(nil, r.s.insertColumns(mask))
-	b.queue(r.s.db, r.s.opts, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, r.s.insertFor(mask), args, func(br pgx.BatchResults) error {
 		return r.errorf("create", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -106,7 +110,7 @@ func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
 		return
 	}
 	if len(pk) != len(r.s.pk) {
-		b.err = r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		b.err = r.errorf("get", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 		return
 	}
 	q := r.s.selectPK
@@ -114,7 +118,7 @@ func (r *Repository[T]) QueueGet(b *Batch, dst *T, pk ...any) {
 		q = r.s.selectPKAll
 	}
 	addrs := r.s.addrs(dst)
-	b.queue(r.s.db, r.s.opts, q, pk, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, q, pk, func(br pgx.BatchResults) error {
 		return r.errorf("get", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }
@@ -129,16 +133,20 @@ func (r *Repository[T]) QueueUpdate(b *Batch, v *T) {
 		return
 	}
 	if r.s.updateAll == "" {
-		b.err = r.errorf("update", fmt.Errorf("no column to update: %w", ErrNotUpdatable))
+		b.err = r.errorf("update", fmt.Errorf("%w: no column to update", ErrNotUpdatable))
 		return
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(context.Background()), -1); err != nil {
+		b.err = r.errorf("update", err)
+		return
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	args := row.AppendArgs(nil, r.s.updateAllArgs)
-	b.queue(r.s.db, r.s.opts, r.s.updateAll, args, func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, r.s.updateAll, args, func(br pgx.BatchResults) error {
 		err := br.QueryRow().Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			err = fmt.Errorf("row missing or %s changed: %w", r.s.version.Name, dberr.ErrConflict)
+			err = fmt.Errorf("%w: row missing or %s changed", dberr.ErrConflict, r.s.version.Name)
 		}
 		return r.errorf("update", r.mapError(err))
 	})
@@ -157,7 +165,7 @@ func (r *Repository[T]) QueueDelete(b *Batch, v *T) {
 	if r.s.table.SoftDelete {
 		q = r.s.deleteSoft
 	}
-	b.queue(r.s.db, r.s.opts, q, row.AppendArgs(nil, r.s.pk), func(br pgx.BatchResults) error {
+	b.queue(r.s.db, r.s.switchRoles, r.s.opts.Identity, q, row.AppendArgs(nil, r.s.pk), func(br pgx.BatchResults) error {
 		return r.errorf("delete", r.mapError(br.QueryRow().Scan(addrs...)))
 	})
 }

@@ -20,6 +20,9 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 	}
 	addrs := r.s.addrsAll(rows)
 	rs := r.s.rowsOf(rows)
+	if err := r.stampTenants(ctx, rs); err != nil {
+		return r.errorf("create", err)
+	}
 	var mask uint64
 	for _, row := range rs {
 		mask |= r.s.insertMask(row)
@@ -106,12 +109,17 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	// Two passes over the rows: the first finds which generated columns
-	// are set, the second (inside COPY) reads the values.
+	// Two passes over the rows: the first fills the tenant and finds which
+	// generated columns are set, the second (inside COPY) reads the values.
 	var some, all uint64
 	all = ^uint64(0)
+	tenant := r.tenantOf(ctx)
 	for i := range rows {
-		m := r.s.insertMask(r.s.row(&rows[i]))
+		row := r.s.row(&rows[i])
+		if err := r.stampTenant(row, tenant, i); err != nil {
+			return 0, r.errorf("copy", err)
+		}
+		m := r.s.insertMask(row)
 		some |= m
 		all &= m
 	}

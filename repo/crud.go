@@ -106,6 +106,9 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 		return r.errorf("create", errNilValue)
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("create", err)
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	mask := r.s.insertMask(row)
 	q := r.s.insertFor(mask)
@@ -134,6 +137,9 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 		return false, r.errorf("create or get", err)
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return false, r.errorf("create or get", err)
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	mask := r.s.insertMask(row)
 	ins := r.s.insertFor(mask)
@@ -179,7 +185,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 				err = db.QueryRow(ctx, sel, keyArgs...).Scan(r.s.addrs(&got)...)
 				if err == nil {
 					if r.s.row(&got).Bool(deleted) {
-						return fmt.Errorf("the row with this %s is deleted: %w", strings.Join(columnNames(c.Columns), ", "), dberr.ErrConflict)
+						return fmt.Errorf("%w: the row with this %s is deleted", dberr.ErrConflict, strings.Join(columnNames(c.Columns), ", "))
 					}
 					*v = got
 				}
@@ -193,7 +199,7 @@ func (r *Repository[T]) CreateOrGet(ctx context.Context, v *T, key ...string) (c
 			// The conflicting row went away between the two statements:
 			// try again.
 		}
-		return fmt.Errorf("the row kept changing: %w", dberr.ErrConflict)
+		return fmt.Errorf("%w: the row kept changing", dberr.ErrConflict)
 	})
 	return created, r.errorf("create or get", err)
 }
@@ -223,7 +229,7 @@ func (r *Repository[T]) uniqueFor(key []string) (*model.Constraint, error) {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("no unique constraint over %q: %w", key, ErrNoUniqueKey)
+	return nil, fmt.Errorf("%w: no unique constraint over %q", ErrNoUniqueKey, key)
 }
 
 func sameColumns(cols []*model.Column, names []string) bool {
@@ -250,7 +256,7 @@ func sameColumns(cols []*model.Column, names []string) bool {
 // WithDeleted view. No row: an error matching dberr.ErrNotFound.
 func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 	if len(pk) != len(r.s.pk) {
-		return nil, r.errorf("get", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return nil, r.errorf("get", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	q := r.s.selectPK
 	if r.withDeleted {
@@ -273,7 +279,7 @@ func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 // matching dberr.ErrNotFound; more than one: dberr.ErrMultipleRows.
 func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 	if len(key) == 0 {
-		return nil, r.errorf("get", fmt.Errorf("no columns: %w", ErrBadKey))
+		return nil, r.errorf("get", fmt.Errorf("%w: no columns", ErrBadKey))
 	}
 	f := Filter{Limit: 2}
 	for _, name := range sortedKeys(key) {
@@ -294,26 +300,19 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		v := new(T)
 		n := 0
-		for rows.Next() {
-			n++
-			if n > 1 {
-				return dberr.ErrMultipleRows
-			}
-			v := new(T)
-			if err := rows.Scan(r.s.addrs(v)...); err != nil {
-				return err
-			}
-			out = v
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanRows(rows, v, r.s.addrs(v), func() bool { n++; return n < 2 }); err != nil {
 			return err
 		}
-		if n == 0 {
+		switch n {
+		case 0:
 			return errNotFound
+		case 1:
+			out = v
+			return nil
 		}
-		return nil
+		return dberr.ErrMultipleRows
 	})
 	if err != nil {
 		return nil, r.errorf("get", err)
@@ -339,6 +338,9 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 		return r.errorf("update", err)
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("update", err)
+	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
@@ -367,9 +369,12 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 		return r.errorf("patch", err)
 	}
 	row := r.s.row(v)
+	if err := r.stampTenant(row, r.tenantOf(ctx), -1); err != nil {
+		return r.errorf("patch", err)
+	}
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	q := r.s.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.opts.SwitchRoles {
+	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
 		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
 	}
@@ -440,7 +445,7 @@ func (r *Repository[T]) updateFor(columns []string) (*updateStmt, error) {
 		q, cols = r.s.updateSQL(set)
 	}
 	if q == "" {
-		return nil, fmt.Errorf("no column to update: %w", ErrNotUpdatable)
+		return nil, fmt.Errorf("%w: no column to update", ErrNotUpdatable)
 	}
 	st := &updateStmt{sql: q, patch: strings.TrimSuffix(q, r.s.returning), args: cols}
 	if cacheable {
@@ -501,7 +506,7 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 // record-status models, without a version check. No row: dberr.ErrNotFound.
 func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 	if len(pk) != len(r.s.pk) {
-		return r.errorf("delete", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return r.errorf("delete", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	q := r.s.deleteHard
 	if r.s.table.SoftDelete {
@@ -519,7 +524,7 @@ func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 // for record-status models. No row: dberr.ErrNotFound.
 func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
 	if len(pk) != len(r.s.pk) {
-		return r.errorf("purge", fmt.Errorf("%d key values for %d primary key columns: %w", len(pk), len(r.s.pk), ErrBadKey))
+		return r.errorf("purge", fmt.Errorf("%w: %d key values for %d primary key columns", ErrBadKey, len(pk), len(r.s.pk)))
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)

@@ -506,7 +506,7 @@ func TestSwitchRoles(t *testing.T) {
 	// The login role can no longer write directly: every write must go
 	// through the writer role.
 	pgtest.Exec(t, e.url, "REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM "+e.cfg.Roles.Login)
-	direct := repoOf[Item](e)
+	direct := repoOf[Item](e, repo.Options{Roles: repo.RolesLogin})
 	if err := direct.Create(ctx, &Item{ID: 1, Name: "x"}); !errors.Is(err, dberr.ErrPermissionDenied) {
 		t.Fatalf("direct write as login: %v", err)
 	}

@@ -34,10 +34,22 @@
 // borrowed connection (engine.DB.WithConn), the method runs on it, so
 // repository calls compose into one unit of work; a method that needs a
 // transaction (MergeCopy, a Merge or CreateMany of several statements, a
-// Batch) begins it on that connection, never on a second one. Otherwise, with
-// Options.SwitchRoles, a method runs in a transaction of its own as the
-// reader role (reads) or the writer role (writes); without it, directly on
-// the pool as the login role, in one round trip.
+// Batch) begins it on that connection, never on a second one.
+//
+// Otherwise the method runs as Options.Roles says. The default, RolesAuto,
+// fits a database set up by uno (uno db create): when the DB logs in as the
+// login role its config names (the default user, <db>_login, which has no
+// rights of its own), each call runs in a transaction of its own as the
+// reader role (reads, read-only) or the writer role (writes), with
+// Options.Identity set for the transaction, so repo.New[Customer](db, reg)
+// just works. RolesLogin is the explicit opt-out for a login that holds
+// the rights itself: calls run directly on the pool, in one round trip. A
+// DB that logs in as any other user gets RolesLogin under RolesAuto.
+//
+// For a tenant model (one with a tenant_id column, model.Tenant), writes
+// fill an empty tenant_id from the identity the call acts for (the
+// transaction's, else Options.Identity) and refuse a struct naming another
+// tenant (ErrTenantMismatch), so row-level security and the row agree.
 //
 // # Errors
 //

@@ -249,18 +249,8 @@ func (r *Repository[T]) Filter(ctx context.Context, f Filter) ([]T, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 		var v T
-		addrs := r.s.addrs(&v)
-		for rows.Next() {
-			var zero T
-			v = zero
-			if err := rows.Scan(addrs...); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		return scanRows(rows, &v, r.s.addrs(&v), func() bool { out = append(out, v); return true })
 	})
 	if err != nil {
 		return nil, r.errorf("filter", err)

@@ -302,7 +302,7 @@ func checkDuplicates(rows []model.Row, key []*model.Column) error {
 		for i, row := range rows {
 			k, _ := row.String(key[0])
 			if prev, ok := seen[k]; ok {
-				return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+				return fmt.Errorf("%w: rows %d and %d", ErrDuplicateInput, prev, i)
 			}
 			seen[k] = i
 		}
@@ -319,7 +319,7 @@ func checkDuplicates(rows []model.Row, key []*model.Column) error {
 			k[j] = val
 		}
 		if prev, ok := seen[k]; ok {
-			return fmt.Errorf("rows %d and %d: %w", prev, i, ErrDuplicateInput)
+			return fmt.Errorf("%w: rows %d and %d", ErrDuplicateInput, prev, i)
 		}
 		seen[k] = i
 	}
@@ -359,6 +359,9 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 	}
 	p, err := r.mergePlan(opts)
 	if err != nil {
+		return res, err
+	}
+	if err := r.stampTenants(ctx, rows); err != nil {
 		return res, err
 	}
 	if err := checkDuplicates(rows, p.key.Columns); err != nil {
@@ -440,7 +443,7 @@ func (r *Repository[T]) readMerge(q pgx.Rows, rows []model.Row, res *MergeResult
 		}
 		switch action {
 		case "d":
-			return fmt.Errorf("row %d: its key belongs to a deleted row: %w", ord, dberr.ErrConflict)
+			return fmt.Errorf("%w: row %d: its key belongs to a deleted row", dberr.ErrConflict, ord)
 		case "n":
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++
@@ -480,6 +483,9 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		return res, r.errorf("merge", err)
 	}
 	addrs := r.s.rowsOf(rows)
+	if err := r.stampTenants(ctx, addrs); err != nil {
+		return res, r.errorf("merge", err)
+	}
 	if err := checkDuplicates(addrs, p.key.Columns); err != nil {
 		return res, r.errorf("merge", err)
 	}

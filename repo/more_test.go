@@ -100,7 +100,7 @@ func TestStreamBoundedMemory(t *testing.T) {
 		t.Fatalf("bad filter: %v", errs)
 	}
 	// Streaming with role switching runs in a read-only transaction.
-	switching := repoOf[Item](e, repo.Options{SwitchRoles: true})
+	switching := repoOf[Item](e, repo.Options{Roles: repo.RolesSwitch})
 	seen = 0
 	for _, err := range switching.Stream(ctx, repo.Filter{Limit: 1000}) {
 		if err != nil {
@@ -227,7 +227,7 @@ func TestBatch(t *testing.T) {
 		t.Fatal("two DBs in one batch")
 	}
 	// With role switching the batch runs as the writer.
-	switching := repoOf[Item](e, repo.Options{SwitchRoles: true})
+	switching := repoOf[Item](e, repo.Options{Roles: repo.RolesSwitch})
 	b = repo.NewBatch()
 	switching.QueueCreate(b, &Item{ID: 10, Name: "s"})
 	if err := b.Send(ctx); err != nil {
@@ -346,7 +346,7 @@ func TestFastPathAndCancellation(t *testing.T) {
 	counter := &queryCounter{}
 	e := newEnvOpts(t, engine.Options{Tracer: counter})
 	ctx := context.Background()
-	items := repoOf[Item](e)
+	items := repoOf[Item](e, repo.Options{Roles: repo.RolesLogin})
 	// Warm the pool so connecting does not count.
 	if _, err := items.Count(ctx, repo.Filter{}); err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ func TestFastPathAndCancellation(t *testing.T) {
 		}
 	}
 	// Identity reaches the role-switching transactions.
-	who := repoOf[Item](e, repo.Options{SwitchRoles: true, Identity: engine.Identity{UserID: "u-42"}})
+	who := repoOf[Item](e, repo.Options{Roles: repo.RolesSwitch, Identity: engine.Identity{UserID: "u-42"}})
 	m, err := who.QueryMaps(ctx, "SELECT current_setting('rls_var.user_id') AS u")
 	if err != nil || m[0]["u"] != "u-42" {
 		t.Fatalf("identity: %v %v", m, err)
@@ -494,7 +494,7 @@ func TestSchemaQualifiedModel(t *testing.T) {
 	pgtest.Exec(t, e.url,
 		`GRANT USAGE ON SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login),
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "sales dept" TO `+quote.Ident(e.cfg.Roles.Login))
-	invoices, err := repo.New[Invoice](e.db, reg)
+	invoices, err := repo.New[Invoice](e.db, reg, repo.Options{Roles: repo.RolesLogin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,15 +37,7 @@ func (r *Repository[T]) Query(ctx context.Context, sql string, args ...any) ([]T
 		for i, o := range ord {
 			dst[i] = addrs[o]
 		}
-		for rows.Next() {
-			var zero T
-			v = zero
-			if err := rows.Scan(dst...); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		return scanRows(rows, &v, dst, func() bool { out = append(out, v); return true })
 	})
 	if err != nil {
 		return nil, r.errorf("query", err)
@@ -72,7 +64,7 @@ func (r *Repository[T]) QueryMaps(ctx context.Context, sql string, args ...any) 
 }
 
 // Exec runs a raw SQL statement with bind parameters as a write (the writer
-// role with SwitchRoles) and returns the number of rows it affected.
+// role when the repository switches roles) and returns the number of rows it affected.
 func (r *Repository[T]) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {

@@ -23,15 +23,52 @@ const (
 	DefaultMaxLimit = 1000
 )
 
+// RoleMode chooses the role a repository call runs as when it is not
+// inside the caller's transaction or connection.
+type RoleMode uint8
+
+const (
+	// RolesAuto, the default, is RolesSwitch when the DB logs in as the
+	// uno login role its configuration names (config.Config.User equals
+	// Roles.Login, the default user): that role has no rights of its own
+	// in a database set up by uno (uno db create), so every call must run
+	// as the reader or the writer. A DB logging in as any other user gets
+	// RolesLogin.
+	RolesAuto RoleMode = iota
+	// RolesSwitch runs each call in a transaction of its own as the reader
+	// role (reads, read-only) or the writer role (writes), uno's SET ROLE
+	// reader/writer, with Options.Identity.
+	RolesSwitch
+	// RolesLogin runs each call directly on the pool as the user the DB
+	// logs in as, in a single round trip with no BEGIN: for a login that
+	// holds the rights itself. Options.Identity is not used.
+	RolesLogin
+)
+
+// String returns "auto", "switch" or "login".
+func (m RoleMode) String() string {
+	switch m {
+	case RolesAuto:
+		return "auto"
+	case RolesSwitch:
+		return "switch"
+	case RolesLogin:
+		return "login"
+	}
+	return "RoleMode(" + strconv.Itoa(int(m)) + ")"
+}
+
 // Options shape a Repository. The zero value is usable.
 type Options struct {
-	// SwitchRoles runs each call that is not inside the caller's
-	// transaction in a transaction of its own as the reader role (reads) or
-	// the writer role (writes), uno's SET ROLE reader/writer. When false,
-	// such a call runs directly on the pool as the login role, in a single
-	// round trip with no BEGIN.
+	// Roles chooses how calls outside the caller's transaction run: as the
+	// reader or writer role (RolesSwitch), as the login user (RolesLogin),
+	// or, by default, whichever fits the DB's login (RolesAuto).
+	Roles RoleMode
+	// SwitchRoles is the old spelling of Roles: RolesSwitch.
+	//
+	// Deprecated: set Roles to RolesSwitch.
 	SwitchRoles bool
-	// Identity is set for the transactions SwitchRoles opens.
+	// Identity is set for the transactions role switching opens.
 	Identity engine.Identity
 	// DefaultLimit is Filter's page size when none is given (0: 25).
 	DefaultLimit int
@@ -60,6 +97,9 @@ type shared[T any] struct {
 	reg   *model.Registry
 	table *model.Table
 	opts  Options
+	// switchRoles is Options.Roles resolved for db: calls outside the
+	// caller's transaction run as the reader or writer role.
+	switchRoles bool
 
 	pk         []*model.Column
 	gen        []*model.Column // generated and insertable: left out of INSERT when zero
@@ -108,6 +148,14 @@ func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repositor
 	if len(opts) == 1 {
 		o = opts[0]
 	}
+	switch {
+	case o.SwitchRoles && o.Roles == RolesLogin:
+		return nil, fmt.Errorf("repo: %s: SwitchRoles and Roles: RolesLogin contradict each other", t.GoName())
+	case o.SwitchRoles:
+		o.Roles = RolesSwitch
+	case o.Roles > RolesLogin:
+		return nil, fmt.Errorf("repo: %s: unknown %v", t.GoName(), o.Roles)
+	}
 	if o.DefaultLimit == 0 {
 		o.DefaultLimit = DefaultLimit
 	}
@@ -120,7 +168,11 @@ func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repositor
 	if t.PrimaryKey == nil || len(t.PrimaryKey.Columns) == 0 {
 		return nil, fmt.Errorf("repo: %s has no primary key", t.GoName())
 	}
-	s := &shared[T]{db: db, reg: reg, table: t, opts: o, pk: t.PrimaryKey.Columns}
+	s := &shared[T]{db: db, reg: reg, table: t, opts: o, pk: t.PrimaryKey.Columns, switchRoles: o.Roles == RolesSwitch}
+	if o.Roles == RolesAuto {
+		cfg := db.Config()
+		s.switchRoles = cfg.User == cfg.Roles.Login
+	}
 	for _, c := range t.Columns {
 		if c.Generated() && c.Insertable() {
 			s.gen = append(s.gen, c)
@@ -384,13 +436,16 @@ func appendParam(b []byte, n int) []byte {
 }
 
 // run runs fn on what ctx carries for the repository's DB (its
-// transaction or connection); otherwise, with SwitchRoles, in a transaction
+// transaction or connection); otherwise, when switching roles, in a transaction
 // of its own as the reader or writer role; otherwise on the pool.
 // The error is classified and mapped to the model.
 func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
 	q := r.s.db.Querier(ctx)
+	if err := connFree(q); err != nil {
+		return err
+	}
 	var err error
-	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.opts.SwitchRoles {
+	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.switchRoles {
 		role := engine.RoleReader
 		if write {
 			role = engine.RoleWriter
@@ -404,9 +459,9 @@ func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context
 }
 
 // inTx runs fn in a transaction: the one ctx carries, or a new one (as the
-// writer role with SwitchRoles).
+// writer role when switching roles).
 func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q engine.Querier) error) error {
-	return r.mapError(inTx(ctx, r.s.db, r.s.opts.SwitchRoles, r.s.opts.Identity, fn))
+	return r.mapError(inTx(ctx, r.s.db, r.s.switchRoles, r.s.opts.Identity, fn))
 }
 
 // inTx runs fn in a transaction of db: the one ctx carries; else one begun
@@ -414,7 +469,11 @@ func (r *Repository[T]) inTx(ctx context.Context, fn func(ctx context.Context, q
 // that connection and no second one is borrowed; else a new one, as the
 // writer role with ident when switchRoles.
 func inTx(ctx context.Context, db *engine.DB, switchRoles bool, ident engine.Identity, fn func(ctx context.Context, q engine.Querier) error) error {
-	switch q := db.Querier(ctx).(type) {
+	q := db.Querier(ctx)
+	if err := connFree(q); err != nil {
+		return err
+	}
+	switch q := q.(type) {
 	case *engine.Tx:
 		return fn(ctx, q)
 	case *engine.Conn:

@@ -22,7 +22,7 @@ import (
 // has no tenant column) and Acme's user Ada, and the customer repository
 // acting for Acme as Ada.
 func (t *tour) tenantsAndUsers() error {
-	tenants, err := repo.New[Tenant](t.db, t.reg, repo.Options{SwitchRoles: true})
+	tenants, err := repo.New[Tenant](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch})
 	if err != nil {
 		return err
 	}
@@ -300,14 +300,14 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 // customer and one with the superuser setting sees them all; it returns
 // how many that is.
 func (t *tour) noTenantAndSuperuser() (int64, error) {
-	nobody, err := repo.New[Customer](t.db, t.reg, repo.Options{SwitchRoles: true})
+	nobody, err := repo.New[Customer](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch})
 	if err != nil {
 		return 0, err
 	}
 	if n, err := nobody.Count(t.ctx, repo.Filter{}); err != nil || n != 0 {
 		return 0, failf("13", "no tenant set: saw %d customers (%v)", n, err)
 	}
-	super, err := repo.New[Customer](t.db, t.reg, repo.Options{SwitchRoles: true, Identity: engine.Identity{Superuser: true}})
+	super, err := repo.New[Customer](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch, Identity: engine.Identity{Superuser: true}})
 	if err != nil {
 		return 0, err
 	}

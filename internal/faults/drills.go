@@ -69,7 +69,7 @@ func insertOnly(r *Run) func(ctx context.Context) error {
 // came back each time.
 func restarts(mode string) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
-		ctx, cancel := context.WithTimeout(ctx, r.Len(9*time.Second, 30*time.Second))
+		ctx, cancel := context.WithTimeout(ctx, r.Len(9*time.Second, 20*time.Second))
 		defer cancel()
 		var (
 			wg    sync.WaitGroup
@@ -104,7 +104,7 @@ func zeroFailed(_ context.Context, _ *Run, res *Result) error {
 
 // terminate ends every backend of the login role every 500 ms.
 func terminate(ctx context.Context, r *Run) error {
-	ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 15*time.Second))
+	ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 10*time.Second))
 	defer cancel()
 	conn, err := r.Suite.admin(ctx)
 	if err != nil {
@@ -136,7 +136,7 @@ func terminate(ctx context.Context, r *Run) error {
 // cut makes the proxy act on 10 % of the COMMITs.
 func cut(act pgproxy.Action) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
-		ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 15*time.Second))
+		ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 10*time.Second))
 		defer cancel()
 		r.Proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
 			if m.IsCommit() && rand.IntN(10) == 0 {
@@ -165,29 +165,26 @@ func exhaustion(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// typedPoolTimeout requires every failure to be one of uno's typed errors
-// (a *dberr.Error with its sentinel), so a caller can tell a pool timeout
-// from its own deadline.
+// typedPoolTimeout requires every failure to be uno's typed pool timeout:
+// dberr.ErrPoolTimeout, still matching context.DeadlineExceeded, so a
+// caller can tell it from its own deadline and still treat it as one.
 func typedPoolTimeout(_ context.Context, r *Run, res *Result) error {
-	untyped, deadline := 0, 0
+	untyped := 0
 	var sample error
 	for _, err := range r.Errs() {
-		if errors.Is(err, context.DeadlineExceeded) {
-			deadline++
-		}
-		var de *dberr.Error
-		if !errors.As(err, &de) || de.Kind == nil {
+		if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			untyped++
 			if sample == nil {
 				sample = err
 			}
 		}
 	}
-	detail := fmt.Sprintf("%d failures, %d match context.DeadlineExceeded, %d untyped", res.Errors+res.Unknown, deadline, untyped)
+	failed := res.Errors + res.Unknown
+	detail := fmt.Sprintf("%d failures, %d of them not dberr.ErrPoolTimeout matching context.DeadlineExceeded", failed, untyped)
 	if sample != nil {
 		detail += fmt.Sprintf(" (e.g. %q)", sample.Error())
 	}
-	res.check("typed pool timeout", untyped == 0 && res.Errors+res.Unknown > 0, detail)
+	res.check("typed pool timeout", untyped == 0 && failed > 0, detail)
 	return nil
 }
 
@@ -315,10 +312,9 @@ func prefixed(p, s string) string {
 // how long after the restart the first call was acknowledged.
 func recovery(ctx context.Context, r *Run) error {
 	wctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { r.Writers(wctx, 16, maxCalls, insertOnly(r)) })
-	defer wg.Wait()
+	defer func() { stop(); wg.Wait() }()
 	if !sleep(ctx, time.Second) {
 		return ctx.Err()
 	}
@@ -337,7 +333,6 @@ func recovery(ctx context.Context, r *Run) error {
 		sleep(ctx, 50*time.Millisecond)
 	}
 	sleep(ctx, 500*time.Millisecond)
-	stop()
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" }
 	if first.IsZero() {
 		r.Note("restart took %s; no call acknowledged within 30 s after it", ms(took))

@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,6 +54,9 @@ func Print(w io.Writer, results []Result) error {
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
+		for _, k := range sortedKeys(r.Samples) {
+			fmt.Fprintf(w, "  e.g. %s: %s\n", k, r.Samples[k])
+		}
 		for _, c := range r.Checks {
 			if c.OK && !r.Held {
 				continue
@@ -64,8 +68,9 @@ func Print(w io.Writer, results []Result) error {
 	return err
 }
 
-// Markdown writes the results as a Markdown table, then the notes and the
-// checks of uno's rows, for docs/RELIABILITY.md.
+// Markdown writes the results as a Markdown table, then one line per row
+// with its notes and the checks it broke (for uno: "all N checks pass"
+// when none), for docs/RELIABILITY.md.
 func Markdown(w io.Writer, results []Result) error {
 	fmt.Fprintln(w, "| drill | client | "+strings.Join(columns, " | ")+" |")
 	fmt.Fprintln(w, "|---|---|"+strings.Repeat("---:|", len(columns)))
@@ -74,18 +79,31 @@ func Markdown(w io.Writer, results []Result) error {
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {
-		fmt.Fprintf(w, "- **%s, %s**: %s", r.Drill, r.Client, strings.Join(r.Notes, "; "))
-		var checks []string
+		line := strings.Join(r.Notes, "; ")
+		var broken []string
 		for _, c := range r.Checks {
-			if r.Held || !c.OK {
-				checks = append(checks, status(r, c)+": "+c.Name)
+			if !c.OK {
+				broken = append(broken, status(r, c)+": "+c.Name)
 			}
 		}
-		if len(checks) > 0 {
-			fmt.Fprintf(w, ". Checks: %s", strings.Join(checks, "; "))
+		switch {
+		case len(broken) > 0:
+			line += prefixed("; ", strings.Join(broken, "; "))
+		case r.Held:
+			line += prefixed("; ", fmt.Sprintf("all %d checks pass", len(r.Checks)))
 		}
-		fmt.Fprintln(w, ".")
+		line = strings.TrimPrefix(line, "; ")
+		fmt.Fprintf(w, "- **%s, %s**: %s.\n", r.Drill, r.Client, line)
 	}
 	_, err := fmt.Fprintln(w)
 	return err
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -26,7 +26,8 @@ const (
 	// message: the server never sees it.
 	CutBefore
 	// CutAfter sends the message, then closes both sides: the server runs it,
-	// the client never sees the reply.
+	// the client never sees the reply (the proxy stops relaying the server's
+	// bytes before it sends the message, so no reply can slip through).
 	CutAfter
 	// Hold keeps the message until the test calls Forward, CutBefore or
 	// CutAfter on the [Held] value received from [Proxy.Held].
@@ -193,15 +194,16 @@ func (p *Proxy) serve() {
 		p.mu.Unlock()
 		p.wg.Add(2)
 		holding := new(sync.WaitGroup)
+		mute := new(atomic.Bool)
 		go func() {
 			defer p.wg.Done()
-			_, _ = io.Copy(client, server)
+			relay(client, server, mute)
 			holding.Wait()
 			p.drop(id)
 		}()
 		go func() {
 			defer p.wg.Done()
-			p.forward(id, client, server, holding)
+			p.forward(id, client, server, holding, mute)
 			p.drop(id)
 		}()
 	}
@@ -217,9 +219,26 @@ func (p *Proxy) drop(id int) {
 	}
 }
 
-// forward copies client messages to the server, asking the rule about each.
-// holding counts the message held, if any, until the test decides.
-func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup) {
+// relay copies the server's bytes to the client until mute is set.
+func relay(client, server net.Conn, mute *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 && !mute.Load() {
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// forward copies client messages to the server, asking the rule about
+// each. holding counts the message held, if any, until the test decides;
+// mute stops the relay of replies before a CutAfter message is sent.
+func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup, mute *atomic.Bool) {
 	// The startup message (and an SSLRequest or GSSENCRequest before it) has
 	// no type byte. The proxy does not speak TLS, so clients use
 	// sslmode=disable (or prefer, which the server then refuses).
@@ -276,6 +295,7 @@ func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup
 			p.cuts.Add(1)
 			return
 		case CutAfter:
+			mute.Store(true)
 			_, _ = server.Write(append(hdr[:], body...))
 			p.cuts.Add(1)
 			return

@@ -96,7 +96,7 @@ func TestStandby(t *testing.T) {
 	// caughtUp waits until the standby replayed the primary's current WAL
 	// position, or reports false when it does not within the wait.
 	caughtUp := func(wait time.Duration) bool {
-		lsn := pgtest.Scalar[string](t, primary.URL("postgres"), "SELECT pg_current_wal_lsn()::text")
+		lsn := pgtest.Scalar[string](t, primary.URL("postgres"), "SELECT pg_current_wal_insert_lsn()::text")
 		deadline := time.Now().Add(wait)
 		for time.Now().Before(deadline) {
 			if pgtest.Scalar[bool](t, standby.URL("postgres"),
@@ -128,9 +128,10 @@ func TestStandby(t *testing.T) {
 	if err := standby.CutReceiver(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The receiver is gone once the primary no longer lists it.
+	// The receiver is gone once neither side lists it.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if pgtest.Scalar[int64](t, primary.URL("postgres"), "SELECT count(*) FROM pg_stat_replication") == 0 {
+		if pgtest.Scalar[int64](t, primary.URL("postgres"), "SELECT count(*) FROM pg_stat_replication") == 0 &&
+			pgtest.Scalar[int64](t, standby.URL("postgres"), "SELECT count(*) FROM pg_stat_wal_receiver") == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -140,7 +141,9 @@ func TestStandby(t *testing.T) {
 	}
 	insert(3)
 	if caughtUp(300*time.Millisecond) || count() != 2 {
-		t.Fatal("standby received WAL with its receiver cut")
+		t.Fatalf("standby received WAL with its receiver cut: %d rows; receiver: %s", count(),
+			pgtest.Scalar[string](t, standby.URL("postgres"),
+				"SELECT coalesce((SELECT status || ' ' || coalesce(conninfo, '') FROM pg_stat_wal_receiver), 'none') || ' / ' || current_setting('primary_conninfo')"))
 	}
 	if err := standby.RestoreReceiver(ctx); err != nil {
 		t.Fatal(err)
