@@ -179,7 +179,7 @@ func (u *Uno) scope(s Scope) (*unoScoped, error) {
 	if v, ok := u.scoped.Load(key); ok {
 		return v.(*unoScoped), nil
 	}
-	opts := repo.Options{SwitchRoles: true, Identity: engine.Identity{UserID: s.UserID, TenantID: s.TenantID}}
+	opts := repo.Options{Roles: repo.RolesSwitch, Identity: engine.Identity{UserID: s.UserID, TenantID: s.TenantID}}
 	items, err := repo.New[UnoScoped](u.db, u.reg, opts)
 	if err != nil {
 		return nil, err

@@ -109,9 +109,12 @@ relationship for every foreign key. Paste it into Markdown inside a
 		},
 		{
 			path: "migrate diff", summary: "print the plan from the live database to the models",
-			help: `Builds the models in a scratch database, compares it with the live database
-and prints the SQL that would bring the database to the models. Objects the
-models do not know are left alone.`,
+			help: `Builds the models in a scratch database (their DDL runs as <db>_admin, as
+migrate up runs it), reads the live database in a read-only transaction and
+prints the SQL that would bring the database to the models. It changes
+nothing on the server. Objects the models do not know, and what the models
+do not declare on their tables (policies, triggers, grants, …), are left
+alone.`,
 			flags: []flagDef{flagURL, flagCheck, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateDiff,
 		},
 		{

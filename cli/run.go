@@ -8,13 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
@@ -248,7 +246,10 @@ func (a *App) demo(ctx context.Context, _ *options, _ []string) error {
 }
 
 // plan computes the plan from the live database to the models, and the
-// reverse plan for a down migration.
+// reverse plan for a down migration, with migrate.PlanLive: the models'
+// DDL runs as <db>_admin in a scratch database (where that role may create
+// schemas, so models with schema: plan as they apply), and the live
+// database is only read, in a read-only transaction.
 func (a *App) plan(ctx context.Context, o *options) (up, down migrate.Plan, err error) {
 	cfg, d, err := a.target(o)
 	if err != nil {
@@ -262,43 +263,8 @@ func (a *App) plan(ctx context.Context, o *options) (up, down migrate.Plan, err 
 	if err != nil {
 		return up, down, err
 	}
-	want, err := migrate.DesiredWith(ctx, cfg, func(ctx context.Context, conn *pgx.Conn) error {
-		if err := emit.Exec(ctx, conn, setup); err != nil {
-			return err
-		}
-		r := emit.Runner{Role: d.Roles.Admin}
-		return r.Exec(ctx, conn, models)
-	})
-	if err != nil {
-		return up, down, err
-	}
-	conn, err := connect(ctx, cfg)
-	if err != nil {
-		return up, down, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	live, err := catalog.Inspect(ctx, conn)
-	if err != nil {
-		return up, down, err
-	}
-	// The migration history is the migrator's, not the models'.
-	live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
-	opts := migrate.Options{Concurrent: o.concurrent}
-	up = migrate.Diff(live, want, opts)
-	// The down plan undoes what the up plan does: it only concerns the
-	// objects the models have (others were left alone by up).
-	touched := *live
-	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return want.Table(t.Schema, t.Name) == nil })
-	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool {
-		return !slices.ContainsFunc(want.Enums, func(w catalog.Enum) bool { return w.Schema == e.Schema && w.Name == e.Name })
-	})
-	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool {
-		return !slices.ContainsFunc(want.Functions, func(w catalog.Function) bool {
-			return w.Schema == f.Schema && w.Name == f.Name && w.Args == f.Args
-		})
-	})
-	down = migrate.Diff(want, &touched, migrate.Options{DropUnknown: true})
-	return up, down, nil
+	return migrate.PlanLive(ctx, migrate.Target{Config: cfg, Setup: setup, Models: models, Role: d.Roles.Admin},
+		migrate.Options{Concurrent: o.concurrent})
 }
 
 func (a *App) migrateDiff(ctx context.Context, o *options, _ []string) error {

@@ -141,7 +141,7 @@ func liveTypes(ctx context.Context, cfg config.Config) ([]emit.Statement, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := pgx.Connect(ctx, cfg.ConnString())
+	conn, err := cfg.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
 	}

@@ -188,7 +188,7 @@ func (t *tour) connect(factory *engine.Factory) error {
 
 // asTenant are the repository options acting for a tenant and a user.
 func asTenant(t Tenant, userID string) repo.Options {
-	return repo.Options{SwitchRoles: true, Identity: engine.Identity{TenantID: string(t.ID), UserID: userID}}
+	return repo.Options{Roles: repo.RolesSwitch, Identity: engine.Identity{TenantID: string(t.ID), UserID: userID}}
 }
 
 // indent prefixes every line written by the CLI inside the demo.

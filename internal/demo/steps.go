@@ -22,7 +22,7 @@ import (
 // has no tenant column) and Acme's user Ada, and the customer repository
 // acting for Acme as Ada.
 func (t *tour) tenantsAndUsers() error {
-	tenants, err := repo.New[Tenant](t.db, t.reg, repo.Options{SwitchRoles: true})
+	tenants, err := repo.New[Tenant](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch})
 	if err != nil {
 		return err
 	}
@@ -281,8 +281,15 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 	if _, err := globexCustomers.Get(t.ctx, t.grace.ID); !errors.Is(err, dberr.ErrNotFound) {
 		return failf("13", "globex read acme's customer: %v", err)
 	}
+	// The repository refuses a row whose tenant is not the transaction's
+	// (ErrTenantMismatch) before any SQL; give the row Globex's tenant so
+	// that row-level security is what hides Acme's row.
 	steal := *t.renamed
 	steal.Name = "stolen"
+	if err := globexCustomers.Update(t.ctx, &steal, "name"); !errors.Is(err, repo.ErrTenantMismatch) {
+		return failf("13", "globex's repository accepted acme's row: %v", err)
+	}
+	steal.TenantID = t.globex.ID
 	if err := globexCustomers.Update(t.ctx, &steal, "name"); !errors.Is(err, dberr.ErrNotFound) {
 		return failf("13", "globex updated acme's customer: %v", err)
 	}
@@ -290,7 +297,7 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 		return failf("13", "globex deleted acme's customer: %v", err)
 	}
 	planted := t.acmeCustomer("Planted", "planted@acme.test") // Globex's session writing into Acme
-	if err := globexCustomers.Create(t.ctx, &planted); !errors.Is(err, dberr.ErrPermissionDenied) {
+	if err := globexCustomers.Create(t.ctx, &planted); !errors.Is(err, repo.ErrTenantMismatch) {
 		return failf("13", "globex inserted a row for acme: %v", err)
 	}
 	return nil
@@ -300,14 +307,14 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 // customer and one with the superuser setting sees them all; it returns
 // how many that is.
 func (t *tour) noTenantAndSuperuser() (int64, error) {
-	nobody, err := repo.New[Customer](t.db, t.reg, repo.Options{SwitchRoles: true})
+	nobody, err := repo.New[Customer](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch})
 	if err != nil {
 		return 0, err
 	}
 	if n, err := nobody.Count(t.ctx, repo.Filter{}); err != nil || n != 0 {
 		return 0, failf("13", "no tenant set: saw %d customers (%v)", n, err)
 	}
-	super, err := repo.New[Customer](t.db, t.reg, repo.Options{SwitchRoles: true, Identity: engine.Identity{Superuser: true}})
+	super, err := repo.New[Customer](t.db, t.reg, repo.Options{Roles: repo.RolesSwitch, Identity: engine.Identity{Superuser: true}})
 	if err != nil {
 		return 0, err
 	}
