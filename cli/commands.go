@@ -19,6 +19,7 @@ type options struct {
 	concurrent  bool
 	check       bool
 	yes         bool
+	takeRights  bool
 }
 
 // flagDef is one flag a command may have.
@@ -39,6 +40,9 @@ var (
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.concurrent, "concurrent", false, "") }}
 	flagCheck = flagDef{"check", "", "exit 3 when the database differs from the models (for CI)",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.check, "check", false, "") }}
+	flagTakeRights = flagDef{"take-rights", "", "on an existing database, also take rights away: make <db>_admin\n" +
+		"the owner of the database and its schemas and revoke PUBLIC's rights",
+		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.takeRights, "take-rights", false, "") }}
 	flagYes = flagDef{"yes", "", "drop without asking; without it, db drop asks on a terminal\n" +
 		"for the database name and refuses (exit 2) when there is no terminal",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.yes, "yes", false, "") }}
@@ -82,8 +86,15 @@ func init() {
 			help: `Creates the roles <db>_login, _reader, _writer, _admin and _base_role, the
 database, its schemas and extensions, uno's functions (generate_ulid(), the
 record-status and audit triggers) and the privileges. Safe to run twice.
-UNO_LOGIN_PASSWORD, when set, is given to <db>_login as its password.`,
-			flags: []flagDef{flagURL}, run: (*App).dbCreate,
+UNO_LOGIN_PASSWORD, when set, is given to <db>_login as its password.
+
+A new database belongs to <db>_admin, and PUBLIC has no rights on it or its
+schemas. On a database that exists already, db create takes no rights
+away unless --take-rights is given: it lists on stderr what it leaves
+alone (the owner of the database and of its schemas, PUBLIC's CONNECT and
+TEMPORARY on it, PUBLIC's rights on the schemas), grants <db>_admin what it
+needs instead, and sets up the rest.`,
+			flags: []flagDef{flagURL, flagTakeRights}, run: (*App).dbCreate,
 		},
 		{
 			path: "db drop", summary: "drop the database and its roles",

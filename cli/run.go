@@ -19,6 +19,7 @@ import (
 	"github.com/uno-db/uno/internal/progress"
 	"github.com/uno-db/uno/migrate"
 	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/quote"
 )
 
 // errNoModels is returned by the commands that need models when the App
@@ -128,6 +129,23 @@ func (a *App) dbCreate(ctx context.Context, o *options, _ []string) error {
 		return err
 	}
 	defer mconn.Close(context.WithoutCancel(ctx))
+	takes, err := rightsToTake(ctx, mconn, cfg, d)
+	if err != nil {
+		return err
+	}
+	if len(takes) > 0 {
+		verb := "took"
+		if !o.takeRights {
+			d.KeepRights = true
+			verb = "left alone"
+			fmt.Fprintf(a.errw(), "database %s exists; db create takes no rights away without --take-rights, so it leaves alone:\n", d.Name)
+		} else {
+			fmt.Fprintf(a.errw(), "database %s exists; --take-rights:\n", d.Name)
+		}
+		for _, t := range takes {
+			fmt.Fprintf(a.errw(), "  %s: %s\n", verb, t)
+		}
+	}
 	if _, err := runner.Run(ctx, mconn, d.ClusterEmitters()...); err != nil {
 		return err
 	}
@@ -143,6 +161,67 @@ func (a *App) dbCreate(ctx context.Context, o *options, _ []string) error {
 	fmt.Fprintf(a.errw(), "database %s ready: roles %s, %s, %s, %s, %s; %d set-up statements\n",
 		d.Name, d.Roles.Login, d.Roles.Reader, d.Roles.Writer, d.Roles.Admin, d.Roles.Base, len(stmts))
 	return nil
+}
+
+// rightsToTake returns, for a database that exists already, what db
+// create would take away from others there: the ownership of the database
+// and of its schemas (public excepted, which uno leaves to the database
+// owner), and PUBLIC's rights on the database and the schemas. Nothing
+// for a new database, or one uno set up before.
+func rightsToTake(ctx context.Context, mconn *pgx.Conn, cfg config.Config, d emit.Database) ([]string, error) {
+	admin := d.Roles.Admin
+	var owner, public string
+	err := mconn.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(datdba)::text,
+		coalesce((SELECT string_agg(privilege_type, ', ' ORDER BY privilege_type)
+			FROM pg_catalog.aclexplode(coalesce(datacl, pg_catalog.acldefault('d', datdba))) WHERE grantee = 0), '')
+		FROM pg_catalog.pg_database WHERE datname = $1`, d.Name).Scan(&owner, &public)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db create: read database %s: %w", d.Name, dberr.Classify(err))
+	}
+	var takes []string
+	if owner != admin {
+		takes = append(takes, fmt.Sprintf("database %s is owned by %s (--take-rights makes %s its owner)",
+			quote.Ident(d.Name), quote.Ident(owner), quote.Ident(admin)))
+	}
+	if public != "" {
+		takes = append(takes, fmt.Sprintf("PUBLIC has %s on database %s (--take-rights revokes it)", public, quote.Ident(d.Name)))
+	}
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	schemas := append([]string{"public"}, d.Schemas...)
+	if d.FunctionSchema != "" {
+		schemas = append(schemas, d.FunctionSchema)
+	}
+	rows, err := conn.Query(ctx, `SELECT nspname::text, pg_catalog.pg_get_userbyid(nspowner)::text,
+		coalesce((SELECT string_agg(privilege_type, ', ' ORDER BY privilege_type)
+			FROM pg_catalog.aclexplode(coalesce(nspacl, pg_catalog.acldefault('n', nspowner))) WHERE grantee = 0), '')
+		FROM pg_catalog.pg_namespace WHERE nspname = ANY($1) ORDER BY nspname`, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("db create: read the schemas of %s: %w", d.Name, dberr.Classify(err))
+	}
+	for rows.Next() {
+		var name, owner, public string
+		if err := rows.Scan(&name, &owner, &public); err != nil {
+			return nil, fmt.Errorf("db create: read the schemas of %s: %w", d.Name, dberr.Classify(err))
+		}
+		if name != "public" && owner != admin {
+			takes = append(takes, fmt.Sprintf("schema %s is owned by %s (--take-rights makes %s its owner)",
+				quote.Ident(name), quote.Ident(owner), quote.Ident(admin)))
+		}
+		if public != "" {
+			takes = append(takes, fmt.Sprintf("PUBLIC has %s on schema %s (--take-rights revokes it)", public, quote.Ident(name)))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db create: read the schemas of %s: %w", d.Name, dberr.Classify(err))
+	}
+	return takes, nil
 }
 
 func (a *App) dbDrop(ctx context.Context, o *options, _ []string) error {

@@ -44,6 +44,14 @@ type Database struct {
 	// settings, which any SQL in the transaction can change. See
 	// docs/SECURITY.md.
 	SignedIdentity bool
+	// KeepRights leaves alone the rights others hold on a database that
+	// exists already: [CreateDatabase] neither changes its owner nor
+	// revokes PUBLIC's rights on it (it grants the admin role CREATE,
+	// CONNECT and TEMPORARY on it instead), [CreateSchemas] changes no
+	// existing schema's owner and [Privileges] revokes nothing from PUBLIC
+	// on the schemas. `uno db create` sets it for an existing database
+	// unless it is told to take those rights (--take-rights).
+	KeepRights bool
 }
 
 // Options returns the options the model-level emitters need to work with
@@ -366,31 +374,39 @@ func AdoptRoles(d Database) Emitter {
 // database exists, and run outside a transaction), makes the admin role
 // its owner, revokes every right of PUBLIC on it, lets the login role
 // and the admin login connect and the writer role create temporary tables (the staging tables
-// of bulk merges).
+// of bulk merges). With [Database.KeepRights] an existing database keeps
+// its owner and PUBLIC's rights, and the admin role is granted CREATE,
+// CONNECT and TEMPORARY on it.
 func CreateDatabase(d Database) Emitter {
 	return dbEmitter(EmitterDatabase, d, func(d Database) []Statement {
 		db, admin := quote.Ident(d.Name), quote.Ident(d.Roles.Admin)
-		return []Statement{
+		out := []Statement{
 			{Name: d.Name, Kind: KindDatabase, SQL: "CREATE DATABASE " + db + " OWNER " + admin, NoTx: true,
 				SkipIf: "SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = " + literal(d.Name) + ")"},
-			{Name: d.Name, Kind: KindDatabase, SQL: "ALTER DATABASE " + db + " OWNER TO " + admin},
-			{Name: d.Name, Kind: KindGrant, SQL: "REVOKE ALL ON DATABASE " + db + " FROM PUBLIC"},
-			{Name: d.Name, Kind: KindGrant, SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Login) + ", " + quote.Ident(d.AdminLogin)},
-			{Name: d.Name, Kind: KindGrant, SQL: "GRANT TEMPORARY ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Writer)},
 		}
+		if d.KeepRights {
+			out = append(out, Statement{Name: d.Name, Kind: KindGrant, SQL: "GRANT CREATE, CONNECT, TEMPORARY ON DATABASE " + db + " TO " + admin})
+		} else {
+			out = append(out, Statement{Name: d.Name, Kind: KindDatabase, SQL: "ALTER DATABASE " + db + " OWNER TO " + admin},
+				Statement{Name: d.Name, Kind: KindGrant, SQL: "REVOKE ALL ON DATABASE " + db + " FROM PUBLIC"})
+		}
+		return append(out,
+			Statement{Name: d.Name, Kind: KindGrant, SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Login) + ", " + quote.Ident(d.AdminLogin)},
+			Statement{Name: d.Name, Kind: KindGrant, SQL: "GRANT TEMPORARY ON DATABASE " + db + " TO " + quote.Ident(d.Roles.Writer)})
 	})
 }
 
 // CreateSchemas emits CREATE SCHEMA IF NOT EXISTS … AUTHORIZATION <admin>
 // for the application's schemas, and makes the admin role the owner of
-// each but public (owned by the database owner, the admin role).
+// each but public (owned by the database owner, the admin role); with
+// [Database.KeepRights] an existing schema keeps its owner.
 func CreateSchemas(d Database) Emitter {
 	return dbEmitter(EmitterSchemas, d, func(d Database) []Statement {
 		var out []Statement
 		admin := quote.Ident(d.Roles.Admin)
 		for _, s := range d.Schemas {
 			out = append(out, Statement{Name: s, Kind: KindSchema, SQL: "CREATE SCHEMA IF NOT EXISTS " + quote.Ident(s) + " AUTHORIZATION " + admin})
-			if s != "public" {
+			if s != "public" && !d.KeepRights {
 				out = append(out, Statement{Name: s, Kind: KindSchema, SQL: "ALTER SCHEMA " + quote.Ident(s) + " OWNER TO " + admin})
 			}
 		}
@@ -418,7 +434,8 @@ func CreateExtensions(d Database) Emitter {
 // tables the admin role creates later are readable by the reader and
 // writable by the writer (default privileges); and each role's
 // search_path in the database is public followed by the application's
-// other schemas.
+// other schemas. With [Database.KeepRights] PUBLIC keeps its rights on
+// the schemas.
 func Privileges(d Database) Emitter {
 	return dbEmitter(EmitterPrivileges, d, func(d Database) []Statement {
 		r := d.Roles
@@ -427,7 +444,9 @@ func Privileges(d Database) Emitter {
 		grant := func(name, sql string) { out = append(out, Statement{Name: name, Kind: KindGrant, SQL: sql}) }
 		for _, s := range d.Schemas {
 			qs := quote.Ident(s)
-			grant(s, "REVOKE ALL ON SCHEMA "+qs+" FROM PUBLIC")
+			if !d.KeepRights {
+				grant(s, "REVOKE ALL ON SCHEMA "+qs+" FROM PUBLIC")
+			}
 			grant(s, "GRANT USAGE ON SCHEMA "+qs+" TO "+base)
 			grant(s, "GRANT USAGE, CREATE ON SCHEMA "+qs+" TO "+admin)
 			grant(s, "ALTER DEFAULT PRIVILEGES FOR ROLE "+admin+" IN SCHEMA "+qs+" GRANT SELECT ON TABLES TO "+quote.Ident(r.Reader))

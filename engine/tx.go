@@ -408,9 +408,6 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 			return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 		}
 	}
-	if tx.conn.IsClosed() {
-		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
-	}
 	results, err := tx.conn.PgConn().Exec(ctx, tx.commitStatement(db.guardSQL(tx.conn))).ReadAll()
 	results = tx.noteCommitPosition(ctx, results)
 	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"

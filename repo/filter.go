@@ -268,7 +268,7 @@ func (r *Repository[T]) Count(ctx context.Context, f Filter) (int64, error) {
 	if err != nil {
 		return 0, r.errorf("count", err)
 	}
-	q := "SELECT count(*) FROM " + r.s.table.QuotedName + string(where)
+	q := "SELECT count(*) FROM " + r.s.table.QualifiedName + string(where)
 	var n int64
 	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(&n)
@@ -523,7 +523,7 @@ func appendCond(b []byte, args []any, c *model.Column, k kind, lookup string, co
 			// The type without its modifier: a cast to VARCHAR(12)
 			// would cut a longer value to one that matches.
 			b = append(b, "::"...)
-			b = append(b, castType(c.SQLType)...)
+			b = append(b, paramType(c)...)
 			b = append(b, "[])"...)
 		}
 		if lookup == LookupNotIn {

@@ -75,7 +75,7 @@ func TestReadTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	items := repoOf[Item](e, repo.Options{ReadTimeout: 100 * time.Millisecond})
+	items := repoOf[Item](e, repo.Options{ReadTimeout: 2 * time.Second})
 	if err := items.Create(ctx, &Item{ID: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -266,7 +266,7 @@ func (s *shared[T]) build() {
 	b = appendColumns(b[:0], t.Columns, "")
 	s.selectList = string(b)
 	s.returning = " RETURNING " + s.selectList
-	s.selectFrom = "SELECT " + s.selectList + " FROM " + t.QuotedName
+	s.selectFrom = "SELECT " + s.selectList + " FROM " + t.QualifiedName
 
 	s.insertZero = s.insertSQL(0)
 	s.insertCache.Store(0, s.insertZero)
@@ -277,7 +277,7 @@ func (s *shared[T]) build() {
 	if t.SoftDelete {
 		s.selectPK += " AND NOT " + t.DeletedColumn.QuotedName
 	}
-	s.existsPK = "SELECT EXISTS (SELECT 1 FROM " + t.QuotedName + " WHERE " + string(pkWhere) + ")"
+	s.existsPK = "SELECT EXISTS (SELECT 1 FROM " + t.QualifiedName + " WHERE " + string(pkWhere) + ")"
 
 	var set []*model.Column
 	for _, c := range t.Columns {
@@ -288,11 +288,11 @@ func (s *shared[T]) build() {
 	}
 	s.updateAll, s.updateAllArgs = s.updateSQL(set)
 
-	s.deleteHard = "DELETE FROM " + t.QuotedName + " WHERE " + string(pkWhere) + s.returning
+	s.deleteHard = "DELETE FROM " + t.QualifiedName + " WHERE " + string(pkWhere) + s.returning
 	if t.SoftDelete {
 		b = b[:0]
 		b = append(b, "UPDATE "...)
-		b = append(b, t.QuotedName...)
+		b = append(b, t.QualifiedName...)
 		b = append(b, " SET "...)
 		b = append(b, t.DeletedColumn.QuotedName...)
 		b = append(b, " = true"...)
@@ -316,7 +316,7 @@ func (s *shared[T]) insertSQL(mask uint64) string {
 	cols := s.insertColumns(mask)
 	b := make([]byte, 0, 64+32*len(cols))
 	b = append(b, "INSERT INTO "...)
-	b = append(b, s.table.QuotedName...)
+	b = append(b, s.table.QualifiedName...)
 	if len(cols) == 0 {
 		b = append(b, " DEFAULT VALUES"...)
 	} else {
@@ -367,7 +367,7 @@ func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 	}
 	b := make([]byte, 0, 128+32*len(set))
 	b = append(b, "UPDATE "...)
-	b = append(b, t.QuotedName...)
+	b = append(b, t.QualifiedName...)
 	b = append(b, " SET "...)
 	var args []*model.Column
 	n := 1

@@ -163,3 +163,15 @@ func varcharWidth(sqlType string) int {
 	}
 	return 0
 }
+
+// paramType is castType for column c, with an enum type always
+// schema-qualified, so no temporary type can shadow it.
+func paramType(c *model.Column) string {
+	if c.Enum != nil {
+		if strings.HasSuffix(c.SQLType, "[]") {
+			return c.Enum.QualifiedName + "[]"
+		}
+		return c.Enum.QualifiedName
+	}
+	return castType(c.SQLType)
+}

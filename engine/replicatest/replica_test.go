@@ -241,6 +241,42 @@ func TestOneReplica(t *testing.T) {
 	t.Run("TokenTravels", func(t *testing.T) { e.t = t; testTokenTravels(t, e) })
 	t.Run("IdentityOnReplica", func(t *testing.T) { e.t = t; testIdentityOnReplica(t, e) })
 	t.Run("RefusedBeforeSending", func(t *testing.T) { e.t = t; testRefusedBeforeSending(t, e) })
+	t.Run("Sessions", func(t *testing.T) { e.t = t; testSessions(t, e) })
+}
+
+// testSessions commits with a session and reads with another: the token
+// rises with Session.Commit, and a read-only session with read-your-writes
+// runs on the replica and sees the write.
+func testSessions(t *testing.T, e *env) {
+	ctx := engine.TrackWrites(context.Background())
+	before := engine.TokenFromContext(ctx)
+	w, err := e.db.Begin(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: engine.Identity{TenantID: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Tx().Exec(ctx, "INSERT INTO item (id, name) VALUES (500, 'session')"); err != nil {
+		w.Rollback(ctx)
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !engine.TokenFromContext(ctx).After(before) {
+		t.Fatalf("Session.Commit left the token at %v", engine.TokenFromContext(ctx))
+	}
+	r, err := e.db.Begin(ctx, engine.TxOptions{ReadOnly: true, Consistency: engine.ReadYourWrites, Role: engine.RoleReader,
+		Identity: engine.Identity{TenantID: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Rollback(ctx)
+	var rec, found bool
+	if err := r.Tx().QueryRow(ctx, "SELECT pg_is_in_recovery(), EXISTS (SELECT 1 FROM item WHERE id = 500)").Scan(&rec, &found); err != nil {
+		t.Fatal(err)
+	}
+	if !rec || !found {
+		t.Errorf("read-only session: on replica %v, found %v", rec, found)
+	}
 }
 
 // testTokenTravels serializes the token, as a web service would in a
