@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"slices"
 	"strings"
 	"sync"
@@ -374,7 +373,7 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	}
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	q := r.s.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.switchRoles {
+	if r.s.db.IsPool(q) && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
 		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
@@ -514,7 +513,7 @@ func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx conte
 		return err
 	}
 	var err error
-	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.switchRoles {
+	if r.s.db.IsPool(q) && r.s.switchRoles {
 		role := engine.RoleReader
 		if write {
 			role = engine.RoleWriter
