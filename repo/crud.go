@@ -263,7 +263,9 @@ func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)
-	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	// No read deadline: a primary-key lookup is one index probe, and the
+	// deadline would cost every Get a context and a watcher goroutine.
+	err := r.runOn(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
 	if err != nil {

@@ -90,8 +90,9 @@ type Options struct {
 	// no limit). Independently, a value longer than a VARCHAR(n) column's
 	// n is refused, as it cannot match.
 	MaxTextValue int
-	// ReadTimeout bounds each read (Get, GetBy, Filter, Count, Query,
-	// QueryMaps, Load; not Stream, which lasts as long as its loop): the read's context gets this deadline unless
+	// ReadTimeout bounds each read whose cost the input decides (GetBy,
+	// Filter, Count, Query, QueryMaps, Load; not Get, one primary-key
+	// probe, nor Stream, which lasts as long as its loop): the read's context gets this deadline unless
 	// it has an earlier one, and pgx then cancels the statement on the
 	// server (0: 30s; negative: no bound). The error matches
 	// ErrReadTimeout and context.DeadlineExceeded.
