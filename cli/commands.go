@@ -20,6 +20,9 @@ type options struct {
 	check       bool
 	yes         bool
 	takeRights  bool
+	schema      string
+	pkg         string
+	out         string
 }
 
 // flagDef is one flag a command may have.
@@ -43,6 +46,12 @@ var (
 	flagTakeRights = flagDef{"take-rights", "", "on an existing database, also take rights away: make <db>_admin\n" +
 		"the owner of the database and its schemas and revoke PUBLIC's rights",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.takeRights, "take-rights", false, "") }}
+	flagSchema = flagDef{"schema", "NAME", "read this schema only (default: every schema)",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.schema, "schema", "", "") }}
+	flagPackage = flagDef{"package", "NAME", `the Go package name (default "models")`,
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.pkg, "package", "", "") }}
+	flagOut = flagDef{"out", "FILE", "write the Go file there (default: stdout)",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.out, "out", "", "") }}
 	flagYes = flagDef{"yes", "", "drop without asking; without it, db drop asks on a terminal\n" +
 		"for the database name and refuses (exit 2) when there is no terminal",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.yes, "yes", false, "") }}
@@ -64,6 +73,7 @@ type command struct {
 var groups = []struct{ name, summary string }{
 	{"db", "create or drop the application's database and roles"},
 	{"migrate", "plan, write, apply and revert migrations"},
+	{"models", "write Go models from a live schema"},
 }
 
 func isGroup(word string) bool {
@@ -157,6 +167,30 @@ an advisory lock. It refuses when an applied migration was edited.`,
 (applied, pending, modified, missing). Exit 3 when an applied migration was
 edited.`,
 			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateStatus,
+		},
+		{
+			path: "migrate baseline", args: "[VERSION]", maxArgs: 1,
+			summary: "record an existing database as the starting point, running nothing",
+			help: `Adopts an existing database: records the migrations of the directory up to
+VERSION (default: all) as applied, without running them. When the directory
+holds no migrations yet, it first writes NNNN_baseline.up.sql from the live
+database (its schemas, tables, enums and functions, to build new
+environments; views, domains and composite types are not in it) with an
+empty down file, and records that. It refuses when an applied migration was
+edited or is partly applied (exit 3).`,
+			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateBaseline,
+		},
+		{
+			path: "models generate", args: "[TABLE…]", maxArgs: 1 << 16,
+			summary: "write Go model structs with uno tags from the live database",
+			help: `Reads the live database (in a read-only transaction) and writes Go model
+structs with uno tags for its tables, or for the TABLEs given (as
+schema.table, or table for public), and Models() returning them all: build
+your command with cli.App{Models: models.Models()}. A migrate diff right
+after generating is empty. What the tags cannot say (triggers, policies,
+exclusion constraints, expression indexes, serial defaults, …) is left to
+the database and listed on stderr; plans leave it alone.`,
+			flags: []flagDef{flagURL, flagSchema, flagPackage, flagOut}, run: (*App).modelsGenerate,
 		},
 		{
 			path: "demo", summary: "run the demo on DATABASE_URL or a throwaway PostgreSQL",

@@ -8,16 +8,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/internal/progress"
 	"github.com/uno-db/uno/migrate"
+	"github.com/uno-db/uno/migrate/gogen"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/quote"
 )
@@ -561,5 +564,92 @@ func (a *App) migrateStatus(ctx context.Context, o *options, _ []string) error {
 	if modified {
 		return fmt.Errorf("%w: an applied migration was edited", migrate.ErrModified)
 	}
+	return nil
+}
+
+func (a *App) migrateBaseline(ctx context.Context, o *options, args []string) error {
+	var version int64
+	if len(args) == 1 {
+		v, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || v < 1 {
+			return &usageError{msg: fmt.Sprintf("migrate baseline: VERSION must be a positive number, not %q", args[0])}
+		}
+		version = v
+	}
+	if err := checkDir(o.dir, true); err != nil {
+		return err
+	}
+	migs, err := migrate.ReadDir(os.DirFS(o.dir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dirError(o.dir, err)
+	}
+	if len(migs) == 0 {
+		if version > 0 {
+			return fmt.Errorf("migrate baseline: no migration %d in %s: the directory is empty", version, displayDir(o.dir))
+		}
+		cfg, _, err := a.target(o)
+		if err != nil {
+			return err
+		}
+		live, err := migrate.InspectLive(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
+		path, err := migrate.WriteNext(o.dir, "baseline", migrate.BaselinePlan(live), migrate.Plan{})
+		if err != nil {
+			return dirError(o.dir, err)
+		}
+		fmt.Fprintf(a.errw(), "wrote %s from the live database (no down file)\n", path)
+	}
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	if version > 0 && !slices.ContainsFunc(migs, func(mg migrate.Migration) bool { return mg.Version == version }) {
+		return fmt.Errorf("migrate baseline: no migration %d in %s", version, displayDir(o.dir))
+	}
+	done, err := m.Baseline(ctx, migs, version)
+	if err != nil {
+		return err
+	}
+	for _, mg := range done {
+		fmt.Fprintf(a.errw(), "recorded %04d_%s as applied (nothing run)\n", mg.Version, mg.Name)
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(a.errw(), "nothing to record: those migrations are applied")
+	}
+	return nil
+}
+
+func (a *App) modelsGenerate(ctx context.Context, o *options, args []string) error {
+	cfg, _, err := a.target(o)
+	if err != nil {
+		return err
+	}
+	var schemas []string
+	if o.schema != "" {
+		schemas = []string{o.schema}
+	}
+	live, err := migrate.InspectLive(ctx, cfg, schemas...)
+	if err != nil {
+		return err
+	}
+	live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
+	res, err := gogen.Generate(live, gogen.Options{Package: o.pkg, Tables: args})
+	if err != nil {
+		return fmt.Errorf("models generate: %w", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(a.errw(), "unmanaged:", w)
+	}
+	if o.out == "" {
+		_, err := a.out().Write(res.Source)
+		return err
+	}
+	if err := os.WriteFile(o.out, res.Source, 0o644); err != nil {
+		return fmt.Errorf("models generate: %w", err)
+	}
+	fmt.Fprintf(a.errw(), "wrote %s\n", o.out)
 	return nil
 }
