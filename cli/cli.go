@@ -263,7 +263,7 @@ func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []
 	if cmd.needsModels && !a.hasModels() {
 		return fmt.Errorf("%s: %w", cmd.path, errNoModels)
 	}
-	err := cmd.run(a, ctx, &o, positional)
+	err := sessionHint(cmd.run(a, ctx, &o, positional))
 	var usage *usageError
 	if errors.As(err, &usage) && usage.cmd == nil && usage.group == "" {
 		usage.cmd = cmd

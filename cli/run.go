@@ -74,6 +74,39 @@ func (a *App) target(o *options) (config.Config, emit.Database, error) {
 	return cfg, d, nil
 }
 
+// direct returns the direct connection of --direct-url, else
+// DIRECT_DATABASE_URL, for the migrate commands when cfg goes through
+// PgBouncer; nil when neither is given. It must name cfg's database.
+func (a *App) direct(o *options, cfg config.Config) (*config.Config, error) {
+	raw, from := o.directURL, "--direct-url"
+	if raw == "" {
+		raw, from = os.Getenv("DIRECT_DATABASE_URL"), "DIRECT_DATABASE_URL"
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	d, err := config.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	if d.Database != cfg.Database {
+		return nil, &usageError{msg: fmt.Sprintf("%s names database %q, not %q", from, d.Database, cfg.Database)}
+	}
+	if d.Pooler == config.PoolerPgBouncer {
+		return nil, &usageError{msg: from + " goes through PgBouncer (pooler=pgbouncer): give the server's own address"}
+	}
+	return &d, nil
+}
+
+// sessionHint adds the CLI's way out to an error for a migrator behind
+// PgBouncer.
+func sessionHint(err error) error {
+	if errors.Is(err, migrate.ErrNeedsSession) {
+		return fmt.Errorf("%w (give --direct-url or DIRECT_DATABASE_URL)", err)
+	}
+	return err
+}
+
 // registry returns the App's models.
 func (a *App) registry() (*model.Registry, error) {
 	if a.Registry != nil {
@@ -345,6 +378,14 @@ func (a *App) plan(ctx context.Context, o *options) (up, down migrate.Plan, err 
 	if err != nil {
 		return up, down, err
 	}
+	// The scratch database is made and read on the server itself.
+	direct, err := a.direct(o, cfg)
+	if err != nil {
+		return up, down, err
+	}
+	if direct != nil {
+		cfg = *direct
+	}
 	return migrate.PlanLive(ctx, migrate.Target{Config: cfg, Setup: setup, Models: models, Role: d.Roles.Admin},
 		migrate.Options{Concurrent: o.concurrent})
 }
@@ -464,7 +505,11 @@ func (a *App) migrator(o *options) (*migrate.Migrator, []migrate.Migration, erro
 	if err != nil {
 		return nil, nil, dirError(o.dir, err)
 	}
-	return &migrate.Migrator{Config: cfg, Role: d.Roles.Admin}, migs, nil
+	direct, err := a.direct(o, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &migrate.Migrator{Config: cfg, Direct: direct, Role: d.Roles.Admin}, migs, nil
 }
 
 // count parses the optional N of migrate up and down.
