@@ -84,6 +84,9 @@ type Constraint struct {
 type Index struct {
 	Name string
 	Def  string // pg_get_indexdef: a complete CREATE INDEX statement
+	// Invalid marks an index a failed CREATE INDEX CONCURRENTLY left
+	// behind: it is not used and not maintained as a key.
+	Invalid bool
 }
 
 // Trigger is a user trigger.
@@ -317,17 +320,22 @@ func inspectTables(ctx context.Context, q Querier, db *Database) error {
 		Rel       uint32
 		Name, Def string
 	}
-	idxs, err := collect(ctx, q, `SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid)
+	type ixRow struct {
+		Rel       uint32
+		Name, Def string
+		Invalid   bool
+	}
+	idxs, err := collect(ctx, q, `SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid), NOT i.indisvalid
 		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 		WHERE i.indrelid = ANY($1)
 		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))
-		ORDER BY i.indrelid, ic.relname`, pgx.RowToStructByPos[idxRow], oids)
+		ORDER BY i.indrelid, ic.relname`, pgx.RowToStructByPos[ixRow], oids)
 	if err != nil {
 		return fmt.Errorf("catalog: indexes: %w", err)
 	}
 	for _, r := range idxs {
 		t := byOID[r.Rel]
-		t.Indexes = append(t.Indexes, Index{Name: r.Name, Def: r.Def})
+		t.Indexes = append(t.Indexes, Index{Name: r.Name, Def: r.Def, Invalid: r.Invalid})
 	}
 
 	trgs, err := collect(ctx, q, `SELECT tgrelid, tgname, pg_get_triggerdef(oid)
@@ -447,7 +455,11 @@ func (d *Database) String() string {
 			fmt.Fprintf(&b, "  constraint %s %s %s\n", c.Name, c.Type, c.Def)
 		}
 		for _, i := range t.Indexes {
-			fmt.Fprintf(&b, "  index %s %s\n", i.Name, i.Def)
+			invalid := ""
+			if i.Invalid {
+				invalid = " (invalid)"
+			}
+			fmt.Fprintf(&b, "  index %s %s%s\n", i.Name, i.Def, invalid)
 		}
 		for _, tr := range t.Triggers {
 			fmt.Fprintf(&b, "  trigger %s %s\n", tr.Name, tr.Def)

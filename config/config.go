@@ -18,6 +18,11 @@ import (
 
 // Secret is a string that never prints: fmt, slog and encoding/json all show
 // it as "********" (or "" when empty). Use [Secret.Reveal] to read it.
+//
+// fmt cannot call these methods on a value in an unexported struct field
+// (it prints such fields raw): a type that keeps a Secret or a [Config] in
+// an unexported field must redact itself with String, Format and LogValue
+// methods of its own.
 type Secret string
 
 const redacted = "********"
@@ -184,9 +189,10 @@ type Config struct {
 	// others are applied per transaction (see [Config.TxSettings]).
 	Pooler string
 
-	Roles Roles // default DefaultRoles(Database)
-	Pool  Pool
-	Retry Retry
+	Roles    Roles // default DefaultRoles(Database)
+	Pool     Pool
+	Retry    Retry
+	Replicas Replicas // read replicas beside the primary; see replicas.go
 
 	pg          *pgx.ConnConfig // pgx's parse; never changed afterwards, so copies may share it
 	src         [32]byte        // fingerprint of the parsed settings, for Equal
@@ -299,6 +305,7 @@ func (c Config) WithDefaults() Config {
 	if c.Retry.ResolveBudget == 0 {
 		c.Retry.ResolveBudget = 10 * time.Second
 	}
+	c.Replicas = c.Replicas.withDefaults()
 	return c
 }
 
@@ -443,7 +450,7 @@ func (c Config) Validate() error {
 			return fieldErr("RuntimeParams", "simple_protocol interpolates values on the client; uno refuses it")
 		}
 	}
-	return nil
+	return c.Replicas.validate()
 }
 
 // Key identifies the pool a Config selects: server, database and login

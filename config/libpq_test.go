@@ -501,3 +501,27 @@ func TestKeywordsLikeLibpq(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactedInsideStructs: a Config in an exported field of another
+// value is still redacted by fmt, slog and encoding/json.
+func TestRedactedInsideStructs(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("host=h dbname=d sslmode=disable password=" + kw(hostilePW))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type holder struct {
+		Name   string
+		Config config.Config
+		Ptr    *config.Config
+	}
+	h := holder{Name: "x", Config: c, Ptr: &c}
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("h", "holder", h, "ptr", &h)
+	slog.New(slog.NewTextHandler(&out, nil)).Info("h", "holder", h, "cfg", &c)
+	js, _ := json.Marshal(h)
+	fmt.Fprintf(&out, "%v %+v %#v %s %v %+v", h, h, h, js, &h, []config.Config{c})
+	if strings.Contains(out.String(), hostilePW) || strings.Contains(out.String(), "Zq'9") {
+		t.Fatalf("password shown:\n%s", out.String())
+	}
+}

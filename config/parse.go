@@ -104,6 +104,7 @@ var unoKeys = map[string]bool{
 	"pool_max_conn_idle_time": true, "pool_health_check_period": true, "pool_acquire_timeout": true,
 	"retry_max_attempts": true, "login_role": true, "reader_role": true, "writer_role": true,
 	"admin_role": true, "base_role": true,
+	"replicas": true, "replica_weights": true, "replica_max_lag": true, "replica_wait_budget": true, "replica_check_period": true,
 }
 
 // unsupportedKeys are libpq keys pgx does not implement; sending them to
@@ -737,6 +738,8 @@ func (c *Config) setUno(s setting) error {
 		c.Roles.Admin = val
 	case "base_role":
 		c.Roles.Base = val
+	case "replicas", "replica_weights", "replica_max_lag", "replica_wait_budget", "replica_check_period":
+		return c.setReplicaKey(s.key, val, s.from)
 	}
 	return nil
 }

@@ -155,7 +155,17 @@ END`
 //     uno_user_audit() and uno_history() (SECURITY DEFINER with a pinned
 //     search_path), which the model-level emitters attach to tables;
 //   - uno_rls_audit(): the row-level security audit, which anyone may run
-//     (see [AuditRLS]).
+//     (see [AuditRLS]);
+//   - the signed identity's table uno_identity_secret and functions
+//     uno_sign_in, uno_identity, uno_tenant_id, uno_user_id and
+//     uno_is_superuser (SECURITY DEFINER; EXECUTE for the login and base
+//     roles), created in both modes (see docs/SECURITY.md).
+//
+// With Database.SignedIdentity the user-audit and history triggers take
+// the user from uno_user_id() instead of rls_var.user_id, and
+// uno_rls_audit checks that tenant policies use uno_tenant_id(). set_role
+// cannot switch the application's login role to admin: it is not a
+// member.
 //
 // Every function is CREATE OR REPLACE; EXECUTE is revoked from PUBLIC
 // except on uno_rls_audit.
@@ -225,7 +235,7 @@ func userSource(d Database) string {
 // tenant policies must use uno_tenant_id() and read no setting, and the
 // identity secret must be readable by no application role.
 func rlsAuditBodyFor(d Database) string {
-	body := rlsAuditBody(d.Roles)
+	body := rlsAuditBody(d.Roles, d.AdminLogin)
 	if !d.SignedIdentity {
 		return body
 	}
@@ -257,9 +267,9 @@ END`
 // tenant_id column) lacking ENABLE or FORCE ROW LEVEL SECURITY or having a
 // permissive policy that does not read rls_var.tenant_id, relations owned
 // by the login role, and uno roles that bypass row-level security.
-func rlsAuditBody(r config.Roles) string {
+func rlsAuditBody(r config.Roles, adminLogin string) string {
 	var roles strings.Builder
-	for i, n := range []string{r.Login, r.Reader, r.Writer, r.Admin, r.Base} {
+	for i, n := range []string{r.Login, adminLogin, r.Reader, r.Writer, r.Admin, r.Base} {
 		if i > 0 {
 			roles.WriteString(", ")
 		}

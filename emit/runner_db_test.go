@@ -250,6 +250,15 @@ func TestEmitterGolden(t *testing.T) {
 		"model_label_audit":   emit.UserAudit(label, o),
 		"model_note_table":    emit.NewTableEmitter(note),
 	}
+	// The signed identity mode.
+	sd := d
+	sd.SignedIdentity = true
+	so := sd.Options()
+	cases["db_functions_signed"] = emit.Functions(sd)
+	cases["model_tenant_rls_signed"] = emit.TenantRLS(note, so)
+	cases["model_history_signed"] = emit.History(note, so)
+	cases["db_identity_secret"] = emit.IdentitySecret(sd, []byte("s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"))
+	cases["db_adopt_roles"] = emit.AdoptRoles(d)
 	for name, e := range cases {
 		stmts, err := e.Emit()
 		if err != nil {

@@ -105,8 +105,15 @@ func setUpMode(t testing.TB, signed bool, models ...any) *unoDB {
 // maintenance database) for the existing database pg.
 func setUpOn(t testing.TB, adminURL string, pg pgtest.Database, signed bool, models ...any) *unoDB {
 	t.Helper()
+	return setUpDB(t, adminURL, pg, emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}, models...)
+}
+
+// setUpDB is setUpOn for the database description d (d.Name is pg.Name).
+func setUpDB(t testing.TB, adminURL string, pg pgtest.Database, d emit.Database, models ...any) *unoDB {
+	t.Helper()
 	ctx := context.Background()
-	u := &unoDB{pg: pg, d: emit.Database{Name: pg.Name, Schemas: []string{"shop"}, SignedIdentity: signed}}
+	signed := d.SignedIdentity
+	u := &unoDB{pg: pg, d: d}
 	admin := superConn(t, adminURL)
 	var r emit.Runner
 	if _, err := r.Run(ctx, admin, u.d.ClusterEmitters()...); err != nil {
@@ -127,7 +134,7 @@ func setUpOn(t testing.TB, adminURL string, pg pgtest.Database, signed bool, mod
 		if err != nil {
 			t.Fatal(err)
 		}
-		u.db.SignIdentities(signer, "")
+		u.db.SignIdentities(signer, d.FunctionSchema)
 	}
 	u.admin = openAs(t, pg, pg.Name+emit.AdminLoginSuffix)
 	u.reg = registry(t, models...)

@@ -162,6 +162,7 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 		"set_config uno": {`SELECT set_config('uno.tenant_id', 'tenant-b', true), set_config('uno.is_superuser', 'true', true),
 			set_config('uno.user_id', 'mallory', true)`},
 		"SET uno superuser": {`SET uno.is_superuser = 'true'`},
+		"RESET ALL":         {`RESET ALL`, `SET LOCAL rls_var.tenant_id = 'tenant-b'`},
 		"replay B": {`SELECT set_config('uno.tenant_id', $1, true), set_config('uno.user_id', $2, true),
 			set_config('uno.is_superuser', $3, true), set_config('uno.identity_mac', $4, true)`},
 	}
@@ -276,6 +277,32 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 	var tenant *string
 	if err := c.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
 		t.Errorf("captured value verifies outside its transaction: %v, %v", tenant, err)
+	}
+	// Settings persisted with ALTER ROLE (PostgreSQL 15 refuses it for
+	// a role's own placeholder settings; were it allowed, they would
+	// reach new sessions without a valid MAC).
+	if _, err := c.conn.Exec(ctx, "ALTER ROLE CURRENT_USER SET uno.tenant_id = 'tenant-b'"); err == nil {
+		t.Log("the login role could persist uno.tenant_id for its next sessions")
+		later := newSignedConn(t, u)
+		err := later.tx(c.roles.Reader, alice, func(conn *pgx.Conn) error {
+			var n int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				t.Errorf("a persisted setting shows %d of B's notes", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tenant *string
+		if err := later.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
+			t.Errorf("a persisted setting verifies in a new session: %v (%v)", tenant, err)
+		}
+	} else if sqlState(err) != "42501" {
+		t.Errorf("ALTER ROLE CURRENT_USER SET uno.tenant_id: %v, want success or 42501", err)
 	}
 	// A signature made with another secret, or too old, is refused.
 	other, _ := identity.NewSigner(identity.NewSecret())
@@ -425,5 +452,38 @@ func TestEngineSignsIdentity(t *testing.T) {
 	u.db.SignIdentities(signer, "")
 	if s, err := look(engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: "tenant-b"}}); err != nil || deref(s.tenant) != "tenant-b" {
 		t.Errorf("after a refused BEGIN: %s (%v)", deref(s.tenant), err)
+	}
+}
+
+// TestSignedHostileSchema: the signed mode with uno's functions in a
+// schema whose name holds quotes, a semicolon and a dollar-quote tag:
+// signing in, the policies, the audit trigger and the RLS audit work.
+func TestSignedHostileSchema(t *testing.T) {
+	t.Parallel()
+	pg := pgtest.NewDatabase(t)
+	fs := `fn "x"; $uno$ é`
+	u := setUpDB(t, pgtest.AdminURL(t), pg, emit.Database{Name: pg.Name, Schemas: []string{"shop"}, FunctionSchema: fs, SignedIdentity: true}, Note{})
+	ctx := context.Background()
+	var by string
+	err := u.db.WithTx(ctx, asWriter("alice", "tenant-a"), func(ctx context.Context, tx *engine.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO shop.note (tenant_id, title) VALUES ('tenant-a', 'a') RETURNING created_by_id`).Scan(&by)
+	})
+	if err != nil || by != "alice" {
+		t.Fatalf("insert: created_by_id %q (%v)", by, err)
+	}
+	for tenant, want := range map[string]int{"tenant-a": 1, "tenant-b": 0} {
+		var n int
+		err := u.db.WithTx(ctx, asWriter("bob", tenant), func(ctx context.Context, tx *engine.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.is_superuser', 'true', true)`); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT count(*) FROM shop.note`).Scan(&n)
+		})
+		if err != nil || n != want {
+			t.Errorf("%s sees %d notes (%v), want %d", tenant, n, err, want)
+		}
+	}
+	if findings, err := emit.AuditRLS(ctx, u.db.Pool(), u.d.Options()); err != nil || len(findings) != 0 {
+		t.Errorf("audit: %v %v", findings, err)
 	}
 }

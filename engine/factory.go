@@ -126,6 +126,10 @@ func (f *Factory) Open(ctx context.Context, cfg config.Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.openReplicas(db); err != nil {
+		db.close()
+		return nil, err
+	}
 	f.dbs[key] = db
 	f.log.Info("uno: pool opened", "pool", key.String(), "max_conns", cfg.Pool.MaxConns)
 	return db, nil
@@ -222,6 +226,7 @@ type DB struct {
 	sqlOnce sync.Once
 	sqlDB   *sql.DB
 
+	replicas     *replicaSet // read replicas and their health checker; nil without
 	closed       atomic.Bool
 	suspectUntil atomic.Int64 // unix nanos until which acquired connections are pinged
 	connects     atomic.Int64 // physical connections opened
@@ -253,6 +258,7 @@ func (db *DB) Connects() int64 { return db.connects.Load() }
 
 func (db *DB) close() {
 	db.closed.Store(true)
+	db.closeReplicas()
 	_ = db.SQL().Close()
 	db.pool.Close()
 }

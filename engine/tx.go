@@ -133,6 +133,9 @@ type TxOptions struct {
 	// fails before the function ran is retried within the same time. Set
 	// it only when the function has no effects outside the database.
 	Retry bool
+	// Consistency lets a ReadOnly transaction run on a replica; the zero
+	// value, Strong, keeps it on the primary. See replica.go.
+	Consistency Consistency
 }
 
 // ErrNestedOptions is returned when a WithTx nested in another asks for a
@@ -293,6 +296,9 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		}
 		setSQL = b.String()
 	}
+	if tx, routed, err := db.beginReplica(ctx, opts, beginSQL, setSQL, args); routed {
+		return tx, err
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		pc, err := db.acquire(ctx)
@@ -386,15 +392,11 @@ func (tx *Tx) rollback(ctx context.Context) {
 // in flight it resolves the outcome from the transaction id.
 func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	db := tx.db
-	if tx.conn.PgConn().TxStatus() == 'E' {
-		// An error inside the function was swallowed: the transaction can
-		// only roll back.
-		tx.rollback(ctx)
-		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
-	}
 	var xid *string
 	var then history
-	if !tx.opts.ReadOnly {
+	// In a failed transaction (the function swallowed an error) there is
+	// nothing to capture: COMMIT will answer ROLLBACK.
+	if !tx.opts.ReadOnly && tx.conn.PgConn().TxStatus() != 'E' {
 		if err := tx.conn.QueryRow(ctx, captureSQL).Scan(&xid, &then.sysID, &then.timeline, &then.started,
 			&then.statsReset, &then.at); err != nil {
 			lost := tx.conn.IsClosed()
@@ -406,10 +408,8 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 			return ctx.Err() == nil && dberr.IsRetryableTx(err), err
 		}
 	}
-	if tx.conn.IsClosed() {
-		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
-	}
-	results, err := tx.conn.PgConn().Exec(ctx, "COMMIT; "+db.guardSQL(tx.conn)).ReadAll()
+	results, err := tx.conn.PgConn().Exec(ctx, tx.commitStatement(db.guardSQL(tx.conn))).ReadAll()
+	results = tx.noteCommitPosition(ctx, results)
 	committed := len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "COMMIT"
 	if len(results) > 0 && results[0].Err == nil && results[0].CommandTag.String() == "ROLLBACK" {
 		db.afterGuard(ctx, tx.conn, judgeGuard(tx.conn, results, err), err)

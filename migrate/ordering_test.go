@@ -203,3 +203,36 @@ func TestSerialIdentityRoundTrip(t *testing.T) {
 		t.Fatalf("down does not restore the table:\n%s", p.SQL())
 	}
 }
+
+// TestInvalidIndexIsRebuilt: an index a failed CREATE INDEX CONCURRENTLY
+// left invalid is not taken for the declared one: the plan drops and
+// builds it again.
+func TestInvalidIndexIsRebuilt(t *testing.T) {
+	t.Parallel()
+	liveDB, scratchDB := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	live := connect(t, liveDB.URL)
+	ctx := context.Background()
+	pgtest.Exec(t, liveDB.URL, `CREATE TABLE t (id int PRIMARY KEY, v text)`, `INSERT INTO t VALUES (1, 'a'), (2, 'a')`)
+	if _, err := live.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY "ix_t_v" ON t (v)`); err == nil {
+		t.Fatal("unique index over duplicates built")
+	}
+	pgtest.Exec(t, liveDB.URL, `UPDATE t SET v = 'b' WHERE id = 2`)
+	want, err := migrate.DesiredIn(ctx, connect(t, scratchDB.URL), statements(`CREATE TABLE t (id int PRIMARY KEY, v text)`, `CREATE UNIQUE INDEX "ix_t_v" ON t (v)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := inspect(t, live)
+	if ix := got.Table("public", "t").Indexes; len(ix) != 1 || !ix[0].Invalid {
+		t.Fatalf("invalid index not seen: %+v", ix)
+	}
+	plan := migrate.Diff(got, want, migrate.Options{Concurrent: true})
+	if err := migrate.Apply(ctx, live, plan, false); err != nil {
+		t.Fatalf("%v\n%s", err, plan.SQL())
+	}
+	if ok := pgtest.Scalar[bool](t, liveDB.URL, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_v'::regclass`); !ok {
+		t.Fatalf("index still invalid after:\n%s", plan.SQL())
+	}
+	if p := migrate.Diff(inspect(t, live), want, migrate.Options{}); !p.Empty() {
+		t.Fatalf("drift:\n%s", p.SQL())
+	}
+}

@@ -106,6 +106,8 @@ func firstLine(s string) string {
 type Options struct {
 	// DropUnknown drops tables, enums and functions of the live database that
 	// the desired state lacks (destructive). Without it they are left alone.
+	// It implies DropUnmanaged: a plan that drops what it does not know
+	// claims the tables it keeps whole, as a down plan does.
 	DropUnknown bool
 	// DropUnmanaged lets the plan remove, on the tables the desired state
 	// has, what the desired state does not declare: other constraints and
@@ -139,6 +141,7 @@ func Diff(live, desired *catalog.Database, opts Options) Plan {
 // diff is [Diff]; reverse marks a plan that undoes another (see
 // [Reverse]), whose removals take away only what the other added.
 func diff(live, desired *catalog.Database, opts Options, reverse bool) Plan {
+	opts.DropUnmanaged = opts.DropUnmanaged || opts.DropUnknown
 	p := &planner{opts: opts, live: live, reverse: reverse, rekeyed: map[string]bool{}, dropped: map[string]bool{}}
 	want := p.effective(live, desired)
 	p.schemas(live, want)

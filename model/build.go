@@ -455,6 +455,7 @@ func (b *builder) finish() {
 		return
 	}
 	t.QuotedName = quote.Qualified(t.Schema, t.Name)
+	t.QualifiedName = quote.Qualified(schemaKey(t.Schema), t.Name)
 	if len(t.Columns) == 0 {
 		b.fail("", fmt.Errorf("%w: the model has no columns", ErrNoPrimaryKey))
 		return
@@ -733,6 +734,7 @@ func enumOf(typ reflect.Type, schema string) (et *EnumType, err error) {
 		return nil, fmt.Errorf("%w: enum name %q leaves no room for its array type _%s", ErrName, et.Name, et.Name)
 	}
 	et.QuotedName = quote.Qualified(schema, et.Name)
+	et.QualifiedName = quote.Qualified(schemaKey(schema), et.Name)
 	et.Values = slices.Clone(v.(types.Enum).EnumValues())
 	if len(et.Values) == 0 {
 		return nil, fmt.Errorf("%w: enum %s (%s) has no values", ErrBadEnum, et.Name, typ)

@@ -17,10 +17,14 @@ func errTypeMismatch(v any, t *Table) error {
 // Its slices and pointers are shared: callers must not modify them.
 type Table struct {
 	Type       reflect.Type // the model's struct type
-	Schema     string       // empty: unqualified, resolved by search_path
+	Schema     string       // empty: public (DDL leaves it unqualified; the repository's SQL names public)
 	Name       string       // the table name, unquoted
 	QuotedName string       // schema-qualified when Schema is set, every part quoted
-	Comment    string       // the doc tag of the BaseModel field
+	// QualifiedName is always schema-qualified ("public" for an empty
+	// Schema), every part quoted: the name the repository writes into SQL,
+	// so nothing on the search_path (a temporary table) can shadow it.
+	QualifiedName string
+	Comment       string // the doc tag of the BaseModel field
 
 	Columns     []*Column     // in struct order, embedded mixins in place
 	PrimaryKey  *Constraint   // Kind PrimaryKey
@@ -257,5 +261,8 @@ type EnumType struct {
 	Schema     string       // the schema of the model that uses it
 	Name       string       // the type name, unquoted
 	QuotedName string       // schema-qualified when Schema is set, quoted
-	Values     []string     // the labels, in order
+	// QualifiedName is always schema-qualified ("public" for an empty
+	// Schema), quoted: no temporary type can shadow it.
+	QualifiedName string
+	Values        []string // the labels, in order
 }

@@ -38,7 +38,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		end := min(start+chunk, len(rows))
 		b := make([]byte, 0, 64+(end-start)*len(cols)*6)
 		b = append(b, "INSERT INTO "...)
-		b = append(b, r.s.table.QuotedName...)
+		b = append(b, r.s.table.QualifiedName...)
 		b = append(b, " ("...)
 		b = appendColumns(b, cols, "")
 		b = append(b, ") VALUES "...)
@@ -136,10 +136,12 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	for i, c := range cols {
 		names[i] = c.Name
 	}
-	ident := pgx.Identifier{r.s.table.Name}
-	if r.s.table.Schema != "" {
-		ident = pgx.Identifier{r.s.table.Schema, r.s.table.Name}
+	// Always schema-qualified, so no temporary table can shadow it.
+	schema := r.s.table.Schema
+	if schema == "" {
+		schema = "public"
 	}
+	ident := pgx.Identifier{schema, r.s.table.Name}
 	vals := make([]any, len(cols))
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/types"
 )
 
 // Errors about the fields, lookups and values of a filter, a key or an
@@ -266,7 +268,7 @@ func (r *Repository[T]) Count(ctx context.Context, f Filter) (int64, error) {
 	if err != nil {
 		return 0, r.errorf("count", err)
 	}
-	q := "SELECT count(*) FROM " + r.s.table.QuotedName + string(where)
+	q := "SELECT count(*) FROM " + r.s.table.QualifiedName + string(where)
 	var n int64
 	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(&n)
@@ -450,6 +452,9 @@ func (r *Repository[T]) buildWhere(b []byte, f Filter, args []any) ([]byte, []an
 			return nil, nil, &FieldError{Field: cond.Field, Lookup: cond.Lookup, Err: ErrLookupType,
 				Reason: "column " + c.Name + " is " + k.String()}
 		}
+		if err := r.checkCondValue(c, k, lookup, cond); err != nil {
+			return nil, nil, err
+		}
 		and()
 		var err error
 		b, args, err = appendCond(b, args, c, k, lookup, cond)
@@ -518,7 +523,7 @@ func appendCond(b []byte, args []any, c *model.Column, k kind, lookup string, co
 			// The type without its modifier: a cast to VARCHAR(12)
 			// would cut a longer value to one that matches.
 			b = append(b, "::"...)
-			b = append(b, castType(c.SQLType)...)
+			b = append(b, paramType(c)...)
 			b = append(b, "[])"...)
 		}
 		if lookup == LookupNotIn {
@@ -599,4 +604,79 @@ func escapeLike(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// checkCondValue checks the values of a condition against column c
+// before any SQL: a text value longer than Options.MaxTextValue or than a
+// VARCHAR(n) column's n (it cannot match), a decimal a NUMERIC column
+// cannot hold.
+func (r *Repository[T]) checkCondValue(c *model.Column, k kind, lookup string, cond Cond) error {
+	maxLen := r.s.opts.MaxTextValue
+	width := varcharWidth(c.SQLType)
+	return eachValue(cond.Value, func(v any) error {
+		if k == kindText {
+			s, ok := textValue(v)
+			if !ok {
+				return nil
+			}
+			if maxLen > 0 && len(s) > maxLen {
+				if n := utf8.RuneCountInString(s); n > maxLen {
+					return &FieldError{Field: cond.Field, Lookup: lookup, Value: s, Err: ErrBadValue,
+						Reason: fmt.Sprintf("%d characters, over the limit of %d (Options.MaxTextValue)", n, maxLen)}
+				}
+			}
+			if width > 0 && len(s) > width {
+				if n := utf8.RuneCountInString(s); n > width {
+					return &FieldError{Field: cond.Field, Lookup: lookup, Value: s, Err: ErrBadValue,
+						Reason: fmt.Sprintf("%d characters; column %s is %s, so it cannot match", n, c.Name, c.SQLType)}
+				}
+			}
+			return nil
+		}
+		if k != kindNumber {
+			return nil
+		}
+		var d types.Decimal
+		switch x := v.(type) {
+		case types.Decimal:
+			d = x
+		case *types.Decimal:
+			if x == nil {
+				return nil
+			}
+			d = *x
+		default:
+			return nil
+		}
+		if err := checkNumeric(c, d); err != nil {
+			return &FieldError{Field: cond.Field, Lookup: lookup, Value: string(d), Err: ErrBadValue, Reason: err.Error()}
+		}
+		return nil
+	})
+}
+
+// eachValue calls fn with v, or with each element of v when it is a slice
+// (in, not_in) or a Range.
+func eachValue(v any, fn func(any) error) error {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case Range:
+		if err := fn(x.From); err != nil {
+			return err
+		}
+		return fn(x.To)
+	case string, []byte:
+		return fn(v)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return fn(v)
+	}
+	for i := range rv.Len() {
+		if err := fn(rv.Index(i).Interface()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -136,7 +136,7 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = append(b, ") AS ("...)
 	b = append(b, input...)
 	b = append(b, `), "uno_up" AS (INSERT INTO `...)
-	b = append(b, t.QuotedName...)
+	b = append(b, t.QualifiedName...)
 	b = append(b, ` AS "uno_t" (`...)
 	b = appendColumns(b, p.insert, "")
 	b = append(b, ") SELECT "...)
@@ -202,7 +202,7 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = append(b, `) OFFSET 0) AS "uno_i" LEFT JOIN (SELECT `...)
 	b = appendColumns(b, t.Columns, "")
 	b = append(b, " FROM "...)
-	b = append(b, t.QuotedName...)
+	b = append(b, t.QualifiedName...)
 	if p.key.Where != "" {
 		b = append(b, " WHERE "...)
 		b = append(b, p.key.Where...)
@@ -275,7 +275,7 @@ func valuesInput(cols []*model.Column, n int) string {
 			b = append(b, ", "...)
 			b = appendParam(b, p)
 			b = append(b, "::"...)
-			b = append(b, castType(c.SQLType)...)
+			b = append(b, paramType(c)...)
 			p++
 		}
 		b = append(b, ')')
@@ -496,7 +496,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		names = append(names, c.Name)
 	}
 	create := `CREATE TEMP TABLE "` + stage + `" ON COMMIT DROP AS SELECT 0::bigint AS "uno_ord", ` +
-		string(appendColumns(nil, p.insert, "")) + " FROM " + r.s.table.QuotedName + " WITH NO DATA"
+		string(appendColumns(nil, p.insert, "")) + " FROM " + r.s.table.QualifiedName + " WITH NO DATA"
 	input := `SELECT "uno_ord", ` + string(appendColumns(nil, p.insert, "")) + ` FROM "` + stage + `"`
 	q := r.mergeSQL(p, input)
 	err = r.inTx(ctx, func(ctx context.Context, db engine.Querier) error {

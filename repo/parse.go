@@ -351,9 +351,15 @@ func parseValue(c *model.Column, k kind, s string) (any, error) {
 			}
 			return x, nil
 		}
+		if len(s) > maxNumericIntDigits+maxNumericFracDigits+16 {
+			return nil, fmt.Errorf("a decimal of %d characters, over PostgreSQL's %d digits", len(s), maxNumericIntDigits+maxNumericFracDigits)
+		}
 		d, err := types.ParseDecimal(s)
 		if err != nil {
 			return nil, fmt.Errorf("not a decimal number")
+		}
+		if err := checkNumeric(c, d); err != nil {
+			return nil, err
 		}
 		return d, nil
 	case kindTime:

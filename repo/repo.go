@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,17 @@ const (
 	DefaultLimit    = 25
 	DefaultMaxLimit = 1000
 )
+
+// DefaultMaxTextValue is the longest text filter value, in characters,
+// when Options.MaxTextValue is 0.
+const DefaultMaxTextValue = 1024
+
+// DefaultReadTimeout bounds a repository read when Options.ReadTimeout is 0.
+const DefaultReadTimeout = 30 * time.Second
+
+// ErrReadTimeout is returned when a read outlasts Options.ReadTimeout; it
+// also matches context.DeadlineExceeded.
+var ErrReadTimeout = errors.New("repo: read took longer than Options.ReadTimeout")
 
 // RoleMode chooses the role a repository call runs as when it is not
 // inside the caller's transaction or connection.
@@ -74,6 +86,17 @@ type Options struct {
 	DefaultLimit int
 	// MaxLimit is the largest page size Filter accepts (0: 1000).
 	MaxLimit int
+	// MaxTextValue is the longest text value a filter condition takes, in
+	// characters: the cost of a LIKE is linear in it (0: 1024; negative:
+	// no limit). Independently, a value longer than a VARCHAR(n) column's
+	// n is refused, as it cannot match.
+	MaxTextValue int
+	// ReadTimeout bounds each read (Get, GetBy, Filter, Count, Query,
+	// QueryMaps, Load; not Stream, which lasts as long as its loop): the read's context gets this deadline unless
+	// it has an earlier one, and pgx then cancels the statement on the
+	// server (0: 30s; negative: no bound). The error matches
+	// ErrReadTimeout and context.DeadlineExceeded.
+	ReadTimeout time.Duration
 	// Version names the column used for optimistic concurrency: an integer
 	// column that Update increments, or a timestamp column (such as
 	// modified_at) that Update sets to clock_timestamp(). Update and Delete
@@ -159,6 +182,12 @@ func New[T any](db *engine.DB, reg *model.Registry, opts ...Options) (*Repositor
 	if o.DefaultLimit == 0 {
 		o.DefaultLimit = DefaultLimit
 	}
+	if o.MaxTextValue == 0 {
+		o.MaxTextValue = DefaultMaxTextValue
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
 	if o.MaxLimit == 0 {
 		o.MaxLimit = DefaultMaxLimit
 	}
@@ -237,7 +266,7 @@ func (s *shared[T]) build() {
 	b = appendColumns(b[:0], t.Columns, "")
 	s.selectList = string(b)
 	s.returning = " RETURNING " + s.selectList
-	s.selectFrom = "SELECT " + s.selectList + " FROM " + t.QuotedName
+	s.selectFrom = "SELECT " + s.selectList + " FROM " + t.QualifiedName
 
 	s.insertZero = s.insertSQL(0)
 	s.insertCache.Store(0, s.insertZero)
@@ -248,7 +277,7 @@ func (s *shared[T]) build() {
 	if t.SoftDelete {
 		s.selectPK += " AND NOT " + t.DeletedColumn.QuotedName
 	}
-	s.existsPK = "SELECT EXISTS (SELECT 1 FROM " + t.QuotedName + " WHERE " + string(pkWhere) + ")"
+	s.existsPK = "SELECT EXISTS (SELECT 1 FROM " + t.QualifiedName + " WHERE " + string(pkWhere) + ")"
 
 	var set []*model.Column
 	for _, c := range t.Columns {
@@ -259,11 +288,11 @@ func (s *shared[T]) build() {
 	}
 	s.updateAll, s.updateAllArgs = s.updateSQL(set)
 
-	s.deleteHard = "DELETE FROM " + t.QuotedName + " WHERE " + string(pkWhere) + s.returning
+	s.deleteHard = "DELETE FROM " + t.QualifiedName + " WHERE " + string(pkWhere) + s.returning
 	if t.SoftDelete {
 		b = b[:0]
 		b = append(b, "UPDATE "...)
-		b = append(b, t.QuotedName...)
+		b = append(b, t.QualifiedName...)
 		b = append(b, " SET "...)
 		b = append(b, t.DeletedColumn.QuotedName...)
 		b = append(b, " = true"...)
@@ -287,7 +316,7 @@ func (s *shared[T]) insertSQL(mask uint64) string {
 	cols := s.insertColumns(mask)
 	b := make([]byte, 0, 64+32*len(cols))
 	b = append(b, "INSERT INTO "...)
-	b = append(b, s.table.QuotedName...)
+	b = append(b, s.table.QualifiedName...)
 	if len(cols) == 0 {
 		b = append(b, " DEFAULT VALUES"...)
 	} else {
@@ -338,7 +367,7 @@ func (s *shared[T]) updateSQL(set []*model.Column) (string, []*model.Column) {
 	}
 	b := make([]byte, 0, 128+32*len(set))
 	b = append(b, "UPDATE "...)
-	b = append(b, t.QuotedName...)
+	b = append(b, t.QualifiedName...)
 	b = append(b, " SET "...)
 	var args []*model.Column
 	n := 1
@@ -440,6 +469,46 @@ func appendParam(b []byte, n int) []byte {
 // of its own as the reader or writer role; otherwise on the pool.
 // The error is classified and mapped to the model.
 func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	if !write {
+		var stop func() error
+		ctx, stop = r.readDeadline(ctx)
+		return stop2(stop, r.runOn(ctx, write, fn))
+	}
+	return r.runOn(ctx, write, fn)
+}
+
+// readDeadline gives a read's ctx the ReadTimeout deadline unless it has
+// an earlier one; done turns the deadline's expiry into ErrReadTimeout.
+func (r *Repository[T]) readDeadline(ctx context.Context) (context.Context, func() error) {
+	d := r.s.opts.ReadTimeout
+	if d <= 0 {
+		return ctx, func() error { return nil }
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return ctx, func() error { return nil }
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() error {
+		expired := ctx.Err() == context.DeadlineExceeded && parent.Err() == nil
+		cancel()
+		if expired {
+			return fmt.Errorf("%w (%s): %w", ErrReadTimeout, d, context.DeadlineExceeded)
+		}
+		return nil
+	}
+}
+
+// stop2 ends a read's deadline and reports its expiry in place of err.
+func stop2(stop func() error, err error) error {
+	if terr := stop(); terr != nil && err != nil {
+		return terr
+	}
+	return err
+}
+
+// runOn is run without the read deadline.
+func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
 	q := r.s.db.Querier(ctx)
 	if err := connFree(q); err != nil {
 		return err

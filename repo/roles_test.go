@@ -75,7 +75,15 @@ func newUnoDB(t *testing.T, models ...any) *unoDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.WithTx(ctx, engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
+	// The models are created as the admin role through the admin login:
+	// the application's login role cannot become admin.
+	adminCfg := cfg
+	adminCfg.User = d.Name + emit.AdminLoginSuffix
+	adb, err := f.Open(ctx, adminCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = adb.WithTx(ctx, engine.TxOptions{Role: engine.RoleAdmin}, func(ctx context.Context, tx *engine.Tx) error {
 		return run.ExecTx(ctx, tx, stmts)
 	})
 	if err != nil {

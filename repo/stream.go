@@ -55,7 +55,8 @@ func (r *Repository[T]) Stream(ctx context.Context, f Filter) iter.Seq2[T, error
 			err = r.streamCursor(ctx, tx, q, args, yield, &stopped)
 			err = r.mapError(err)
 		} else {
-			err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+			// No read deadline: a stream lasts as long as its loop.
+			err = r.runOn(ctx, false, func(ctx context.Context, db engine.Querier) error {
 				rows, err := db.Query(ctx, q, args...)
 				if err != nil {
 					return err

@@ -281,8 +281,15 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 	if _, err := globexCustomers.Get(t.ctx, t.grace.ID); !errors.Is(err, dberr.ErrNotFound) {
 		return failf("13", "globex read acme's customer: %v", err)
 	}
+	// The repository refuses a row whose tenant is not the transaction's
+	// (ErrTenantMismatch) before any SQL; give the row Globex's tenant so
+	// that row-level security is what hides Acme's row.
 	steal := *t.renamed
 	steal.Name = "stolen"
+	if err := globexCustomers.Update(t.ctx, &steal, "name"); !errors.Is(err, repo.ErrTenantMismatch) {
+		return failf("13", "globex's repository accepted acme's row: %v", err)
+	}
+	steal.TenantID = t.globex.ID
 	if err := globexCustomers.Update(t.ctx, &steal, "name"); !errors.Is(err, dberr.ErrNotFound) {
 		return failf("13", "globex updated acme's customer: %v", err)
 	}
@@ -290,7 +297,7 @@ func (t *tour) globexSeesOnlyItsOwn(globexCustomers *repo.Repository[Customer]) 
 		return failf("13", "globex deleted acme's customer: %v", err)
 	}
 	planted := t.acmeCustomer("Planted", "planted@acme.test") // Globex's session writing into Acme
-	if err := globexCustomers.Create(t.ctx, &planted); !errors.Is(err, dberr.ErrPermissionDenied) {
+	if err := globexCustomers.Create(t.ctx, &planted); !errors.Is(err, repo.ErrTenantMismatch) {
 		return failf("13", "globex inserted a row for acme: %v", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +57,8 @@ var Drills = []Drill{
 		Run: contention, Check: counterMatches},
 	{Name: "cancellations", About: "200 calls canceled 0-100 ms after they start, then a leak check",
 		Run: cancellations},
+	{Name: "session state left", About: "8 writers; one call in 4 leaves session state behind (a setting, search_path, a temporary table, an advisory lock, LISTEN, PREPARE), then the leak check",
+		Run: plantState},
 	{Name: "recovery time", About: "16 writers; one pg_ctl restart -m fast; time to the first acknowledged call",
 		Run: recovery},
 }
@@ -91,6 +94,7 @@ func restarts(mode string) func(context.Context, *Run) error {
 		r.Writers(ctx, 16, maxCalls, insertOnly(r))
 		wg.Wait()
 		r.Note("%d restarts -m %s, the longest %v", n, mode, worst.Round(time.Millisecond))
+		r.Check("fault injected", n > 0, fmt.Sprintf("%d restarts", n))
 		return rerr
 	}
 }
@@ -130,6 +134,7 @@ func terminate(ctx context.Context, r *Run) error {
 	r.Writers(ctx, 16, maxCalls, insertOnly(r))
 	wg.Wait()
 	r.Note("%d backends terminated", killed)
+	r.Check("fault injected", killed > 0, fmt.Sprintf("%d backends terminated", killed))
 	return terr
 }
 
@@ -147,6 +152,7 @@ func cut(act pgproxy.Action) func(context.Context, *Run) error {
 		r.Writers(ctx, 16, maxCalls, insertOnly(r))
 		r.Proxy.SetRule(nil)
 		r.Note("%d connections cut", r.Proxy.Cuts())
+		r.Check("fault injected", r.Proxy.Cuts() > 0, fmt.Sprintf("%d connections cut", r.Proxy.Cuts()))
 		return nil
 	}
 }
@@ -239,17 +245,56 @@ func cancellations(ctx context.Context, r *Run) error {
 			return err
 		})
 	})
+	canceled := len(r.Errs())
+	r.Check("fault injected", canceled > 0, fmt.Sprintf("%d calls ended by their cancellation", canceled))
 	if err := insertOnly(r)(ctx); err != nil {
 		return fmt.Errorf("faults: a plain call after the cancellations failed: %w", err)
 	}
 	return leakCheck(ctx, r)
 }
 
+// plants are statements a transaction body can run that leave session
+// state behind after COMMIT.
+var plants = []string{
+	"SELECT set_config('rls_var.org', 'planted', false)",
+	"SET search_path = pg_temp, public",
+	"CREATE TEMPORARY TABLE IF NOT EXISTS planted (id int)",
+	"SELECT pg_try_advisory_lock(7)",
+	"LISTEN planted",
+	"PREPARE planted_%d AS SELECT 1",
+}
+
+// plantState runs 8 writers whose every fourth call (at random) leaves one
+// kind of session state on its connection, then checks the pool for leaks:
+// the release guard must reset such state or destroy the connection.
+func plantState(ctx context.Context, r *Run) error {
+	ctx, cancel := context.WithTimeout(ctx, r.Len(3*time.Second, 10*time.Second))
+	defer cancel()
+	var planted atomic.Int64
+	r.Writers(ctx, 8, maxCalls, func(ctx context.Context) error {
+		return r.Call(ctx, "", func(ctx context.Context, q Querier) error {
+			if rand.IntN(4) != 0 {
+				return nil
+			}
+			planted.Add(1)
+			plant := plants[rand.IntN(len(plants))]
+			if strings.Contains(plant, "%d") {
+				plant = fmt.Sprintf(plant, r.next.Load()) // a name of its own
+			}
+			_, err := q.Exec(ctx, plant)
+			return err
+		})
+	})
+	r.Check("fault injected", planted.Load() > 0, fmt.Sprintf("%d calls left state behind", planted.Load()))
+	return leakCheck(context.Background(), r)
+}
+
 // stateSQL names what a connection still carries that the next borrower
 // could see: a role, the drill's identity settings (placeholder settings
 // such as rls_var.* are not listed in pg_settings, so each is asked for by
 // name), a changed search_path, temporary tables, advisory locks, LISTEN,
-// an open transaction. Empty means clean.
+// statements prepared with PREPARE (not pgx's own), an open transaction.
+// Empty means clean.
 const stateSQL = `SELECT concat_ws(', ',
   CASE WHEN current_user <> session_user THEN 'role ' || current_user END,
   (SELECT 'settings ' || string_agg(n || '=' || v, ' ') FROM (SELECT n, current_setting(n, true) AS v
@@ -258,6 +303,7 @@ const stateSQL = `SELECT concat_ws(', ',
   (SELECT 'temporary tables' FROM pg_class WHERE relnamespace = pg_my_temp_schema() LIMIT 1),
   (SELECT 'advisory locks' FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' LIMIT 1),
   (SELECT 'listening' FROM pg_listening_channels() LIMIT 1),
+  (SELECT 'prepared statements' FROM pg_prepared_statements WHERE from_sql LIMIT 1),
   CASE WHEN pg_current_xact_id_if_assigned() IS NOT NULL THEN 'open transaction' END)`
 
 // leakCheck waits (up to 15 s) for the pool to settle, then requires that

@@ -3,6 +3,12 @@
 // in a temporary directory, listening on 127.0.0.1 only, on a free port, with
 // trust authentication, and as the user "nobody" when run as root, since
 // PostgreSQL refuses to run as root. The test harness and `uno demo` use it.
+//
+// Beside plain clusters it builds what connectivity tests need: TLS with a
+// CA, server and client certificates generated on the spot ([NewPKI],
+// [Options].TLS), streaming standbys ([NewStandby], with replay pause, WAL
+// receiver cut and promotion), and PgBouncer in transaction mode in front
+// of a cluster ([StartPgBouncer]).
 package pgcluster
 
 import (

@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// bouncerPrefix names the temporary directories of harness PgBouncers, so
+// a later run can stop the PgBouncers of test binaries that died.
+const bouncerPrefix = "uno-pgbouncer-"
+
 // pgbouncerHint is appended to errors that come from a missing pgbouncer.
 const pgbouncerHint = "install PgBouncer (Debian: apt-get install pgbouncer; `make test` runs scripts/ensure-postgres.sh, which does it as root)"
 
@@ -87,8 +91,13 @@ func StartPgBouncer(c *Cluster, o BouncerOptions) (*Bouncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "uno-pgbouncer-")
+	reapBouncers()
+	dir, err := os.MkdirTemp("", bouncerPrefix)
 	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	b := &Bouncer{dir: dir, version: v, log: filepath.Join(dir, "pgbouncer.log")}
@@ -215,4 +224,36 @@ func (b *Bouncer) Destroy() {
 		b.cmd = nil
 	}
 	_ = os.RemoveAll(b.dir)
+}
+
+// reapBouncers stops the PgBouncers whose owning process is gone (it was
+// killed before it could clean up) and removes their directories.
+func reapBouncers() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), bouncerPrefix+"*"))
+	for _, dir := range dirs {
+		if !ownerGone(dir) {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "pgbouncer.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// ownerGone reports whether the process named in dir/owner.pid is another
+// process that no longer exists.
+func ownerGone(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid == os.Getpid() {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err != nil && !errors.Is(err, syscall.EPERM)
 }

@@ -193,13 +193,15 @@ func (p *Proxy) serve() {
 		p.conns[id] = [2]net.Conn{client, server}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		holding := new(sync.WaitGroup)
+		holding := new(sync.Mutex)
 		mute := new(atomic.Bool)
 		go func() {
 			defer p.wg.Done()
 			relay(client, server, mute)
-			holding.Wait()
+			// Wait for the test's decision on a held message, if any.
+			holding.Lock()
 			p.drop(id)
+			holding.Unlock()
 		}()
 		go func() {
 			defer p.wg.Done()
@@ -236,9 +238,9 @@ func relay(client, server net.Conn, mute *atomic.Bool) {
 }
 
 // forward copies client messages to the server, asking the rule about
-// each. holding counts the message held, if any, until the test decides;
+// each. holding is locked while a message is held, until the test decides;
 // mute stops the relay of replies before a CutAfter message is sent.
-func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup, mute *atomic.Bool) {
+func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.Mutex, mute *atomic.Bool) {
 	// The startup message (and an SSLRequest or GSSENCRequest before it) has
 	// no type byte. The proxy does not speak TLS, so clients use
 	// sslmode=disable (or prefer, which the server then refuses).
@@ -284,11 +286,11 @@ func (p *Proxy) forward(id int, client, server net.Conn, holding *sync.WaitGroup
 			act = (*r)(msg)
 		}
 		if act == Hold {
-			holding.Add(1)
+			holding.Lock()
 			h := Held{Message: msg, decide: make(chan Action, 1)}
 			p.held <- h
 			act = <-h.decide
-			holding.Done()
+			holding.Unlock()
 		}
 		switch act {
 		case CutBefore:

@@ -5,7 +5,7 @@
 // It exits with status 1 when a requirement on uno fails. `make faults`
 // runs it.
 //
-//	go run ./internal/faults/cmd [-short] [-drill name] [-clients uno,pgx,pgx+retry] [-markdown file]
+//	go run ./internal/faults/cmd [-short] [-drill name] [-clients uno,pgx,pgx+retry] [-markdown file] [-list]
 package main
 
 import (
@@ -23,7 +23,14 @@ func main() {
 	drill := flag.String("drill", "", "run only the drills whose name contains this text")
 	clients := flag.String("clients", "uno,pgx,pgx+retry", "client kinds, comma-separated: uno, pgx, pgx+retry")
 	markdown := flag.String("markdown", "", "also write the table as Markdown to this file")
+	list := flag.Bool("list", false, "list the drills and exit")
 	flag.Parse()
+	if *list {
+		for _, d := range faults.Drills {
+			fmt.Printf("%-24s %s\n", d.Name, d.About)
+		}
+		return
+	}
 	os.Exit(run(*short, *drill, *clients, *markdown))
 }
 

@@ -1,0 +1,614 @@
+package engine
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/uno-db/uno/config"
+)
+
+// Consistency is what a read-only transaction needs to see. It decides
+// whether a replica ([config.Replicas]) may serve the transaction; only a
+// transaction with [TxOptions.ReadOnly] may ask for anything but
+// [Strong]. Routing goes by this intent, never by the SQL.
+type Consistency int
+
+const (
+	// Strong runs on the primary: the zero value, and the only level for
+	// read-write transactions, commit resolution, emitters and migrations.
+	Strong Consistency = iota
+	// ReadYourWrites runs on a replica that has replayed the token the
+	// context carries ([TrackWrites], [WithToken]): every commit made
+	// with the context, or named by the token, is visible. A replica
+	// behind it is waited for up to config.Replicas.WaitBudget, then the
+	// primary serves the read. Without a token any healthy replica
+	// serves.
+	ReadYourWrites
+	// BoundedStaleness runs on a replica that has replayed everything the
+	// primary had committed config.Replicas.MaxLag ago (by the health
+	// checker's samples of the primary's WAL position), else on the
+	// primary, without waiting.
+	BoundedStaleness
+)
+
+// String names the level.
+func (c Consistency) String() string {
+	switch c {
+	case Strong:
+		return "strong"
+	case ReadYourWrites:
+		return "read-your-writes"
+	case BoundedStaleness:
+		return "bounded-staleness"
+	}
+	return "Consistency(" + strconv.Itoa(int(c)) + ")"
+}
+
+// ErrReplicaSerializable is returned, before anything is sent, for a
+// transaction that asks for replica consistency with Serializable
+// isolation: a hot standby cannot run serializable transactions.
+var ErrReplicaSerializable = errors.New("uno: a serializable transaction cannot run on a replica: use Strong consistency or another isolation level")
+
+// ErrReplicaReadWrite is returned, before anything is sent, for a
+// transaction that asks for replica consistency without ReadOnly.
+var ErrReplicaReadWrite = errors.New("uno: only a read-only transaction may ask for replica consistency")
+
+// ReplicaStat reports one replica.
+type ReplicaStat struct {
+	Replica   string        // host:port
+	Healthy   bool          // in rotation
+	Promoted  bool          // seen out of recovery: a primary now, never used as a replica again
+	Reads     int64         // transactions it served
+	Fallbacks int64         // reads it was chosen for but that ran on the primary (behind, unreachable, promoted)
+	Ejections int64         // times it was taken out of rotation
+	Lag       time.Duration // staleness at the last check, from the primary's WAL samples
+	Replayed  Token         // replay position at the last check
+	Timeline  int64         // timeline of its last checkpoint or restartpoint
+	LastError string        // why the last check failed, if it did
+}
+
+// ReplicaStats reports the replicas of a DB.
+type ReplicaStats struct {
+	// PrimaryReads counts reads asking for a replica that ran on the
+	// primary, fallbacks included.
+	PrimaryReads int64
+	Replicas     []ReplicaStat
+}
+
+// ReplicaStats reports the replicas of db (none when it has none).
+func (db *DB) ReplicaStats() ReplicaStats {
+	rs := db.replicas
+	if rs == nil {
+		return ReplicaStats{}
+	}
+	out := ReplicaStats{PrimaryReads: rs.primaryReads.Load()}
+	for _, r := range rs.members {
+		r.mu.Lock()
+		st := ReplicaStat{Replica: r.name, Healthy: r.healthy.Load(), Promoted: r.promoted.Load(),
+			Reads: r.reads.Load(), Fallbacks: r.fallbacks.Load(), Ejections: r.ejections.Load(),
+			Lag: r.lag, Replayed: r.replayed, Timeline: r.timeline, LastError: r.lastErr}
+		r.mu.Unlock()
+		out.Replicas = append(out.Replicas, st)
+	}
+	return out
+}
+
+// replicaSet is the replicas of a primary DB and their health checker.
+type replicaSet struct {
+	primary *DB
+	cfg     config.Replicas
+	members []*replica
+	wheel   []int // member indices, each as often as its weight, interleaved
+	next    atomic.Uint64
+
+	primaryReads atomic.Int64
+
+	mu      sync.Mutex
+	samples []walSample // the primary's WAL position over the last MaxLag and more
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// walSample is the primary's WAL insert position at a time.
+type walSample struct {
+	at  time.Time
+	lsn uint64
+}
+
+// replica is one standby with its own pool.
+type replica struct {
+	name string
+	db   *DB
+
+	healthy  atomic.Bool
+	promoted atomic.Bool
+
+	reads, fallbacks, ejections atomic.Int64
+
+	mu       sync.Mutex
+	lag      time.Duration
+	replayed Token
+	timeline int64
+	lastErr  string
+}
+
+// openReplicas opens a pool per replica of db's config and starts the
+// health checker. The pools connect lazily, as the primary's does.
+func (f *Factory) openReplicas(db *DB) error {
+	rc := db.cfg.Replicas
+	if len(rc.Servers) == 0 {
+		return nil
+	}
+	rs := &replicaSet{primary: db, cfg: rc, stop: make(chan struct{}), done: make(chan struct{})}
+	for i, s := range rc.Servers {
+		cfg, err := db.cfg.ForReplica(i)
+		if err != nil {
+			rs.closePools()
+			return err
+		}
+		rdb, err := f.newDB(cfg)
+		if err != nil {
+			rs.closePools()
+			return err
+		}
+		port := s.Port
+		if port == 0 {
+			port = db.cfg.Port
+		}
+		r := &replica{name: net.JoinHostPort(s.Host, strconv.Itoa(port)), db: rdb}
+		r.healthy.Store(true) // every read checks recovery and position in its BEGIN round trip anyway
+		rs.members = append(rs.members, r)
+	}
+	rs.wheel = buildWheel(rc.Servers)
+	db.replicas = rs
+	go rs.check()
+	return nil
+}
+
+// buildWheel spreads each replica over the wheel as often as its weight,
+// interleaved (smooth weighted round robin), so picking is one atomic add.
+func buildWheel(servers []config.Replica) []int {
+	total := 0
+	for _, s := range servers {
+		total += s.Weight
+	}
+	current := make([]int, len(servers))
+	wheel := make([]int, 0, total)
+	for range total {
+		best := 0
+		for i, s := range servers {
+			current[i] += s.Weight
+			if current[i] > current[best] {
+				best = i
+			}
+		}
+		current[best] -= total
+		wheel = append(wheel, best)
+	}
+	return wheel
+}
+
+// closeReplicas stops the checker and closes the replica pools.
+func (db *DB) closeReplicas() {
+	rs := db.replicas
+	if rs == nil {
+		return
+	}
+	close(rs.stop)
+	<-rs.done
+	rs.closePools()
+}
+
+func (rs *replicaSet) closePools() {
+	for _, r := range rs.members {
+		r.db.close()
+	}
+}
+
+// pick returns the next healthy replica in weighted turn, or nil.
+func (rs *replicaSet) pick() *replica {
+	n := len(rs.wheel)
+	start := rs.next.Add(1)
+	for i := range n {
+		r := rs.members[rs.wheel[(start+uint64(i))%uint64(n)]]
+		if r.healthy.Load() {
+			return r
+		}
+	}
+	return nil
+}
+
+// eject takes r out of rotation.
+func (r *replica) eject(reason string) {
+	r.mu.Lock()
+	r.lastErr = reason
+	r.mu.Unlock()
+	if r.healthy.CompareAndSwap(true, false) {
+		r.ejections.Add(1)
+		r.db.log.Warn("uno: replica taken out of rotation", "replica", r.name, "reason", reason)
+	}
+}
+
+// admit puts r back in rotation.
+func (r *replica) admit() {
+	if !r.promoted.Load() && r.healthy.CompareAndSwap(false, true) {
+		r.db.log.Info("uno: replica back in rotation", "replica", r.name)
+	}
+}
+
+// markPromoted records that r left recovery: it is a primary now and never
+// serves as a replica again.
+func (r *replica) markPromoted() {
+	if r.promoted.CompareAndSwap(false, true) {
+		r.db.log.Warn("uno: replica was promoted; no longer used as a replica", "replica", r.name)
+	}
+	r.eject("promoted: out of recovery")
+}
+
+// checkSQL is the health check of a replica.
+const checkSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), " +
+	"(SELECT timeline_id FROM pg_control_checkpoint())"
+
+// check runs until the set is closed: every CheckPeriod it samples the
+// primary's WAL position, then checks each replica in turn. One goroutine
+// per set; each query is bounded by the period.
+func (rs *replicaSet) check() {
+	defer close(rs.done)
+	t := time.NewTicker(rs.cfg.CheckPeriod)
+	defer t.Stop()
+	for {
+		rs.checkOnce()
+		select {
+		case <-rs.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (rs *replicaSet) checkOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), max(rs.cfg.CheckPeriod, time.Second))
+	defer cancel()
+	go func() {
+		select {
+		case <-rs.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var lsn string
+	if err := rs.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err == nil {
+		if tok, err := ParseToken(lsn); err == nil {
+			rs.addSample(walSample{at: time.Now(), lsn: tok.lsn})
+		}
+	}
+	for _, r := range rs.members {
+		if ctx.Err() != nil {
+			return
+		}
+		rs.checkReplica(ctx, r)
+	}
+}
+
+func (rs *replicaSet) addSample(s walSample) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.samples = append(rs.samples, s)
+	// Keep twice MaxLag of history, and at most 1024 samples.
+	keep := s.at.Add(-2 * rs.cfg.MaxLag)
+	i := 0
+	for i < len(rs.samples)-1 && (rs.samples[i].at.Before(keep) || len(rs.samples)-i > 1024) {
+		i++
+	}
+	if i > 0 {
+		rs.samples = append(rs.samples[:0], rs.samples[i:]...)
+	}
+}
+
+// lagOf returns how stale a replica that replayed up to lsn is at most: the
+// time since the newest primary sample it has replayed (zero when it has
+// replayed the newest sample). ok is false when it has replayed none of the
+// samples held.
+func (rs *replicaSet) lagOf(lsn uint64, now time.Time) (lag time.Duration, ok bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i := len(rs.samples) - 1; i >= 0; i-- {
+		if rs.samples[i].lsn <= lsn {
+			if i == len(rs.samples)-1 {
+				return 0, true
+			}
+			return now.Sub(rs.samples[i].at), true
+		}
+	}
+	return 0, false
+}
+
+// boundFor returns the WAL position a replica must have replayed to be at
+// most maxLag stale now: the primary's position at the oldest sample taken
+// within maxLag. ok is false without such a sample.
+func (rs *replicaSet) boundFor(now time.Time) (lsn uint64, ok bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	from := now.Add(-rs.cfg.MaxLag)
+	for _, s := range rs.samples {
+		if !s.at.Before(from) {
+			return s.lsn, true
+		}
+	}
+	return 0, false
+}
+
+func (rs *replicaSet) checkReplica(ctx context.Context, r *replica) {
+	if r.promoted.Load() {
+		return
+	}
+	var inRecovery bool
+	var replay string
+	var timeline int64
+	err := r.db.pool.QueryRow(ctx, checkSQL).Scan(&inRecovery, &replay, &timeline)
+	if err != nil {
+		r.eject("unreachable: " + err.Error())
+		return
+	}
+	if !inRecovery {
+		r.markPromoted()
+		return
+	}
+	tok, err := ParseToken(replay)
+	if err != nil {
+		r.eject("no replay position")
+		return
+	}
+	lag, ok := rs.lagOf(tok.lsn, time.Now())
+	r.mu.Lock()
+	r.replayed, r.timeline, r.lag = tok, timeline, lag
+	if !ok {
+		r.lag = rs.cfg.MaxLag * 2
+	}
+	r.lastErr = ""
+	r.mu.Unlock()
+	if !ok || lag > rs.cfg.MaxLag {
+		r.eject(fmt.Sprintf("lag over Replicas.MaxLag %v", rs.cfg.MaxLag))
+		return
+	}
+	r.admit()
+}
+
+// beginReplica starts opts' transaction on a replica when opts asks for
+// replica consistency and one can serve it. routed false means: begin on
+// the primary. An error is returned with routed true.
+func (db *DB) beginReplica(ctx context.Context, opts TxOptions, beginSQL, setSQL string, args []any) (tx *Tx, routed bool, err error) {
+	if opts.Consistency == Strong {
+		return nil, false, nil
+	}
+	switch {
+	case opts.Consistency != ReadYourWrites && opts.Consistency != BoundedStaleness:
+		return nil, true, fmt.Errorf("uno: unknown consistency %v", opts.Consistency)
+	case !opts.ReadOnly:
+		return nil, true, ErrReplicaReadWrite
+	case opts.Isolation == pgx.Serializable:
+		return nil, true, ErrReplicaSerializable
+	}
+	rs := db.replicas
+	if rs == nil {
+		return nil, false, nil
+	}
+	var target uint64
+	var budget time.Duration
+	if opts.Consistency == ReadYourWrites {
+		target = TokenFromContext(ctx).lsn
+		budget = rs.cfg.WaitBudget
+	} else {
+		var ok bool
+		if target, ok = rs.boundFor(time.Now()); !ok {
+			rs.primaryReads.Add(1)
+			return nil, false, nil
+		}
+	}
+	textArgs, err := textParams(args)
+	if err != nil {
+		return nil, true, err
+	}
+	deadline := time.Now().Add(budget)
+	r := rs.pick()
+	for wait := 500 * time.Microsecond; ; wait *= 2 {
+		if r == nil {
+			rs.primaryReads.Add(1)
+			return nil, false, nil
+		}
+		tx, behind, err := r.begin(ctx, opts, Token{lsn: target}, beginSQL, setSQL, textArgs)
+		if err == nil && !behind {
+			r.reads.Add(1)
+			return tx, true, nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, true, fmt.Errorf("uno: begin on replica %s: the context ended: %w", r.name, cerr)
+		}
+		if err != nil && !errors.Is(err, errReplicaDown) {
+			return nil, true, err
+		}
+		if err != nil || r.promoted.Load() {
+			// Unreachable or promoted: try another replica, else the primary.
+			r.fallbacks.Add(1)
+			r = rs.pick()
+			continue
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			r.fallbacks.Add(1)
+			rs.primaryReads.Add(1)
+			return nil, false, nil
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, true, fmt.Errorf("uno: begin on replica %s: the context ended while waiting for replay: %w", r.name, ctx.Err())
+		}
+	}
+}
+
+// errReplicaDown marks a replica that could not be reached or lost the
+// connection while the transaction began.
+var errReplicaDown = errors.New("uno: replica unreachable")
+
+// replicaCheckSQL runs, in its own implicit transaction, before BEGIN in
+// the same round trip: whether the server is still a standby and has
+// replayed the token. Replay only moves forward, so every snapshot the
+// transaction then takes (at its first statement, in any isolation level)
+// includes what the check saw.
+const replicaCheckSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)"
+
+// begin borrows a connection of r and, in one round trip, checks recovery
+// and replay position, begins and sets role and identity. behind reports a
+// replica that has not replayed target (nothing is left open then).
+func (r *replica) begin(ctx context.Context, opts TxOptions, target Token, beginSQL, setSQL string, args [][]byte) (tx *Tx, behind bool, err error) {
+	actx, cancel := context.WithTimeout(ctx, r.db.cfg.ConnectTimeout)
+	pc, err := r.db.pool.Acquire(actx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.eject("unreachable: " + err.Error())
+		}
+		return nil, false, fmt.Errorf("%w: %s: %w", errReplicaDown, r.name, err)
+	}
+	pg := pc.Conn().PgConn()
+	p := pg.StartPipeline(ctx)
+	p.SendQueryParams(replicaCheckSQL, [][]byte{[]byte(target.String())}, nil, nil, nil)
+	p.SendPipelineSync()
+	p.SendQueryParams(beginSQL, nil, nil, nil, nil)
+	if setSQL != "" {
+		p.SendQueryParams(setSQL, args, nil, nil, nil)
+	}
+	p.SendPipelineSync()
+	var results []*pgconn.Result
+	var firstErr error
+	if err := p.Flush(); err != nil {
+		firstErr = err
+	} else {
+		for {
+			res, err := p.GetResults()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) {
+					break
+				}
+				continue
+			}
+			if res == nil {
+				break
+			}
+			if rr, ok := res.(*pgconn.ResultReader); ok {
+				got := rr.Read()
+				if got.Err != nil && firstErr == nil {
+					firstErr = got.Err
+				}
+				results = append(results, got)
+			}
+		}
+	}
+	if cerr := p.Close(); cerr != nil && firstErr == nil {
+		firstErr = cerr
+	}
+	tx = &Tx{db: r.db, pc: pc, opts: opts}
+	tx.queries = queries{conn: pc.Conn(), ended: &tx.ended}
+	if pg.IsClosed() {
+		tx.release(false)
+		if ctx.Err() == nil {
+			r.eject("connection lost at BEGIN")
+		}
+		return nil, false, fmt.Errorf("%w: %s: %w", errReplicaDown, r.name, firstErr)
+	}
+	if firstErr != nil {
+		tx.finish(ctx)
+		if opts.Role != RoleLogin {
+			return nil, false, fmt.Errorf("uno: begin on replica %s as %s role: %w", r.name, opts.Role, r.db.wrapErr(ctx, firstErr, false))
+		}
+		return nil, false, fmt.Errorf("uno: begin on replica %s: %w", r.name, r.db.wrapErr(ctx, firstErr, false))
+	}
+	if len(results) == 0 || len(results[0].Rows) != 1 || len(results[0].Rows[0]) != 2 {
+		tx.finish(ctx)
+		return nil, false, fmt.Errorf("uno: begin on replica %s: unexpected answer to the replay check", r.name)
+	}
+	row := results[0].Rows[0]
+	if string(row[0]) != "t" {
+		tx.finish(ctx)
+		r.markPromoted()
+		return nil, true, nil
+	}
+	if string(row[1]) != "t" {
+		tx.finish(ctx)
+		return nil, true, nil
+	}
+	return tx, false, nil
+}
+
+// commitStatement is the COMMIT sent for tx, followed by guard: with
+// replicas and a read-write transaction, it also reads the WAL insert
+// position that makes the commit visible, in the same round trip, between
+// COMMIT and the guard (whose answer must come last).
+func (tx *Tx) commitStatement(guard string) string {
+	if !tx.wantsPosition() {
+		return "COMMIT; " + guard
+	}
+	return "COMMIT; SELECT pg_current_wal_insert_lsn()::text; " + guard
+}
+
+func (tx *Tx) wantsPosition() bool { return tx.db.replicas != nil && !tx.opts.ReadOnly }
+
+// noteCommitPosition raises the token ctx carries to the position read by
+// [Tx.commitStatement] and returns the results without it, as if only
+// COMMIT and the guard had run.
+func (tx *Tx) noteCommitPosition(ctx context.Context, results []*pgconn.Result) []*pgconn.Result {
+	if !tx.wantsPosition() || len(results) < 2 {
+		return results
+	}
+	pos := results[1]
+	if results[0].Err == nil && results[0].CommandTag.String() == "COMMIT" && pos.Err == nil &&
+		len(pos.Rows) == 1 && len(pos.Rows[0]) == 1 {
+		if tok, err := ParseToken(string(pos.Rows[0][0])); err == nil {
+			noteCommit(ctx, tok)
+		}
+	}
+	return append(results[:1:1], results[2:]...)
+}
+
+// textParams renders the BEGIN batch's arguments in PostgreSQL's text
+// format for the pipelined replica BEGIN: strings, NULL, booleans,
+// integers and bytea (the identity signature).
+func textParams(args []any) ([][]byte, error) {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case nil:
+		case string:
+			out[i] = []byte(v)
+		case bool:
+			out[i] = []byte(strconv.FormatBool(v))
+		case int64:
+			out[i] = strconv.AppendInt(nil, v, 10)
+		case int:
+			out[i] = strconv.AppendInt(nil, int64(v), 10)
+		case []byte:
+			out[i] = append([]byte(`\x`), hex.EncodeToString(v)...)
+		default:
+			return nil, fmt.Errorf("uno: begin on a replica: argument %d of type %T cannot be sent", i+1, a)
+		}
+	}
+	return out, nil
+}
