@@ -18,9 +18,11 @@
 //
 // # Roles and identity
 //
-// uno logs in as <db>_login and switches, per transaction, to the reader,
-// writer or admin role ([TxOptions.Role]) with set_config('role', …, true),
-// which is SET LOCAL ROLE with the role name as a bind parameter. The
+// uno logs in as <db>_login and switches, per transaction, to the reader or
+// writer role ([TxOptions.Role]) with set_config('role', …, true),
+// which is SET LOCAL ROLE with the role name as a bind parameter. The admin
+// role is reachable only from its own login, <db>_admin_login (emitters and
+// migrations connect with it); from <db>_login, RoleAdmin fails with 42501. The
 // transaction-local identity ([Identity]: user id, tenant id, superuser flag,
 // claims) is set with set_config(name, value, true) under the "rls_var."
 // prefix, which row-level security policies and audit triggers read. Nothing
