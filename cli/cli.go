@@ -10,6 +10,7 @@
 // Commands:
 //
 //	uno db create              roles, database, schemas, extensions, uno's functions, privileges
+//	                           (on an existing database it takes no rights away without --take-rights)
 //	uno db drop --yes          drop the database and its roles
 //	uno emit                   print all SQL for the database and the models (dry run)
 //	uno schema                 print the models as a Mermaid ER diagram
@@ -19,6 +20,8 @@
 //	uno migrate down [N]       revert the last N migrations (default 1)
 //	uno migrate redo           revert and re-apply the last migration
 //	uno migrate status         list migrations and their state
+//	uno migrate baseline [V]   record an existing database as the start, running nothing
+//	uno models generate [T…]   write Go models with uno tags from the live database
 //	uno demo                   the demo, when the App has one
 //
 // Every command has its own flags and help page (`uno migrate up --help`,
@@ -260,7 +263,7 @@ func (a *App) runCommand(ctx context.Context, cmd *command, pre options, args []
 	if cmd.needsModels && !a.hasModels() {
 		return fmt.Errorf("%s: %w", cmd.path, errNoModels)
 	}
-	err := cmd.run(a, ctx, &o, positional)
+	err := sessionHint(cmd.run(a, ctx, &o, positional))
 	var usage *usageError
 	if errors.As(err, &usage) && usage.cmd == nil && usage.group == "" {
 		usage.cmd = cmd

@@ -20,6 +20,10 @@ type options struct {
 	check       bool
 	yes         bool
 	takeRights  bool
+	schema      string
+	pkg         string
+	out         string
+	directURL   string
 }
 
 // flagDef is one flag a command may have.
@@ -43,6 +47,15 @@ var (
 	flagTakeRights = flagDef{"take-rights", "", "on an existing database, also take rights away: make <db>_admin\n" +
 		"the owner of the database and its schemas and revoke PUBLIC's rights",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.takeRights, "take-rights", false, "") }}
+	flagDirectURL = flagDef{"direct-url", "URL", "a direct URL of the same database (default DIRECT_DATABASE_URL),\n" +
+		"used instead of --url when that goes through PgBouncer\n(pooler=pgbouncer): the migration lock needs a session",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.directURL, "direct-url", "", "") }}
+	flagSchema = flagDef{"schema", "NAME", "read this schema only (default: every schema)",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.schema, "schema", "", "") }}
+	flagPackage = flagDef{"package", "NAME", `the Go package name (default "models")`,
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.pkg, "package", "", "") }}
+	flagOut = flagDef{"out", "FILE", "write the Go file there (default: stdout)",
+		func(fs *flag.FlagSet, o *options) { fs.StringVar(&o.out, "out", "", "") }}
 	flagYes = flagDef{"yes", "", "drop without asking; without it, db drop asks on a terminal\n" +
 		"for the database name and refuses (exit 2) when there is no terminal",
 		func(fs *flag.FlagSet, o *options) { fs.BoolVar(&o.yes, "yes", false, "") }}
@@ -64,6 +77,7 @@ type command struct {
 var groups = []struct{ name, summary string }{
 	{"db", "create or drop the application's database and roles"},
 	{"migrate", "plan, write, apply and revert migrations"},
+	{"models", "write Go models from a live schema"},
 }
 
 func isGroup(word string) bool {
@@ -126,37 +140,61 @@ prints the SQL that would bring the database to the models. It changes
 nothing on the server. Objects the models do not know, and what the models
 do not declare on their tables (policies, triggers, grants, …), are left
 alone.`,
-			flags: []flagDef{flagURL, flagCheck, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateDiff,
+			flags: []flagDef{flagURL, flagDirectURL, flagCheck, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateDiff,
 		},
 		{
 			path: "migrate new", args: "NAME", minArgs: 1, maxArgs: 1,
 			summary: "write the next migration (up and down files) from that plan",
 			help: `Writes NNNN_NAME.up.sql and NNNN_NAME.down.sql into the migrations directory
 from the plan migrate diff prints. NAME is lower-case letters, digits and _.`,
-			flags: []flagDef{flagURL, flagDir, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateNew,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir, flagDestructive, flagConcurrent}, needsModels: true, run: (*App).migrateNew,
 		},
 		{
 			path: "migrate up", args: "[N]", maxArgs: 1, summary: "apply the pending migrations (at most N)",
 			help: `Applies the pending migrations in order, each in its own transaction, under
 an advisory lock. It refuses when an applied migration was edited.`,
-			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateUp,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir}, run: (*App).migrateUp,
 		},
 		{
 			path: "migrate down", args: "[N]", maxArgs: 1, summary: "revert the last N applied migrations (default 1)",
 			help:  `Reverts the last N applied migrations (default 1) with their down files.`,
-			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateDown,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir}, run: (*App).migrateDown,
 		},
 		{
 			path: "migrate redo", summary: "revert and re-apply the last migration",
 			help:  `Reverts the last applied migration and applies it again.`,
-			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateRedo,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir}, run: (*App).migrateRedo,
 		},
 		{
 			path: "migrate status", summary: "list the migrations and their state",
 			help: `Lists the migrations in the directory and in the database with their state
 (applied, pending, modified, missing). Exit 3 when an applied migration was
 edited.`,
-			flags: []flagDef{flagURL, flagDir}, run: (*App).migrateStatus,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir}, run: (*App).migrateStatus,
+		},
+		{
+			path: "migrate baseline", args: "[VERSION]", maxArgs: 1,
+			summary: "record an existing database as the starting point, running nothing",
+			help: `Adopts an existing database: records the migrations of the directory up to
+VERSION (default: all) as applied, without running them. When the directory
+holds no migrations yet, it first writes NNNN_baseline.up.sql from the live
+database (its schemas, tables, enums and functions, to build new
+environments; views, domains and composite types are not in it) with an
+empty down file, and records that. It refuses when an applied migration was
+edited or is partly applied (exit 3).`,
+			flags: []flagDef{flagURL, flagDirectURL, flagDir}, run: (*App).migrateBaseline,
+		},
+		{
+			path: "models generate", args: "[TABLE…]", maxArgs: 1 << 16,
+			summary: "write Go model structs with uno tags from the live database",
+			help: `Reads the live database (in a read-only transaction) and writes Go model
+structs with uno tags for its tables, or for the TABLEs given (as
+schema.table, or table for public), and Models() returning them all: build
+your command with cli.App{Models: models.Models()}. A migrate diff right
+after generating is empty. What the tags cannot say (triggers, policies,
+exclusion constraints, expression indexes, serial defaults, …) is left to
+the database and listed on stderr; plans leave it alone.`,
+			flags: []flagDef{flagURL, flagSchema, flagPackage, flagOut}, run: (*App).modelsGenerate,
 		},
 		{
 			path: "demo", summary: "run the demo on DATABASE_URL or a throwaway PostgreSQL",
@@ -250,6 +288,8 @@ Run '%[1]s <command> --help' (or '%[1]s help <command>') for a command's flags.
 environment:
   DATABASE_URL, PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE
   UNO_LOGIN_PASSWORD         password given to <db>_login by db create (default: none)
+  DIRECT_DATABASE_URL        a direct URL for the migrate commands when DATABASE_URL goes
+                             through PgBouncer (pooler=pgbouncer)
 
 exit codes: 0 success, 1 failure, 2 bad usage, 3 refused
 `, a.name())

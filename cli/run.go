@@ -8,16 +8,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/internal/progress"
 	"github.com/uno-db/uno/migrate"
+	"github.com/uno-db/uno/migrate/gogen"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/quote"
 )
@@ -69,6 +72,39 @@ func (a *App) target(o *options) (config.Config, emit.Database, error) {
 		d.Password = config.Secret(pw)
 	}
 	return cfg, d, nil
+}
+
+// direct returns the direct connection of --direct-url, else
+// DIRECT_DATABASE_URL, for the migrate commands when cfg goes through
+// PgBouncer; nil when neither is given. It must name cfg's database.
+func (a *App) direct(o *options, cfg config.Config) (*config.Config, error) {
+	raw, from := o.directURL, "--direct-url"
+	if raw == "" {
+		raw, from = os.Getenv("DIRECT_DATABASE_URL"), "DIRECT_DATABASE_URL"
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	d, err := config.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	if d.Database != cfg.Database {
+		return nil, &usageError{msg: fmt.Sprintf("%s names database %q, not %q", from, d.Database, cfg.Database)}
+	}
+	if d.Pooler == config.PoolerPgBouncer {
+		return nil, &usageError{msg: from + " goes through PgBouncer (pooler=pgbouncer): give the server's own address"}
+	}
+	return &d, nil
+}
+
+// sessionHint adds the CLI's way out to an error for a migrator behind
+// PgBouncer.
+func sessionHint(err error) error {
+	if errors.Is(err, migrate.ErrNeedsSession) {
+		return fmt.Errorf("%w (give --direct-url or DIRECT_DATABASE_URL)", err)
+	}
+	return err
 }
 
 // registry returns the App's models.
@@ -342,6 +378,14 @@ func (a *App) plan(ctx context.Context, o *options) (up, down migrate.Plan, err 
 	if err != nil {
 		return up, down, err
 	}
+	// The scratch database is made and read on the server itself.
+	direct, err := a.direct(o, cfg)
+	if err != nil {
+		return up, down, err
+	}
+	if direct != nil {
+		cfg = *direct
+	}
 	return migrate.PlanLive(ctx, migrate.Target{Config: cfg, Setup: setup, Models: models, Role: d.Roles.Admin},
 		migrate.Options{Concurrent: o.concurrent})
 }
@@ -461,7 +505,11 @@ func (a *App) migrator(o *options) (*migrate.Migrator, []migrate.Migration, erro
 	if err != nil {
 		return nil, nil, dirError(o.dir, err)
 	}
-	return &migrate.Migrator{Config: cfg, Role: d.Roles.Admin}, migs, nil
+	direct, err := a.direct(o, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &migrate.Migrator{Config: cfg, Direct: direct, Role: d.Roles.Admin}, migs, nil
 }
 
 // count parses the optional N of migrate up and down.
@@ -561,5 +609,92 @@ func (a *App) migrateStatus(ctx context.Context, o *options, _ []string) error {
 	if modified {
 		return fmt.Errorf("%w: an applied migration was edited", migrate.ErrModified)
 	}
+	return nil
+}
+
+func (a *App) migrateBaseline(ctx context.Context, o *options, args []string) error {
+	var version int64
+	if len(args) == 1 {
+		v, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || v < 1 {
+			return &usageError{msg: fmt.Sprintf("migrate baseline: VERSION must be a positive number, not %q", args[0])}
+		}
+		version = v
+	}
+	if err := checkDir(o.dir, true); err != nil {
+		return err
+	}
+	migs, err := migrate.ReadDir(os.DirFS(o.dir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dirError(o.dir, err)
+	}
+	if len(migs) == 0 {
+		if version > 0 {
+			return fmt.Errorf("migrate baseline: no migration %d in %s: the directory is empty", version, displayDir(o.dir))
+		}
+		cfg, _, err := a.target(o)
+		if err != nil {
+			return err
+		}
+		live, err := migrate.InspectLive(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
+		path, err := migrate.WriteNext(o.dir, "baseline", migrate.BaselinePlan(live), migrate.Plan{})
+		if err != nil {
+			return dirError(o.dir, err)
+		}
+		fmt.Fprintf(a.errw(), "wrote %s from the live database (no down file)\n", path)
+	}
+	m, migs, err := a.migrator(o)
+	if err != nil {
+		return err
+	}
+	if version > 0 && !slices.ContainsFunc(migs, func(mg migrate.Migration) bool { return mg.Version == version }) {
+		return fmt.Errorf("migrate baseline: no migration %d in %s", version, displayDir(o.dir))
+	}
+	done, err := m.Baseline(ctx, migs, version)
+	if err != nil {
+		return err
+	}
+	for _, mg := range done {
+		fmt.Fprintf(a.errw(), "recorded %04d_%s as applied (nothing run)\n", mg.Version, mg.Name)
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(a.errw(), "nothing to record: those migrations are applied")
+	}
+	return nil
+}
+
+func (a *App) modelsGenerate(ctx context.Context, o *options, args []string) error {
+	cfg, _, err := a.target(o)
+	if err != nil {
+		return err
+	}
+	var schemas []string
+	if o.schema != "" {
+		schemas = []string{o.schema}
+	}
+	live, err := migrate.InspectLive(ctx, cfg, schemas...)
+	if err != nil {
+		return err
+	}
+	live.Tables = slices.DeleteFunc(live.Tables, func(t *catalog.Table) bool { return t.Name == migrate.DefaultTable })
+	res, err := gogen.Generate(live, gogen.Options{Package: o.pkg, Tables: args})
+	if err != nil {
+		return fmt.Errorf("models generate: %w", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(a.errw(), "unmanaged:", w)
+	}
+	if o.out == "" {
+		_, err := a.out().Write(res.Source)
+		return err
+	}
+	if err := os.WriteFile(o.out, res.Source, 0o644); err != nil {
+		return fmt.Errorf("models generate: %w", err)
+	}
+	fmt.Fprintf(a.errw(), "wrote %s\n", o.out)
 	return nil
 }

@@ -27,6 +27,12 @@ type Migrator struct {
 	// Config is the database to migrate; the connection needs the rights the
 	// migrations need (uno runs them as the admin role or the owner).
 	Config config.Config
+	// Direct, when set, is used instead of Config for the migrator's
+	// connection: a direct connection to the server for a Config that goes
+	// through PgBouncer in transaction mode (Pooler "pgbouncer"), where a
+	// session advisory lock does not hold. Without it such a Config is
+	// refused with [ErrNeedsSession].
+	Direct *config.Config
 	// Role, when set, is the role the dedicated connection switches to for
 	// the whole run (uno runs DDL as <db>_admin, so it owns what it creates).
 	Role string
@@ -80,6 +86,11 @@ type Status struct {
 // ErrModified is returned by Up when an applied migration's file changed.
 var ErrModified = errors.New("migrate: an applied migration was edited")
 
+// ErrNeedsSession is returned when the migrator's connection would go
+// through PgBouncer in transaction mode: its advisory lock needs a session
+// of its own on the server (set [Migrator.Direct]).
+var ErrNeedsSession = errors.New("migrate: the migration lock needs a direct connection, not PgBouncer in transaction mode")
+
 // session is a dedicated connection holding the advisory lock.
 type session struct {
 	conn  *pgx.Conn
@@ -96,7 +107,19 @@ func (m *Migrator) log() *slog.Logger {
 // lock opens a dedicated connection, takes the advisory lock with
 // lock_timeout set, and creates the history table if needed.
 func (m *Migrator) lock(ctx context.Context) (*session, error) {
-	cfg := m.Config.WithDefaults()
+	cfg := m.Config
+	if m.Direct != nil {
+		cfg = *m.Direct
+	}
+	if cfg.Pooler == config.PoolerPgBouncer {
+		which := "Config"
+		if m.Direct != nil {
+			which = "Direct"
+		}
+		return nil, fmt.Errorf("%w: Migrator.%s (%s) has Pooler %q; give a direct connection in Migrator.Direct",
+			ErrNeedsSession, which, cfg.Key(), cfg.Pooler)
+	}
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -208,85 +208,132 @@ func parseAction(o TagOption) (Action, error) {
 	return "", fmt.Errorf("%w: %s:%s is not cascade, restrict, setnull, setdefault or noaction", ErrBadTag, o.Key, o.Value)
 }
 
+// column turns one struct field into a column of the table, step by step:
+// its name, its SQL type, nullability and key, generation (default or
+// identity), the constraints its tag declares (check, unique, index,
+// foreign key), and finally its place in the table. A step that fails
+// records the error and stops the field.
 func (b *builder) column(f reflect.StructField, idx []int, offset uintptr, fpath string, tag Tag) {
 	c := &Column{
 		Table: b.t, Name: tag.Name, Field: fpath, Index: idx, Offset: offset, GoType: f.Type,
 		Comment: f.Tag.Get("doc"), access: accessOf(f.Type),
 	}
+	if !b.columnName(c, f) {
+		return
+	}
+	m, ok := b.columnType(c, f, tag)
+	if !ok || !b.columnNullability(c, f, tag, m) || !b.columnGeneration(c, f, tag, m) ||
+		!b.columnConstraints(c, tag) || !b.columnForeignKey(c, tag) {
+		return
+	}
+	b.addColumn(c)
+}
+
+// columnName names the column (the tag's name, else the field's in snake
+// case) and quotes it.
+func (b *builder) columnName(c *Column, f reflect.StructField) bool {
 	if c.Name == "" {
 		c.Name = SnakeCase(f.Name)
 	}
 	if err := checkName("column", c.Name); err != nil {
-		b.fail(fpath, err)
-		return
+		b.fail(c.Field, err)
+		return false
 	}
 	c.QuotedName = quote.Ident(c.Name)
+	return true
+}
+
+// columnType sets the SQL type: the tag's type option, else the mapping of
+// the Go type; an enum is resolved in finish, once the schema is known.
+// Relationship options on a column are refused here.
+func (b *builder) columnType(c *Column, f reflect.StructField, tag Tag) (sqlMapping, bool) {
 	var m sqlMapping
 	if o, ok := tag.Lookup("type"); ok {
 		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: integerTypes[strings.ToUpper(o.Value)]}
 	} else {
 		var err error
 		if m, err = mapGoType(f.Type); err != nil {
-			b.fail(fpath, err)
-			return
+			b.fail(c.Field, err)
+			return m, false
 		}
 	}
 	c.SQLType = m.sqlType
 	if m.enum != nil {
-		b.enums = append(b.enums, enumRef{col: c, typ: m.enum, array: m.array, field: fpath})
+		b.enums = append(b.enums, enumRef{col: c, typ: m.enum, array: m.array, field: c.Field})
 	}
 	for _, k := range relationOnly {
 		if tag.Has(k) {
-			b.fail(fpath, fmt.Errorf("%w: %s on a column", ErrBadTag, k))
-			return
+			b.fail(c.Field, fmt.Errorf("%w: %s on a column", ErrBadTag, k))
+			return m, false
 		}
 	}
+	return m, true
+}
+
+// columnNullability applies the nullability rule (the Go type decides;
+// notnull narrows it; null must agree with it) and pk.
+func (b *builder) columnNullability(c *Column, f reflect.StructField, tag Tag, m sqlMapping) bool {
 	pk, notnull, null := tag.Has("pk"), tag.Has("notnull"), tag.Has("null")
 	switch {
 	case notnull && null:
-		b.fail(fpath, fmt.Errorf("%w: both null and notnull", ErrBadTag))
-		return
+		b.fail(c.Field, fmt.Errorf("%w: both null and notnull", ErrBadTag))
+		return false
 	case pk && null:
-		b.fail(fpath, fmt.Errorf("%w: a primary key column cannot be null", ErrBadTag))
-		return
+		b.fail(c.Field, fmt.Errorf("%w: a primary key column cannot be null", ErrBadTag))
+		return false
 	case null && !m.nullable:
-		b.fail(fpath, fmt.Errorf("%w: %s cannot hold NULL; use a pointer or sql.Null", ErrNullability, f.Type))
-		return
+		b.fail(c.Field, fmt.Errorf("%w: %s cannot hold NULL; use a pointer or sql.Null", ErrNullability, f.Type))
+		return false
 	}
 	c.Nullable = m.nullable && !notnull && !pk
 	c.PrimaryKey = pk
+	return true
+}
+
+// columnGeneration reads default and identity: an identity needs an
+// integer type, excludes a default, and makes the column NOT NULL.
+func (b *builder) columnGeneration(c *Column, f reflect.StructField, tag Tag, m sqlMapping) bool {
 	if o, ok := tag.Lookup("default"); ok {
 		c.Default = o.Value
 	}
-	if o, ok := tag.Lookup("identity"); ok {
-		switch strings.ToLower(o.Value) {
-		case "", "bydefault", "by default":
-			c.Identity = "BY DEFAULT"
-		case "always":
-			c.Identity = "ALWAYS"
-		default:
-			b.fail(fpath, fmt.Errorf("%w: identity:%s is not always or bydefault", ErrBadTag, o.Value))
-			return
-		}
-		if !m.integer {
-			b.fail(fpath, fmt.Errorf("%w: identity on non-integer type %s", ErrBadTag, f.Type))
-			return
-		}
-		if c.Default != "" {
-			b.fail(fpath, fmt.Errorf("%w: both identity and default", ErrBadTag))
-			return
-		}
-		c.Nullable = false
+	o, ok := tag.Lookup("identity")
+	if !ok {
+		return true
 	}
+	switch strings.ToLower(o.Value) {
+	case "", "bydefault", "by default":
+		c.Identity = "BY DEFAULT"
+	case "always":
+		c.Identity = "ALWAYS"
+	default:
+		b.fail(c.Field, fmt.Errorf("%w: identity:%s is not always or bydefault", ErrBadTag, o.Value))
+		return false
+	}
+	if !m.integer {
+		b.fail(c.Field, fmt.Errorf("%w: identity on non-integer type %s", ErrBadTag, f.Type))
+		return false
+	}
+	if c.Default != "" {
+		b.fail(c.Field, fmt.Errorf("%w: both identity and default", ErrBadTag))
+		return false
+	}
+	c.Nullable = false
+	return true
+}
+
+// columnConstraints records the check, unique and index options: a
+// unique or index without a value is a group of its own; with a value,
+// the fields sharing it form one composite group.
+func (b *builder) columnConstraints(c *Column, tag Tag) bool {
 	if o, ok := tag.Lookup("check"); ok {
-		b.checks = append(b.checks, checkRef{name: c.Name, expr: o.Value, field: fpath})
+		b.checks = append(b.checks, checkRef{name: c.Name, expr: o.Value, field: c.Field})
 	}
 	using, hasUsing := tag.Lookup("using")
 	_, hasUnique := tag.Lookup("unique")
 	_, hasIndex := tag.Lookup("index")
 	if hasUsing && !hasUnique && !hasIndex {
-		b.fail(fpath, fmt.Errorf("%w: using without index or unique", ErrBadTag))
-		return
+		b.fail(c.Field, fmt.Errorf("%w: using without index or unique", ErrBadTag))
+		return false
 	}
 	for _, kind := range []string{"unique", "index"} {
 		o, ok := tag.Lookup(kind)
@@ -299,56 +346,70 @@ func (b *builder) column(f reflect.StructField, idx []int, offset uintptr, fpath
 		} else {
 			key += "\x00" + c.Name // a group of its own
 		}
-		g := b.group(key, kind == "unique", fpath)
+		g := b.group(key, kind == "unique", c.Field)
 		g.columns = append(g.columns, c)
 		if hasUsing {
 			g.using = using.Value
 		}
 	}
+	return true
+}
+
+// columnForeignKey reads fk (table, table.column or schema.table.column)
+// with its ondelete and onupdate actions; the target is resolved once the
+// batch is known.
+func (b *builder) columnForeignKey(c *Column, tag Tag) bool {
 	fkOpt, hasFK := tag.Lookup("fk")
 	for _, k := range []string{"ondelete", "onupdate"} {
 		if tag.Has(k) && !hasFK {
-			b.fail(fpath, fmt.Errorf("%w: %s without fk", ErrBadTag, k))
-			return
+			b.fail(c.Field, fmt.Errorf("%w: %s without fk", ErrBadTag, k))
+			return false
 		}
 	}
-	if hasFK {
-		fk := &pendingFK{field: fpath, columns: []*Column{c}}
-		parts := strings.Split(fkOpt.Value, ".")
-		switch len(parts) {
-		case 1:
-			fk.refTable = parts[0]
-		case 2:
-			fk.refTable, fk.refColumns = parts[0], []string{parts[1]}
-		case 3:
-			fk.refSchema, fk.refTable, fk.refColumns = parts[0], parts[1], []string{parts[2]}
-		default:
-			b.fail(fpath, fmt.Errorf("%w: fk:%s is not table, table.column or schema.table.column", ErrBadTag, fkOpt.Value))
-			return
-		}
-		for _, p := range parts {
-			if p == "" {
-				b.fail(fpath, fmt.Errorf("%w: fk:%s has an empty part", ErrBadTag, fkOpt.Value))
-				return
-			}
-		}
-		var err error
-		if o, ok := tag.Lookup("ondelete"); ok {
-			if fk.onDelete, err = parseAction(o); err != nil {
-				b.fail(fpath, err)
-				return
-			}
-		}
-		if o, ok := tag.Lookup("onupdate"); ok {
-			if fk.onUpdate, err = parseAction(o); err != nil {
-				b.fail(fpath, err)
-				return
-			}
-		}
-		b.fks = append(b.fks, fk)
+	if !hasFK {
+		return true
 	}
+	fk := &pendingFK{field: c.Field, columns: []*Column{c}}
+	parts := strings.Split(fkOpt.Value, ".")
+	switch len(parts) {
+	case 1:
+		fk.refTable = parts[0]
+	case 2:
+		fk.refTable, fk.refColumns = parts[0], []string{parts[1]}
+	case 3:
+		fk.refSchema, fk.refTable, fk.refColumns = parts[0], parts[1], []string{parts[2]}
+	default:
+		b.fail(c.Field, fmt.Errorf("%w: fk:%s is not table, table.column or schema.table.column", ErrBadTag, fkOpt.Value))
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			b.fail(c.Field, fmt.Errorf("%w: fk:%s has an empty part", ErrBadTag, fkOpt.Value))
+			return false
+		}
+	}
+	for _, a := range []struct {
+		key string
+		dst *Action
+	}{{"ondelete", &fk.onDelete}, {"onupdate", &fk.onUpdate}} {
+		if o, ok := tag.Lookup(a.key); ok {
+			act, err := parseAction(o)
+			if err != nil {
+				b.fail(c.Field, err)
+				return false
+			}
+			*a.dst = act
+		}
+	}
+	b.fks = append(b.fks, fk)
+	return true
+}
+
+// addColumn gives the column its ordinal and adds it to the table, unless
+// another field already took its name.
+func (b *builder) addColumn(c *Column) {
 	if _, dup := b.t.byColumn[c.Name]; dup {
-		b.fail(fpath, fmt.Errorf("%w: %q", ErrDuplicateColumn, c.Name))
+		b.fail(c.Field, fmt.Errorf("%w: %q", ErrDuplicateColumn, c.Name))
 		return
 	}
 	c.Ordinal = len(b.t.Columns)
@@ -443,23 +504,58 @@ func (b *builder) relation(f reflect.StructField, idx []int, offset uintptr, fpa
 	b.rels = append(b.rels, p)
 }
 
-// finish names the table, checks keys, and builds constraints and indexes
-// that need no other model.
+// finish completes the table once every field is read, step by step: its
+// name, the enum types of its columns, the columns with a role (soft
+// delete, tenant, generated, primary key), the unique constraints and
+// indexes from tags and from TableDef, the tenant scoping and soft-delete
+// predicates of the unique keys, the SQL configuration, the checks, and
+// TableDef's foreign keys (resolved later, with the batch). A step that
+// cannot go on records the error and ends the table.
 func (b *builder) finish() {
+	if !b.nameTable() {
+		return
+	}
+	b.resolveEnums()
+	if !b.keyColumns() {
+		return
+	}
+	def, ok := b.tableDefinition()
+	if !ok {
+		return
+	}
+	b.uniquesAndIndexes(def)
+	b.scopeUniques(def)
+	b.applySQLConfig()
+	b.softDeleteUniques()
+	b.addChecks(def)
+	b.defForeignKeys(def)
+	b.t.constraints = map[string]*Constraint{}
+}
+
+// nameTable names the table (the tag's table option, else the type's name
+// in snake case), quotes it, and checks that it has columns.
+func (b *builder) nameTable() bool {
 	t := b.t
 	if t.Name == "" {
 		t.Name = SnakeCase(t.Type.Name())
 	}
 	if err := checkName("table", t.Name); err != nil {
 		b.fail("", err)
-		return
+		return false
 	}
 	t.QuotedName = quote.Qualified(t.Schema, t.Name)
 	t.QualifiedName = quote.Qualified(schemaKey(t.Schema), t.Name)
 	if len(t.Columns) == 0 {
 		b.fail("", fmt.Errorf("%w: the model has no columns", ErrNoPrimaryKey))
-		return
+		return false
 	}
+	return true
+}
+
+// resolveEnums reads the enum types of the enum columns, in the table's
+// schema, and lists each type once.
+func (b *builder) resolveEnums() {
+	t := b.t
 	for _, e := range b.enums {
 		et, err := enumOf(e.typ, t.Schema)
 		if err != nil {
@@ -475,6 +571,12 @@ func (b *builder) finish() {
 			t.Enums = append(t.Enums, et)
 		}
 	}
+}
+
+// keyColumns finds the columns with a role: is_deleted (soft delete),
+// tenant_id, the generated ones and the primary key, which is required.
+func (b *builder) keyColumns() bool {
+	t := b.t
 	if c, ok := t.byColumn["is_deleted"]; ok && c.SQLType == "BOOLEAN" {
 		t.SoftDelete, t.DeletedColumn = true, c
 	}
@@ -492,17 +594,29 @@ func (b *builder) finish() {
 	}
 	if len(pk) == 0 {
 		b.fail("", fmt.Errorf("%w: tag a field pk or embed model.ULIDKey", ErrNoPrimaryKey))
-		return
+		return false
 	}
 	t.PrimaryKey = b.constraint(PrimaryKey, "", b.naming.PrimaryKey(t.Name), pk)
+	return true
+}
 
-	var def TableDef
-	if d, err := tableDef(t.Type); err != nil {
+// tableDefinition returns the model's TableDef, or the zero one.
+func (b *builder) tableDefinition() (TableDef, bool) {
+	d, err := tableDef(b.t.Type)
+	if err != nil {
 		b.fail("", err)
-		return
-	} else if d != nil {
-		def = *d
+		return TableDef{}, false
 	}
+	if d == nil {
+		return TableDef{}, true
+	}
+	return *d, true
+}
+
+// uniquesAndIndexes builds the unique constraints and indexes of the tag
+// groups, then those of TableDef.
+func (b *builder) uniquesAndIndexes(def TableDef) {
+	t := b.t
 	for _, g := range b.groups {
 		names := columnNames(g.columns)
 		if g.unique {
@@ -536,28 +650,53 @@ func (b *builder) finish() {
 		}
 		t.Indexes = append(t.Indexes, b.index(ix.Name, b.naming.Index(t.Name, ix.Columns), cols, ix.Using, ix.Where))
 	}
-	if t.TenantColumn != nil && !def.UniqueAcrossTenants {
-		for _, u := range t.Uniques {
-			if !slices.Contains(u.Columns, t.TenantColumn) {
-				u.Columns = append([]*Column{t.TenantColumn}, u.Columns...)
-			}
+}
+
+// scopeUniques puts tenant_id first in each unique key of a tenant model
+// (unless UniqueAcrossTenants), so keys are unique per tenant.
+func (b *builder) scopeUniques(def TableDef) {
+	t := b.t
+	if t.TenantColumn == nil || def.UniqueAcrossTenants {
+		return
+	}
+	for _, u := range t.Uniques {
+		if !slices.Contains(u.Columns, t.TenantColumn) {
+			u.Columns = append([]*Column{t.TenantColumn}, u.Columns...)
 		}
 	}
-	if cfg, err := sqlConfig(t.Type); err != nil {
+}
+
+// applySQLConfig reads the model's SQLConfig and checks it against the
+// columns.
+func (b *builder) applySQLConfig() {
+	cfg, err := sqlConfig(b.t.Type)
+	if err != nil {
 		b.fail("", err)
-	} else {
-		t.SQL = cfg
-		b.checkSQLConfig()
+		return
 	}
-	if t.SoftDelete {
-		for _, u := range t.Uniques {
-			pred := "NOT " + t.DeletedColumn.QuotedName
-			if u.Where != "" {
-				pred = "(" + u.Where + ") AND " + pred
-			}
-			u.Where, u.AsIndex = pred, true
+	b.t.SQL = cfg
+	b.checkSQLConfig()
+}
+
+// softDeleteUniques makes every unique key of a soft-deleting table a
+// partial unique index over the rows not deleted.
+func (b *builder) softDeleteUniques() {
+	t := b.t
+	if !t.SoftDelete {
+		return
+	}
+	for _, u := range t.Uniques {
+		pred := "NOT " + t.DeletedColumn.QuotedName
+		if u.Where != "" {
+			pred = "(" + u.Where + ") AND " + pred
 		}
+		u.Where, u.AsIndex = pred, true
 	}
+}
+
+// addChecks builds the check constraints of the tags and of TableDef.
+func (b *builder) addChecks(def TableDef) {
+	t := b.t
 	for _, ck := range b.checks {
 		c := b.constraint(Check, "", b.naming.Check(t.Name, ck.name), nil)
 		c.Check = ck.expr
@@ -572,6 +711,11 @@ func (b *builder) finish() {
 		c.Check = ck.Expr
 		t.Checks = append(t.Checks, c)
 	}
+}
+
+// defForeignKeys records TableDef's foreign keys as pending, checking
+// their actions.
+func (b *builder) defForeignKeys(def TableDef) {
 	for _, fk := range def.ForeignKeys {
 		cols := b.columns(fk.Columns, "TableDef.ForeignKeys")
 		if cols == nil {
@@ -591,7 +735,6 @@ func (b *builder) finish() {
 		}
 		b.fks = append(b.fks, p)
 	}
-	t.constraints = map[string]*Constraint{}
 }
 
 func columnNames(cols []*Column) []string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"slices"
 	"strings"
 	"sync"
@@ -264,7 +263,9 @@ func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)
-	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	// No read deadline: a primary-key lookup is one index probe, and the
+	// deadline would cost every Get a context and a watcher goroutine.
+	err := r.runOn(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
 	if err != nil {
@@ -374,7 +375,7 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	}
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
 	q := r.s.db.Querier(ctx)
-	if _, onPool := q.(*pgxpool.Pool); onPool && !r.s.switchRoles {
+	if r.s.db.IsPool(q) && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
 		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
 	}

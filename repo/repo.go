@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
@@ -91,8 +90,9 @@ type Options struct {
 	// no limit). Independently, a value longer than a VARCHAR(n) column's
 	// n is refused, as it cannot match.
 	MaxTextValue int
-	// ReadTimeout bounds each read (Get, GetBy, Filter, Count, Query,
-	// QueryMaps, Load; not Stream, which lasts as long as its loop): the read's context gets this deadline unless
+	// ReadTimeout bounds each read whose cost the input decides (GetBy,
+	// Filter, Count, Query, QueryMaps, Load; not Get, one primary-key
+	// probe, nor Stream, which lasts as long as its loop): the read's context gets this deadline unless
 	// it has an earlier one, and pgx then cancels the statement on the
 	// server (0: 30s; negative: no bound). The error matches
 	// ErrReadTimeout and context.DeadlineExceeded.
@@ -514,7 +514,7 @@ func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx conte
 		return err
 	}
 	var err error
-	if _, onPool := q.(*pgxpool.Pool); onPool && r.s.switchRoles {
+	if r.s.db.IsPool(q) && r.s.switchRoles {
 		role := engine.RoleReader
 		if write {
 			role = engine.RoleWriter

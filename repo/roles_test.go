@@ -156,3 +156,30 @@ func TestDefaultWorksOnUnoDatabase(t *testing.T) {
 		t.Error("contradicting options accepted")
 	}
 }
+
+// TestIsPool checks engine.DB.IsPool, which the repository asks instead
+// of testing for *pgxpool.Pool itself.
+func TestIsPool(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := newEnv(t)
+	ctx := context.Background()
+	if !e.db.IsPool(e.db.Querier(ctx)) {
+		t.Error("the pool is not the pool")
+	}
+	if e.db.IsPool(other.db.Querier(ctx)) {
+		t.Error("another DB's pool is this DB's pool")
+	}
+	_ = e.db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
+		if e.db.IsPool(e.db.Querier(ctx)) || e.db.IsPool(tx) {
+			t.Error("a transaction is the pool")
+		}
+		return nil
+	})
+	_ = e.db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		if e.db.IsPool(e.db.Querier(ctx)) || e.db.IsPool(c) {
+			t.Error("a held connection is the pool")
+		}
+		return nil
+	})
+}

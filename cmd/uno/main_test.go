@@ -141,6 +141,10 @@ func TestHelpPages(t *testing.T) {
 		{[]string{"schema", "--help"}, []string{"usage: uno schema", "Mermaid", "cli.App"}},
 		{[]string{"migrate", "--help"}, []string{"usage: uno migrate <command>", "migrate status", "migrate redo"}},
 		{[]string{"help", "db"}, []string{"usage: uno db <command>", "db create", "db drop"}},
+		{[]string{"db", "create", "--help"}, []string{"usage: uno db create [flags]", "--take-rights", "unless --take-rights is given"}},
+		{[]string{"migrate", "baseline", "--help"}, []string{"usage: uno migrate baseline [flags] [VERSION]", "without running them", "--dir DIR"}},
+		{[]string{"models", "generate", "--help"}, []string{"usage: uno models generate [flags] [TABLE…]", "--schema NAME", "--package NAME", "--out FILE"}},
+		{[]string{"help", "models"}, []string{"usage: uno models <command>", "models generate"}},
 	} {
 		r := uno(t, nil, tc.args...)
 		expect(t, r, 0, tc.want...)
@@ -178,6 +182,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"migrate", "down", "1", "2"}, []string{`unexpected argument "2"`}},
 		{[]string{"migrate", "new"}, []string{"migrate new: missing NAME", "usage: uno migrate new [flags] NAME"}},
 		{[]string{"migrate", "new", "a", "b"}, []string{`unexpected argument "b"`}},
+		{[]string{"migrate", "baseline", "first"}, []string{`VERSION must be a positive number, not "first"`, "usage: uno migrate baseline"}},
+		{[]string{"models"}, []string{`"models" needs a command`, "models generate"}},
 		{[]string{"--no-such-flag", "emit"}, []string{"not defined: -no-such-flag"}},
 		{[]string{"help", "nothing"}, []string{`unknown command "nothing"`}},
 		{[]string{"schema", "extra"}, []string{`unexpected argument "extra"`}},
