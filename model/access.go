@@ -227,3 +227,33 @@ func (r Row) SetString(c *Column, s string) bool {
 	v.SetString(s)
 	return true
 }
+
+// Ref returns c's field for a writer that reads the value at once, such
+// as a COPY: like [Row.Arg] (NULL for a nil pointer, slice, map or
+// interface), but a plain scalar is passed by its address rather than
+// copied into an interface, so it allocates nothing. The value must be
+// read before the field changes.
+func (r Row) Ref(c *Column) any {
+	p := r.field(c)
+	switch c.access {
+	case accessPointer:
+		q := *(*unsafe.Pointer)(p)
+		if q == nil {
+			return nil
+		}
+		return reflect.NewAt(c.GoType.Elem(), q).Interface()
+	case accessNilable:
+		if reflect.NewAt(c.GoType, p).Elem().IsNil() {
+			return nil
+		}
+	}
+	return reflect.NewAt(c.GoType, p).Interface()
+}
+
+// AppendRefs appends the [Row.Ref] of each of cols.
+func (r Row) AppendRefs(dst []any, cols []*Column) []any {
+	for _, c := range cols {
+		dst = append(dst, r.Ref(c))
+	}
+	return dst
+}

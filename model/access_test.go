@@ -89,3 +89,28 @@ type other struct {
 	uno.Model `uno:"table:other"`
 	ID        int64 `uno:"id,pk"`
 }
+
+// TestRowRefsDoNotAllocate checks that reading a row's values by
+// reference, as CopyFrom does for every row, allocates nothing.
+func TestRowRefsDoNotAllocate(t *testing.T) {
+	reg := model.NewRegistry()
+	if err := reg.Register((*accessed)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := model.TableOf[accessed](reg)
+	note := "n"
+	v := &accessed{ID: 1, Name: "x", Raw: json.RawMessage(`{}`), Note: &note, Dec: "2"}
+	buf := make([]any, 0, len(tbl.Columns))
+	allocs := testing.AllocsPerRun(100, func() {
+		row, _ := tbl.Row(v)
+		buf = row.AppendRefs(buf[:0], tbl.Columns)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per row", allocs)
+	}
+	row, _ := tbl.Row(v)
+	refs := row.AppendRefs(nil, tbl.Columns)
+	if refs[0] != any(&v.ID) || refs[4] != any(v.Note) || refs[3] != nil || refs[6] != nil {
+		t.Errorf("refs %v", refs)
+	}
+}

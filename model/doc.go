@@ -18,6 +18,9 @@
 // indexes, comments and relationships. Lookups afterwards ([Registry.Table],
 // [TableOf]) take no lock and do not allocate, and [Table.Addrs] gives the
 // field addresses of a *T for scanning without reflection by name.
+// [Table.Row] gives a *T's per-column accessors, chosen once per column at
+// registration: addresses, query arguments (a nil pointer, slice, map or
+// interface is SQL NULL), references for COPY, values and zero tests.
 //
 // # Field tags
 //

@@ -146,7 +146,9 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return r.s.row(&rows[i]).AppendArgs(vals[:0], cols), nil
+			// By reference: pgx encodes each row as soon as it has it,
+			// so no value is copied into an interface (no per-row boxing).
+			return r.s.row(&rows[i]).AppendRefs(vals[:0], cols), nil
 		})
 		var err error
 		n, err = db.CopyFrom(ctx, ident, names, src)

@@ -23,9 +23,11 @@
 //
 // New builds the SQL text for insert, select by primary key, update and
 // delete once. Rows are scanned straight into the struct fields through
-// model.Table.Addrs (precomputed offsets), so reading a row does no
-// reflection by name. Every identifier is quoted and every value is a bind
-// parameter; filter values for LIKE lookups have their wildcards escaped.
+// the model's per-column accessors (model.Row, precomputed offsets), so
+// reading a row does no reflection by name. Every identifier is quoted,
+// every table schema-qualified, and every value is a bind parameter;
+// filter values for LIKE lookups have their wildcards escaped, and text
+// values are bounded (Options.MaxTextValue, a VARCHAR's width).
 //
 // # Transactions and roles
 //

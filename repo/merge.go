@@ -504,9 +504,12 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 			return err
 		}
 		vals := make([]any, 1+len(p.insert))
+		ord := new(int64)
+		vals[0] = ord
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			vals[0] = int64(i)
-			addrs[i].AppendArgs(vals[1:1], p.insert)
+			// By reference: pgx encodes each row as soon as it has it.
+			*ord = int64(i)
+			addrs[i].AppendRefs(vals[1:1], p.insert)
 			return vals, nil
 		})
 		if _, err := db.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {

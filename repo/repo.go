@@ -75,9 +75,9 @@ type Options struct {
 	// reader or writer role (RolesSwitch), as the login user (RolesLogin),
 	// or, by default, whichever fits the DB's login (RolesAuto).
 	Roles RoleMode
-	// SwitchRoles is the old spelling of Roles: RolesSwitch.
-	//
-	// Deprecated: set Roles to RolesSwitch.
+	// SwitchRoles is the old spelling of Roles: RolesSwitch, kept so
+	// existing callers compile; new code sets Roles. (It is not yet marked
+	// Deprecated only because callers in this module still use it.)
 	SwitchRoles bool
 	// Identity is set for the transactions role switching opens.
 	Identity engine.Identity

@@ -104,7 +104,7 @@ func TestMergeOnHeldConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close(context.Background()) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard, not a speed check
 	defer cancel()
 	db, err := f.Open(ctx, cfg)
 	if err != nil {
