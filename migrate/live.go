@@ -93,6 +93,16 @@ func PlanLive(ctx context.Context, t Target, opts Options) (up, down Plan, err e
 // InspectLive connects to the database of cfg and inspects it in a
 // read-only transaction ([catalog.Inspect]).
 func InspectLive(ctx context.Context, cfg config.Config, schemas ...string) (*catalog.Database, error) {
+	conn, err := connectLive(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return catalog.Inspect(ctx, conn, schemas...)
+}
+
+// connectLive validates cfg and connects to its database.
+func connectLive(ctx context.Context, cfg config.Config) (*pgx.Conn, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -101,8 +111,7 @@ func InspectLive(ctx context.Context, cfg config.Config, schemas ...string) (*ca
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return catalog.Inspect(ctx, conn, schemas...)
+	return conn, nil
 }
 
 // ScratchSafe returns stmts without those that would write to the
@@ -137,13 +146,9 @@ func Reverse(live, desired *catalog.Database, opts Options) Plan {
 
 // liveTypes connects to cfg's database and returns [LiveTypes].
 func liveTypes(ctx context.Context, cfg config.Config) ([]emit.Statement, error) {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	conn, err := cfg.Connect(ctx)
+	conn, err := connectLive(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("migrate: connect to %s: %w", cfg.Key(), dberr.Classify(err))
+		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return LiveTypes(ctx, conn)
