@@ -136,14 +136,7 @@ func (u *Uno) ReadPage(ctx context.Context, afterID int64) (int, int64, error) {
 
 // Filter implements Contender.
 func (u *Uno) Filter(ctx context.Context, minQty int32, minPrice int64) (int, int32, error) {
-	rows, err := u.items.Filter(ctx, repo.Filter{
-		Where: []repo.Cond{
-			{Field: "qty", Lookup: repo.LookupGTE, Value: minQty},
-			{Field: "price", Lookup: repo.LookupGT, Value: minPrice},
-		},
-		OrderBy: []repo.Order{{Field: "qty"}},
-		Limit:   25,
-	})
+	rows, err := u.items.Filter(ctx, qtyPriceFilter(minQty, minPrice))
 	if err != nil || len(rows) == 0 {
 		return 0, 0, err
 	}
@@ -225,14 +218,7 @@ func (u *Uno) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice 
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	rows, err := sc.items.Filter(ctx, repo.Filter{
-		Where: []repo.Cond{
-			{Field: "qty", Lookup: repo.LookupGTE, Value: minQty},
-			{Field: "price", Lookup: repo.LookupGT, Value: minPrice},
-		},
-		OrderBy: []repo.Order{{Field: "qty"}},
-		Limit:   25,
-	})
+	rows, err := sc.items.Filter(ctx, qtyPriceFilter(minQty, minPrice))
 	if err != nil || len(rows) == 0 {
 		return 0, 0, 0, err
 	}
@@ -241,3 +227,16 @@ func (u *Uno) FilterScoped(ctx context.Context, s Scope, minQty int32, minPrice 
 
 // Close implements Contender.
 func (u *Uno) Close() { _ = u.factory.Close(context.Background()) }
+
+// qtyPriceFilter is the filter workload's query: qty at least minQty, price
+// over minPrice, ordered by qty, one page of 25.
+func qtyPriceFilter(minQty int32, minPrice int64) repo.Filter {
+	return repo.Filter{
+		Where: []repo.Cond{
+			{Field: "qty", Lookup: repo.LookupGTE, Value: minQty},
+			{Field: "price", Lookup: repo.LookupGT, Value: minPrice},
+		},
+		OrderBy: []repo.Order{{Field: "qty"}},
+		Limit:   25,
+	}
+}

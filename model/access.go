@@ -119,16 +119,8 @@ func (r Row) AppendAddrs(dst []any) []any {
 func (r Row) Arg(c *Column) any {
 	p := r.field(c)
 	switch c.access {
-	case accessPointer:
-		q := *(*unsafe.Pointer)(p)
-		if q == nil {
-			return nil
-		}
-		return reflect.NewAt(c.GoType.Elem(), q).Interface()
-	case accessNilable:
-		if reflect.NewAt(c.GoType, p).Elem().IsNil() {
-			return nil
-		}
+	case accessPointer, accessNilable:
+		return nullable(c, p)
 	case accessString:
 		return *(*string)(p)
 	case accessInt64:
@@ -235,19 +227,28 @@ func (r Row) SetString(c *Column, s string) bool {
 // read before the field changes.
 func (r Row) Ref(c *Column) any {
 	p := r.field(c)
-	switch c.access {
-	case accessPointer:
+	if c.access == accessPointer || c.access == accessNilable {
+		return nullable(c, p)
+	}
+	return reflect.NewAt(c.GoType, p).Interface()
+}
+
+// nullable is the argument for a pointer, slice, map or interface field at
+// p: NULL (a nil interface) when it is nil, else the pointee of a pointer
+// or the field's address.
+func nullable(c *Column, p unsafe.Pointer) any {
+	if c.access == accessPointer {
 		q := *(*unsafe.Pointer)(p)
 		if q == nil {
 			return nil
 		}
 		return reflect.NewAt(c.GoType.Elem(), q).Interface()
-	case accessNilable:
-		if reflect.NewAt(c.GoType, p).Elem().IsNil() {
-			return nil
-		}
 	}
-	return reflect.NewAt(c.GoType, p).Interface()
+	v := reflect.NewAt(c.GoType, p)
+	if v.Elem().IsNil() {
+		return nil
+	}
+	return v.Interface()
 }
 
 // AppendRefs appends the [Row.Ref] of each of cols.
