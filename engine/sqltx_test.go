@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -431,5 +432,78 @@ func TestSQLTxSigned(t *testing.T) {
 	db.SignIdentities(other, "")
 	if _, _, err := look(); pgCode(err) != "28000" {
 		t.Fatalf("another secret: %v, want 28000", err)
+	}
+}
+
+// TestSQLTxThroughPgBouncer: behind PgBouncer in transaction mode (Pooler
+// "pgbouncer"), SQLTx applies search_path and statement_timeout in each
+// transaction (they cannot be startup parameters there), with the role and
+// identity; 8 workers × 25 transactions interleave on PgBouncer's server
+// connections and each sees only its own identity, and nothing stays on
+// the server connections afterwards.
+func TestSQLTxThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	bouncer := pgtest.PgBouncer(t)
+	e := newSQLEnv(t, false)
+	host, port, err := net.SplitHostPort(bouncer.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := `sch "x"`
+	db := e.open(t, func(c *config.Config) {
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.Pooler = config.PoolerPgBouncer
+		c.QueryExecMode = ""
+		c.Schema = schema
+		c.StatementTimeout = 1234 * time.Millisecond
+		c.Pool.MaxConns = 8
+	})
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	done := make(chan struct{})
+	for w := 0; w < 8; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 25; i++ {
+				tenant := fmt.Sprintf("w%d-%d", w, i)
+				var who, seen, sp, timeout string
+				err := db.SQLTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: engine.Identity{TenantID: tenant}},
+					func(ctx context.Context, tx *sql.Tx) error {
+						return tx.QueryRowContext(ctx, "SELECT current_user, current_setting('rls_var.tenant_id'),"+
+							" current_setting('search_path'), current_setting('statement_timeout')").Scan(&who, &seen, &sp, &timeout)
+					})
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("worker %d: %w", w, err)
+					return
+				case who != e.roles.Writer || seen != tenant || sp != quote.Ident(schema)+", public" || timeout != "1234ms":
+					errs <- fmt.Errorf("worker %d: user %q tenant %q (want %q) search_path %q statement_timeout %q",
+						w, who, seen, tenant, sp, timeout)
+					return
+				}
+			}
+		}()
+	}
+	for w := 0; w < 8; w++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Straight through PgBouncer, without uno: no tenant, role or setting
+	// stayed on its server connections.
+	for i := 0; i < 8; i++ {
+		var who string
+		var tenant sql.NullString
+		var timeout string
+		if err := db.SQL().QueryRowContext(ctx, "SELECT current_user, current_setting('rls_var.tenant_id', true),"+
+			" current_setting('statement_timeout')").Scan(&who, &tenant, &timeout); err != nil {
+			t.Fatal(err)
+		}
+		if who != e.roles.Login || tenant.String != "" || timeout == "1234ms" {
+			t.Fatalf("after the transactions: user %q tenant %q statement_timeout %q", who, tenant.String, timeout)
+		}
 	}
 }
