@@ -197,10 +197,19 @@ func sqlConnLost(c *sql.Conn) bool {
 // [TxOptions.Retry] (a transaction that did not begin is always safe).
 func (db *DB) runSQLTx(ctx context.Context, opts TxOptions, sopts *sql.TxOptions, prelude string, args []any,
 	fn func(context.Context, *sql.Tx) error) (ran, retryable bool, err error) {
-	c, err := db.SQL().Conn(ctx)
+	actx := ctx
+	if t := db.cfg.Pool.AcquireTimeout; t > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	c, err := db.SQL().Conn(actx) // actx bounds the borrow only
 	if err != nil {
 		if cerr := db.errIfClosed(); cerr != nil {
 			return false, false, cerr
+		}
+		if actx.Err() != nil {
+			return false, false, db.acquireEnded(ctx, actx, err)
 		}
 		err = db.wrapErr(ctx, err, false)
 		return false, ctx.Err() == nil && (dberr.IsTransientConnect(err) || errors.Is(err, dberr.ErrConnection)), err
@@ -215,7 +224,11 @@ func (db *DB) runSQLTx(ctx context.Context, opts TxOptions, sopts *sql.TxOptions
 		}
 		db.sqlRelease(ctx, c)
 	}()
-	tx, err = c.BeginTx(ctx, sopts)
+	// The transaction is not bound to ctx: database/sql would roll back
+	// and hand the connection back on its own when ctx ends, before the
+	// guard ran. Statements fn runs with ctx are still cancelled by it,
+	// and so are the capture before COMMIT and the settings batch.
+	tx, err = c.BeginTx(context.WithoutCancel(ctx), sopts)
 	if err == nil && (prelude != "" || opts.Deferrable) {
 		err = sqlConnRaw(c, func(conn *pgx.Conn) error {
 			b := &pgx.Batch{}

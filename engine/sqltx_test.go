@@ -507,3 +507,40 @@ func TestSQLTxThroughPgBouncer(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLTxCancelledKeepsGuard: when ctx ends inside the function,
+// database/sql does not roll back and hand the connection back on its own:
+// SQLTx rolls back and the guard runs, so a session advisory lock (which
+// ROLLBACK keeps) does not stay on the pooled connection, and the
+// connection is kept.
+func TestSQLTxCancelledKeepsGuard(t *testing.T) {
+	t.Parallel()
+	e := newSQLEnv(t, false)
+	db := e.open(t, func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	var pid, next uint32
+	err := db.SQLTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: engine.Identity{TenantID: "t1"}},
+		func(ctx context.Context, tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(424242)) l").Scan(&pid); err != nil {
+				return err
+			}
+			cancel()
+			return ctx.Err()
+		})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("SQLTx: %v, want context.Canceled", err)
+	}
+	if n := pgtest.Scalar[int64](t, e.pg.URL, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242"); n != 0 {
+		t.Fatalf("the session advisory lock stayed on the pooled connection (%d locks)", n)
+	}
+	// The guard cleaned the connection, so the pool of one kept it (a
+	// rollback on the ended context would have killed it).
+	if err := db.SQLTx(context.Background(), engine.TxOptions{}, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&next)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if next != pid {
+		t.Fatalf("backend %d after the cancelled transaction on %d: the connection was not kept", next, pid)
+	}
+}
