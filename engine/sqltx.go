@@ -319,7 +319,8 @@ func (db *DB) sqlCommit(ctx context.Context, opts TxOptions, c *sql.Conn, tx *sq
 		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
 	}
 	if errors.Is(err, sql.ErrTxDone) {
-		// database/sql rolled the transaction back when ctx ended.
+		// The *sql.Tx ended behind SQLTx's back (it is not bound to ctx,
+		// so database/sql does not end it on its own): report it.
 		return false, db.wrapErr(ctx, fmt.Errorf("uno: commit: %w", err), false)
 	}
 	if !sqlConnLost(c) {
