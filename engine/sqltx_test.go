@@ -41,7 +41,7 @@ type sqlEnv struct {
 	f     *engine.Factory
 }
 
-func newSQLEnv(t *testing.T, signed bool) *sqlEnv {
+func newSQLEnv(t testing.TB, signed bool) *sqlEnv {
 	t.Helper()
 	ctx := context.Background()
 	pg := pgtest.NewDatabase(t)
@@ -86,7 +86,7 @@ func newSQLEnv(t *testing.T, signed bool) *sqlEnv {
 	return &sqlEnv{pg: pg, roles: r, cfg: cfg, f: f}
 }
 
-func (e *sqlEnv) open(t *testing.T, edit func(*config.Config)) *engine.DB {
+func (e *sqlEnv) open(t testing.TB, edit func(*config.Config)) *engine.DB {
 	t.Helper()
 	cfg := e.cfg
 	if edit != nil {
@@ -543,4 +543,34 @@ func TestSQLTxCancelledKeepsGuard(t *testing.T) {
 	if next != pid {
 		t.Fatalf("backend %d after the cancelled transaction on %d: the connection was not kept", next, pid)
 	}
+}
+
+// BenchmarkSQLTx compares a one-statement transaction with a role and an
+// identity through SQLTx and through WithTx on the same pool.
+func BenchmarkSQLTx(b *testing.B) {
+	e := newSQLEnv(b, false)
+	db := e.open(b, func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	opts := engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: "t1", UserID: "u1"}}
+	q := "SELECT count(*) FROM " + quote.Ident(sqlNote)
+	b.Run("WithTx", func(b *testing.B) {
+		for b.Loop() {
+			var n int64
+			if err := db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error {
+				return tx.QueryRow(ctx, q).Scan(&n)
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SQLTx", func(b *testing.B) {
+		for b.Loop() {
+			var n int64
+			if err := db.SQLTx(ctx, opts, func(ctx context.Context, tx *sql.Tx) error {
+				return tx.QueryRowContext(ctx, q).Scan(&n)
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
