@@ -96,7 +96,11 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 			}
 		}
 		for _, ix := range t.Indexes {
-			out = append(out, createIndex(t, ix.Name, ix.QuotedName, false, ix.Columns, ix.Using, ix.Where))
+			s := createIndex(t, ix.Name, ix.QuotedName, false, ix.Columns, ix.Using, ix.Where)
+			if len(ix.Expressions) > 0 {
+				s = expressionIndex(t, ix)
+			}
+			out = append(out, s)
 		}
 	}
 	for _, t := range order {
@@ -183,8 +187,12 @@ func createTable(t *model.Table, fks []*model.Constraint) string {
 	st := sqlbuild.Table{Schema: t.Schema, Name: t.Name, IfNotExists: true,
 		Columns: make([]sqlbuild.Column, len(t.Columns))}
 	for i, c := range t.Columns {
-		st.Columns[i] = sqlbuild.Column{Name: c.Name, Type: c.SQLType, Identity: c.Identity,
-			Default: c.Default, NotNull: !c.Nullable}
+		typ := c.SQLType
+		if c.Serial {
+			typ = c.SerialType()
+		}
+		st.Columns[i] = sqlbuild.Column{Name: c.Name, Type: typ, Collation: c.Collation, Identity: c.Identity,
+			Generated: c.Expression, Default: c.Default, NotNull: !c.Nullable}
 	}
 	constraint := func(c *model.Constraint, def func(b *strings.Builder)) {
 		var b strings.Builder
@@ -200,16 +208,44 @@ func createTable(t *model.Table, fks []*model.Constraint) string {
 			constraint(u, func(b *strings.Builder) {
 				b.WriteString("UNIQUE ")
 				columnList(b, u.Columns)
+				deferrable(b, u)
 			})
 		}
 	}
 	for _, c := range t.Checks {
 		constraint(c, func(b *strings.Builder) { b.WriteString("CHECK (" + c.Check + ")") })
 	}
+	for _, x := range t.Exclusions {
+		constraint(x, func(b *strings.Builder) { exclusionDef(b, x) })
+	}
 	for _, fk := range fks {
 		constraint(fk, func(b *strings.Builder) { foreignKeyDef(b, fk) })
 	}
 	return st.SQL()
+}
+
+// deferrable writes the deferrability clause of a unique or foreign key.
+func deferrable(b *strings.Builder, c *model.Constraint) {
+	if c.Deferrable || c.InitiallyDeferred {
+		b.WriteString(" DEFERRABLE")
+	}
+	if c.InitiallyDeferred {
+		b.WriteString(" INITIALLY DEFERRED")
+	}
+}
+
+// exclusionDef writes EXCLUDE USING method (elements) [WHERE (predicate)].
+func exclusionDef(b *strings.Builder, x *model.Constraint) {
+	b.WriteString("EXCLUDE USING ")
+	b.WriteString(quote.Ident(x.Using))
+	b.WriteString(" (")
+	b.WriteString(strings.Join(x.Elements, ", "))
+	b.WriteByte(')')
+	if x.Where != "" {
+		b.WriteString(" WHERE (")
+		b.WriteString(x.Where)
+		b.WriteByte(')')
+	}
 }
 
 // foreignKeyDef writes FOREIGN KEY (…) REFERENCES … without the name.
@@ -228,6 +264,7 @@ func foreignKeyDef(b *strings.Builder, fk *model.Constraint) {
 		b.WriteString(" ON UPDATE ")
 		b.WriteString(string(fk.OnUpdate))
 	}
+	deferrable(b, fk)
 }
 
 func addForeignKey(fk *model.Constraint) Statement {
@@ -268,6 +305,39 @@ func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model
 		b.WriteString(where)
 	}
 	return Statement{Name: objectName(t.Schema, name), Kind: KindIndex, SQL: b.String()}
+}
+
+// expressionIndex renders an index with expressions: its columns, then
+// each expression in parentheses.
+func expressionIndex(t *model.Table, ix *model.Index) Statement {
+	var b strings.Builder
+	b.WriteString("CREATE INDEX IF NOT EXISTS ")
+	b.WriteString(ix.QuotedName)
+	b.WriteString(" ON ")
+	b.WriteString(t.QuotedName)
+	if ix.Using != "" {
+		b.WriteString(" USING ")
+		b.WriteString(quote.Ident(ix.Using))
+	}
+	b.WriteString(" (")
+	for i, c := range ix.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.QuotedName)
+	}
+	for i, e := range ix.Expressions {
+		if i > 0 || len(ix.Columns) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + e + ")")
+	}
+	b.WriteByte(')')
+	if ix.Where != "" {
+		b.WriteString(" WHERE ")
+		b.WriteString(ix.Where)
+	}
+	return Statement{Name: objectName(t.Schema, ix.Name), Kind: KindIndex, SQL: b.String()}
 }
 
 // literal quotes s with quote.Literal, without the space quote.Literal

@@ -159,7 +159,10 @@ func liveTypes(ctx context.Context, cfg config.Config) ([]emit.Statement, error)
 // (outside system schemas and extensions), in creation order. Models may
 // name them (a type: tag, a nextval default), so the scratch database
 // where the desired state is built needs them; the catalog does not
-// compare them, so they never show in a plan. Enums are not copied: the
+// compare them, so they never show in a plan. Sequences an identity
+// column owns, and those a serial column owns under the name PostgreSQL
+// gives it (<table>_<column>_seq), are left out: the models' serial and
+// identity columns make them again under the same names. Enums are not copied: the
 // models create theirs, and a copy would hide labels they add. It reads
 // in a read-only transaction.
 func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error) {
@@ -175,7 +178,10 @@ func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error
 		SELECT c.oid, c.relnamespace AS nsp, 'CREATE SEQUENCE IF NOT EXISTS ' || c.oid::regclass::text ||
 				' AS ' || format_type(s.seqtypid, NULL) AS ddl
 			FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
-			WHERE c.relkind = 'S'
+			WHERE c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d
+				JOIN pg_class r ON r.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = d.refobjsubid
+				WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+				  AND (d.deptype = 'i' OR d.deptype = 'a' AND c.relnamespace = r.relnamespace AND c.relname = r.relname || '_' || a.attname || '_seq'))
 		UNION ALL
 		SELECT t.oid, t.typnamespace, 'CREATE DOMAIN ' || t.oid::regtype::text || ' AS ' || format_type(t.typbasetype, t.typtypmod) ||
 				coalesce(' COLLATE ' || (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
