@@ -215,11 +215,11 @@ func TestGenerateModelsDiffsToZero(t *testing.T) {
 		`generated:(((total)::numeric * (100)::numeric))::bigint`,
 		`collate:C`,
 		`Excludes: []model.ExcludeDef{`,
-		`Elements: []string{"during WITH &&"}, Where: "status = 'new'::sales.status"`,
+		`Name: "order_during_excl", Elements: []string{"during WITH &&"}, Where: "status = 'new'::sales.status"`,
 		`Name: "order_open", Columns: []string{"customer_id"}, Where: "status <> 'paid'::sales.status"`,
 		`Name: "customer_lower_email", Expressions: []string{"lower((email)::text)"}`,
-		`Columns: []string{"email"}, Deferrable: true`,
-		`RefTable: "sales.customer", RefColumns: []string{"id"}, OnDelete: model.Cascade, InitiallyDeferred: true`,
+		`Name: "customer_email_key", Columns: []string{"email"}, Deferrable: true`,
+		`Name: "order_customer_id_fkey", Columns: []string{"customer_id"}, RefTable: "sales.customer", RefColumns: []string{"id"}, OnDelete: model.Cascade, InitiallyDeferred: true`,
 	} {
 		if !strings.Contains(string(res.Source), want) {
 			t.Errorf("generated models lack %s", want)

@@ -128,9 +128,12 @@ type ForeignKeyDef struct {
 }
 
 // ExcludeDef is an exclusion constraint: EXCLUDE USING Using (Elements…)
-// WHERE (Where), named ex_<table>_<Name>.
+// WHERE (Where).
 type ExcludeDef struct {
-	Name string // the part after ex_<table>_
+	// Name is the constraint's name, used as given (required). A name of
+	// uno's convention for the table, ex_<table>_…, lets a plan drop the
+	// constraint once the model no longer declares it.
+	Name string
 	// Using is the index access method; empty for gist, the usual one.
 	Using string
 	// Elements are trusted SQL, each an element and its operator, such

@@ -788,8 +788,7 @@ func (b *builder) expressionIndex(ix IndexDef) {
 	t.Indexes = append(t.Indexes, x)
 }
 
-// addExclusions builds the exclusion constraints of TableDef, named
-// ex_<table>_<name>.
+// addExclusions builds the exclusion constraints of TableDef.
 func (b *builder) addExclusions(def TableDef) {
 	t := b.t
 	for _, x := range def.Excludes {
@@ -802,7 +801,7 @@ func (b *builder) addExclusions(def TableDef) {
 			b.fail("", fmt.Errorf("%w: TableDef.Excludes %s has an empty element or a NUL byte", ErrBadTag, x.Name))
 			continue
 		}
-		c := b.constraint(Exclusion, "", "ex_"+t.Name+"_"+x.Name, nil)
+		c := b.constraint(Exclusion, x.Name, "", nil)
 		c.Using, c.Elements, c.Where = x.Using, slices.Clone(x.Elements), x.Where
 		if c.Using == "" {
 			c.Using = "gist"

@@ -553,7 +553,7 @@ func (g *gen) constraints(t *catalog.Table, byCol map[string]*field, def *tableD
 				continue
 			}
 			if d := deferrableFields(m[2]); d != "" {
-				def.uniques = append(def.uniques, "Columns: "+goStrings(cols)+d)
+				def.uniques = append(def.uniques, fmt.Sprintf("Name: %q, Columns: %s%s", c.Name, goStrings(cols), d))
 				continue
 			}
 			if len(cols) == 1 {
@@ -588,7 +588,7 @@ func (g *gen) constraints(t *catalog.Table, byCol map[string]*field, def *tableD
 				skip("a deferrable exclusion or one uno cannot read")
 				continue
 			}
-			def.excludes = append(def.excludes, fmt.Sprintf("Name: %q, %s", fmt.Sprintf("x%d", len(def.excludes)+1), x))
+			def.excludes = append(def.excludes, fmt.Sprintf("Name: %q, %s", c.Name, x))
 		default:
 			skip("an unknown kind")
 		}
@@ -710,7 +710,7 @@ func (g *gen) foreignKey(t *catalog.Table, c catalog.Constraint, byCol map[strin
 	actions := actionRE.FindAllStringSubmatch(m[4], -1)
 	if deferred := deferrableFields(m[5]); deferred != "" || len(cols) > 1 || strings.ContainsAny(refCols[0], ".,") {
 		// Composite or deferrable: a TableDef entry.
-		e := fmt.Sprintf("Columns: %s, RefTable: %q, RefColumns: %s", goStrings(cols), c.RefSchema+"."+c.RefTable, goStrings(refCols))
+		e := fmt.Sprintf("Name: %q, Columns: %s, RefTable: %q, RefColumns: %s", c.Name, goStrings(cols), c.RefSchema+"."+c.RefTable, goStrings(refCols))
 		for _, a := range actions {
 			e += fmt.Sprintf(", On%s: model.%s", map[string]string{"DELETE": "Delete", "UPDATE": "Update"}[a[1]],
 				map[string]string{"CASCADE": "Cascade", "RESTRICT": "Restrict", "SET NULL": "SetNull", "SET DEFAULT": "SetDefault"}[a[2]])
