@@ -381,10 +381,10 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // cannot hold it.
 func collateOption(coll string) (string, bool) {
 	parts := splitQualified(coll)
-	if len(parts) != 2 || strings.ContainsAny(coll, ",\x00") {
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" || strings.ContainsRune(coll, 0) {
 		return "", false
 	}
-	if parts[0] == "pg_catalog" && !strings.HasPrefix(parts[1], `"`) && parts[1] != "" {
+	if parts[0] == "pg_catalog" && !strings.HasPrefix(parts[1], `"`) && !strings.Contains(parts[1], ",") {
 		return parts[1], true
 	}
 	return identQuote(parts[0]) + "." + identQuote(parts[1]), true
