@@ -57,6 +57,11 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 				schemas = append(schemas, et.Schema)
 			}
 		}
+		for _, dt := range t.Domains {
+			if dt.Schema != "" && !slices.Contains(schemas, dt.Schema) {
+				schemas = append(schemas, dt.Schema)
+			}
+		}
 	}
 	slices.Sort(schemas)
 	for _, s := range schemas {
@@ -70,6 +75,15 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 			}
 			enums[et.QuotedName] = true
 			out = append(out, enumStatement(et))
+		}
+	}
+	for _, t := range order {
+		for _, dt := range t.Domains {
+			if enums[dt.QuotedName] {
+				continue
+			}
+			enums[dt.QuotedName] = true
+			out = append(out, domainStatement(dt))
 		}
 	}
 	emitted := map[*model.Table]bool{}
@@ -168,6 +182,30 @@ func enumStatement(et *model.EnumType) Statement {
 	body := "    IF to_regtype(" + literal(et.QuotedName) + ") IS NULL THEN\n        " +
 		sqlbuild.CreateEnum(et.Schema, et.Name, et.Values) + ";\n    END IF;\n"
 	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(body)}
+}
+
+// domainStatement creates a domain unless a type of its name exists.
+func domainStatement(dt *model.DomainType) Statement {
+	body := "    IF to_regtype(" + literal(dt.QuotedName) + ") IS NULL THEN\n        " +
+		createDomain(dt) + ";\n    END IF;\n"
+	return Statement{Name: objectName(dt.Schema, dt.Name), Kind: KindType, SQL: doBlock(body)}
+}
+
+// createDomain returns CREATE DOMAIN for a model's domain: name AS type
+// [DEFAULT …] [NOT NULL] [CHECK (…)].
+func createDomain(dt *model.DomainType) string {
+	d := dt.Def
+	sql := "CREATE DOMAIN " + dt.QuotedName + " AS " + d.Type
+	if d.Default != "" {
+		sql += " DEFAULT " + d.Default
+	}
+	if d.NotNull {
+		sql += " NOT NULL"
+	}
+	if d.Check != "" {
+		sql += " CHECK (" + d.Check + ")"
+	}
+	return sql
 }
 
 func columnList(b *strings.Builder, cols []*model.Column) {

@@ -141,6 +141,7 @@ func Reverse(live, desired *catalog.Database, opts Options) Plan {
 	touched := *live
 	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return desired.Table(t.Schema, t.Name) == nil })
 	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool { return findEnum(desired, e.Schema, e.Name) == nil })
+	touched.Domains = slices.DeleteFunc(slices.Clone(live.Domains), func(d catalog.Domain) bool { return findDomain(desired, d.Schema, d.Name) == nil })
 	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool { return !hasFunction(desired, f) })
 	return diff(after, &touched, Options{DropUnknown: true, DropUnmanaged: true, Concurrent: opts.Concurrent}, true)
 }

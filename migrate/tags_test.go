@@ -35,6 +35,14 @@ type tagRoom struct {
 	Ref             int64          `uno:"ref,default:nextval('\"ta\"\"gs\".\"shared seq\"'::regclass)"`
 	Amount          *types.Decimal `uno:"amount,type:\"ta\"\"gs\".positive"`
 	Small           int16          `uno:"small,serial"`
+	Fee             tagCents       `uno:"fee"`
+}
+
+// tagCents is a domain the models create.
+type tagCents int64
+
+func (tagCents) DomainDef() model.DomainDef {
+	return model.DomainDef{Name: `ce"nts`, Type: "BIGINT", Default: "0", Check: "VALUE >= 0"}
 }
 
 func (tagRoom) TableDef() model.TableDef {
@@ -86,6 +94,8 @@ func TestTagsPlanFromNothing(t *testing.T) {
 		`CREATE INDEX IF NOT EXISTS "ix lower ""na;me""" ON "ta""gs"."ro""om;" ((lower("na""me")))`,
 		`CREATE INDEX IF NOT EXISTS "ix_open" ON "ta""gs"."ro""om;" ("qty") WHERE "qty" > 1`,
 		`CREATE INDEX IF NOT EXISTS "ix_mixed" ON "ta""gs"."ro""om;" USING "btree" ("room", ("qty" * 2))`,
+		`CREATE DOMAIN "ta""gs"."ce""nts" AS BIGINT DEFAULT 0 CHECK (VALUE >= 0)`,
+		`"fee" "ta""gs"."ce""nts" NOT NULL`,
 	} {
 		if !strings.Contains(ddl.String(), want) {
 			t.Errorf("DDL lacks %s:\n%s", want, ddl.String())
@@ -108,6 +118,7 @@ func TestTagsPlanFromNothing(t *testing.T) {
 	}
 
 	// What the options mean, on rows.
+	var pgErr *pgconn.PgError
 	room := `"ta""gs"."ro""om;"`
 	pgtest.Exec(t, db.URL, `INSERT INTO `+room+` ("na""me", code, price, qty, during, room, amount)
 		VALUES ('b', 'x', 2.50, 4, '[2026-01-01,2026-01-03)', 7, 1), ('a', 'y', 1, 1, '[2026-01-01,2026-01-03)', 8, NULL)`)
@@ -120,11 +131,14 @@ func TestTagsPlanFromNothing(t *testing.T) {
 	if got := pgtest.Scalar[int64](t, db.URL, `SELECT max(id) + max(ref) + max(small) FROM `+room); got != 2+2+2 {
 		t.Errorf("serials and the shared sequence: %d", got)
 	}
+	_, err = conn.Exec(ctx, `UPDATE `+room+` SET fee = -1`)
+	if !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+		t.Errorf("negative fee: %v, want 23514 from the domain's check", err)
+	}
 	// Deferred: a duplicate name is fine until the commit.
 	pgtest.Exec(t, db.URL, `BEGIN`, `INSERT INTO `+room+` ("na""me", code, price, room) VALUES ('a', 'z', 1, 9)`,
 		`UPDATE `+room+` SET "na""me" = 'c' WHERE code = 'z'`, `COMMIT`)
 	_, err = conn.Exec(ctx, `INSERT INTO `+room+` ("na""me", code, price, qty, during, room) VALUES ('d', 'w', 1, 2, '[2026-01-02,2026-01-04)', 7)`)
-	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23P01" || pgErr.ConstraintName != `ex_ro"om;_during` {
 		t.Errorf("overlapping booking: %v, want 23P01 on the exclusion constraint", err)
 	}
@@ -171,6 +185,9 @@ func TestTagsPlanFromNothing(t *testing.T) {
 	}
 	if n := pgtest.Scalar[int64](t, db.URL, `SELECT count(*) FROM pg_class WHERE relnamespace = '"ta""gs"'::regnamespace AND relkind IN ('r', 'S')`); n != 1 {
 		t.Errorf("%d tables and sequences left in ta\"gs, want the shared sequence", n)
+	}
+	if got := pgtest.Scalar[string](t, db.URL, `SELECT concat_ws(',', to_regtype('"ta""gs"."ce""nts"'), to_regtype('"ta""gs".positive'))`); got != `"ta""gs".positive` {
+		t.Errorf("domains after down: %s, want only the live one", got)
 	}
 }
 

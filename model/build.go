@@ -57,6 +57,12 @@ type enumRef struct {
 	field string
 }
 
+type domainRef struct {
+	col   *Column
+	typ   reflect.Type
+	field string
+}
+
 type checkRef struct {
 	name, expr, field string
 }
@@ -71,6 +77,7 @@ type builder struct {
 	groups   []*group // unique and index groups in order of appearance
 	checks   []checkRef
 	enums    []enumRef
+	domains  []domainRef
 	tableTag bool
 }
 
@@ -255,6 +262,10 @@ func (b *builder) columnType(c *Column, f reflect.StructField, tag Tag) (sqlMapp
 	var m sqlMapping
 	if o, ok := tag.Lookup("type"); ok {
 		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: integerTypes[strings.ToUpper(o.Value)]}
+	} else if dt := domainGoType(f.Type); dt != nil {
+		// The domain's name depends on the schema: resolved in finish.
+		m = sqlMapping{nullable: nilable(f.Type)}
+		b.domains = append(b.domains, domainRef{col: c, typ: dt, field: c.Field})
 	} else {
 		var err error
 		if m, err = mapGoType(f.Type); err != nil {
@@ -619,6 +630,7 @@ func (b *builder) finish() {
 		return
 	}
 	b.resolveEnums()
+	b.resolveDomains()
 	if !b.keyColumns() {
 		return
 	}
@@ -674,6 +686,23 @@ func (b *builder) resolveEnums() {
 		}
 		if !slices.ContainsFunc(t.Enums, func(x *EnumType) bool { return x.GoType == et.GoType }) {
 			t.Enums = append(t.Enums, et)
+		}
+	}
+}
+
+// resolveDomains reads the domains of the domain columns, in the table's
+// schema, and lists each once.
+func (b *builder) resolveDomains() {
+	t := b.t
+	for _, d := range b.domains {
+		dt, err := domainOf(d.typ, t.Schema)
+		if err != nil {
+			b.fail(d.field, err)
+			continue
+		}
+		d.col.Domain, d.col.SQLType = dt, dt.QuotedName
+		if !slices.ContainsFunc(t.Domains, func(x *DomainType) bool { return x.GoType == dt.GoType }) {
+			t.Domains = append(t.Domains, dt)
 		}
 	}
 }

@@ -35,6 +35,7 @@ type Table struct {
 	Indexes     []*Index      // non-unique indexes
 	Relations   []*Relation   // relationship fields, in struct order
 	Enums       []*EnumType   // enum types used by columns, in column order
+	Domains     []*DomainType // domains used by columns, in column order
 
 	// Generated lists the columns the database fills when an INSERT leaves
 	// them out (a default, an identity, a serial or a generated
@@ -101,13 +102,15 @@ type Column struct {
 	GoType     reflect.Type // the field's Go type
 	Ordinal    int          // position in Table.Columns
 
-	SQLType    string    // e.g. VARCHAR(26), JSONB, BIGINT[], "sales"."status"
-	Enum       *EnumType // the enum type of the column (or of its array elements)
-	Nullable   bool      // false: NOT NULL
-	Default    string    // trusted SQL expression; empty when none
-	Identity   string    // "", "ALWAYS" or "BY DEFAULT"
-	PrimaryKey bool      // a member of the primary key
-	Comment    string    // the doc tag of the field
+	SQLType string    // e.g. VARCHAR(26), JSONB, BIGINT[], "sales"."status"
+	Enum    *EnumType // the enum type of the column (or of its array elements)
+	// Domain is the column's domain, for a field of a [Domainer] type.
+	Domain     *DomainType
+	Nullable   bool   // false: NOT NULL
+	Default    string // trusted SQL expression; empty when none
+	Identity   string // "", "ALWAYS" or "BY DEFAULT"
+	PrimaryKey bool   // a member of the primary key
+	Comment    string // the doc tag of the field
 	// Expression is the expression of a STORED generated column (trusted
 	// SQL, the generated option); empty for an ordinary column.
 	Expression string

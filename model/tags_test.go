@@ -16,7 +16,14 @@ type moreTags struct {
 	Code            string         `uno:"code,collate:\"s\"\"x\".\"c,d\""`
 	Total           *types.Decimal `uno:"total,type:numeric(12,2),generated:price * (1, 2)[1]"`
 	Price           types.Decimal  `uno:"price"`
+	Cents           *moreCents     `uno:"cents"`
 	ParentID        *int32         `uno:"parent_id,fk:more.id,deferrable:deferred"`
+}
+
+type moreCents int64
+
+func (*moreCents) DomainDef() model.DomainDef {
+	return model.DomainDef{Type: "BIGINT", Check: "VALUE >= 0"}
 }
 
 func (moreTags) TableDef() model.TableDef {
@@ -59,6 +66,9 @@ func TestMoreTags(t *testing.T) {
 	total := col("total")
 	if total.Expression != "price * (1, 2)[1]" || !total.Generated() || total.Insertable() || !total.Nullable {
 		t.Errorf("generated total: %+v", total)
+	}
+	if c := col("cents"); c.Domain == nil || c.SQLType != `"more_cents"` || !c.Nullable || len(tb.Domains) != 1 || tb.Domains[0].Def.Check != "VALUE >= 0" {
+		t.Errorf("domain column %+v", c)
 	}
 	if len(tb.Generated) != 2 {
 		t.Errorf("RETURNING columns %d, want id and total", len(tb.Generated))
@@ -121,6 +131,15 @@ func (emptyExclude) TableDef() model.TableDef {
 	return model.TableDef{Excludes: []model.ExcludeDef{{Name: "x"}}}
 }
 
+type typelessDomain string
+
+func (typelessDomain) DomainDef() model.DomainDef { return model.DomainDef{} }
+
+type typelessDomainUse struct {
+	ID int64          `uno:"id,pk"`
+	D  typelessDomain `uno:"d"`
+}
+
 type deferredTarget struct {
 	ID int64  `uno:"id,pk"`
 	A  string `uno:"a,unique,deferrable"`
@@ -149,6 +168,7 @@ func TestMoreTagsErrors(t *testing.T) {
 		{[]any{unnamedExpr{}}, model.ErrBadTag, "needs a Name"},
 		{[]any{emptyExclude{}}, model.ErrBadTag, "needs a name and elements"},
 		{[]any{deferredTarget{}, refDeferred{}}, model.ErrUnknownReference, "deferrable uniques cannot be referenced"},
+		{[]any{typelessDomainUse{}}, model.ErrBadTag, "domain typeless_domain"},
 	} {
 		err := model.NewRegistry().Register(c.models...)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
