@@ -211,7 +211,12 @@ func TestGenerateModelsDiffsToZero(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`uno:"id,serial,pk"`, // bigserial
+		`uno:"id,serial,pk"`, // bigserial, smallserial
+		`uno:"no,default:nextval('sales.\"ticket no\"'::regclass)"`,
+		`uno:"code,collate:POSIX"`,
+		`Name: "ticket_code", Columns: []string{"code"}, InitiallyDeferred: true`,
+		`Name: "ticket up;per", Expressions: []string{"upper(code)", "no"}, Where: "no > 0"`,
+		`Name: "ticket_order_id_fkey", Columns: []string{"order_id"}, RefTable: "sales.order", RefColumns: []string{"id"}, Deferrable: true`,
 		`generated:(((total)::numeric * (100)::numeric))::bigint`,
 		`collate:C`,
 		`Excludes: []model.ExcludeDef{`,
