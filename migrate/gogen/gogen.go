@@ -3,13 +3,16 @@
 // like sqlboiler's, Jet's or atlas's inspection.
 //
 // The models say what uno's tags can say: columns with their types,
-// nullability, defaults, identity and comments; primary keys; unique
-// constraints, single-column foreign keys and checks; plain column
-// indexes. Constraints and indexes keep their live names: the migration
-// planner matches a declared key to a live one of the same definition.
-// What the tags cannot say (exclusion constraints, expression and partial
-// indexes, triggers, policies, generated expressions, collations,
-// deferrability, serial's default) is left out and reported in
+// nullability, defaults, identity, serial, stored generated expressions,
+// collations and comments; primary keys; unique constraints, foreign keys
+// and checks; plain column indexes. A TableDef method says the rest that
+// uno can declare: deferrable unique constraints and foreign keys,
+// composite foreign keys, partial, expression and unique indexes, and
+// exclusion constraints, under their live names. The migration planner
+// matches a declared key to a live one of the same definition, so names
+// need not follow uno's convention. What uno cannot declare (triggers,
+// policies, ordered or opclass index elements, deferrable primary keys and
+// exclusions, NOT VALID checks) is left out and reported in
 // [Result.Warnings]; the planner leaves such objects alone, so a diff
 // right after generating is empty.
 package gogen
