@@ -8,11 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/uno-db/uno/catalog"
 	"github.com/uno-db/uno/emit"
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/migrate"
 	"github.com/uno-db/uno/migrate/gogen"
 	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
 
@@ -213,5 +216,99 @@ func TestTagsEmitMatchesPlan(t *testing.T) {
 	}
 	if a, b := inspect(t, connect(t, emitted.URL)).String(), inspect(t, connect(t, planned.URL)).String(); a != b {
 		t.Fatalf("emitted:\n%s\nplanned:\n%s", a, b)
+	}
+}
+
+// tagInvoice is read and written through package repo: the database
+// fills the serial key and computes the generated total, which INSERT and
+// UPDATE never write; the fee is a domain the models create.
+type tagInvoice struct {
+	model.BaseModel `uno:"table:in\"voice"`
+	ID              int64          `uno:"id,pk,serial"`
+	Name            string         `uno:"name,collate:C"`
+	Qty             int32          `uno:"qty"`
+	Fee             tagCents       `uno:"fee"`
+	Total           *types.Decimal `uno:"total,type:numeric,generated:\"qty\" * \"fee\""`
+}
+
+// TestTagsThroughRepository: serial and generated columns come back from
+// Create, CreateMany and Update; the generated one is never written.
+func TestTagsThroughRepository(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	reg := model.NewRegistry()
+	if err := reg.Register(&tagInvoice{}); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := emit.NewTableEmitter(reg.Tables()...).Emit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emit.Exec(ctx, connect(t, db.URL), stmts); err != nil {
+		t.Fatal(err)
+	}
+	factory, err := engine.NewFactory(engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = factory.Close(context.Background()) })
+	edb, err := factory.Open(ctx, adminConfig(t, db.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoices, err := repo.New[tagInvoice](edb, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := types.Decimal("30")
+	inv := tagInvoice{Name: "a", Qty: 3, Fee: 10, Total: &three} // Total is ignored
+	if err := invoices.Create(ctx, &inv); err != nil {
+		t.Fatal(err)
+	}
+	if inv.ID != 1 || inv.Total == nil || *inv.Total != "30" {
+		t.Fatalf("after Create: id %d, total %v", inv.ID, inv.Total)
+	}
+	inv.Qty = 4
+	if err := invoices.Update(ctx, &inv); err != nil {
+		t.Fatal(err)
+	}
+	got, err := invoices.Get(ctx, inv.ID)
+	if err != nil || got.Total == nil || *got.Total != "40" {
+		t.Fatalf("after Update: %+v, %v", got, err)
+	}
+	many := []tagInvoice{{Name: "b", Qty: 1, Fee: 2}, {Name: "c", Qty: 2, Fee: 2}}
+	if err := invoices.CreateMany(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	if n := pgtest.Scalar[string](t, db.URL, `SELECT string_agg(id || ':' || total, ' ' ORDER BY id) FROM "in""voice"`); n != "1:40 2:2 3:4" {
+		t.Fatalf("rows %s", n)
+	}
+	if err := invoices.Create(ctx, &tagInvoice{Name: "d", Qty: 1, Fee: -1}); err == nil {
+		t.Fatal("a negative fee passed the domain's check")
+	}
+}
+
+// TestDomainPlans: a missing domain is created before the tables, a
+// changed one is a warning and left alone, an unknown one is dropped only
+// with DropUnknown (destructive).
+func TestDomainPlans(t *testing.T) {
+	t.Parallel()
+	d := func(def string) catalog.Domain { return catalog.Domain{Schema: `s"x`, Name: "d", Def: def} }
+	desired := &catalog.Database{Schemas: []string{`s"x`}, Domains: []catalog.Domain{d(`CREATE DOMAIN "s""x".d AS bigint`)},
+		Tables: []*catalog.Table{{Schema: `s"x`, Name: "t", Columns: []catalog.Column{{Name: "c", Type: `"s""x".d`}}}}}
+	plan := migrate.Diff(&catalog.Database{Schemas: []string{`s"x`}}, desired, migrate.Options{})
+	if len(plan.Changes) != 2 || plan.Changes[0].SQL != `CREATE DOMAIN "s""x".d AS bigint` || !strings.HasPrefix(plan.Changes[1].SQL, "CREATE TABLE") {
+		t.Fatalf("create:\n%s", plan.SQL())
+	}
+	live := &catalog.Database{Schemas: []string{`s"x`}, Domains: []catalog.Domain{d(`CREATE DOMAIN "s""x".d AS integer`)}}
+	desired.Tables = nil
+	plan = migrate.Diff(live, desired, migrate.Options{})
+	if !plan.Empty() || len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "plans do not alter domains") {
+		t.Fatalf("changed: %q\n%s", plan.Warnings, plan.SQL())
+	}
+	plan = migrate.Diff(live, &catalog.Database{Schemas: []string{`s"x`}}, migrate.Options{DropUnknown: true})
+	if len(plan.Changes) != 1 || plan.Changes[0].SQL != `DROP DOMAIN "s""x"."d"` || !plan.Changes[0].Destructive {
+		t.Fatalf("drop:\n%s", plan.SQL())
 	}
 }
