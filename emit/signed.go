@@ -16,6 +16,10 @@ const (
 	// FuncSignIn checks the application's signature over the claims and
 	// binds them to the transaction (identity.FuncSignIn).
 	FuncSignIn = identity.FuncSignIn
+	// FuncClaims returns the verified claims as one jsonb document
+	// ({"tenant_id", "user_id", "is_superuser", "claims": {name: value}}),
+	// or NULL.
+	FuncClaims = "uno_claims"
 	// FuncIdentity returns the verified claims, or NULLs.
 	FuncIdentity = "uno_identity"
 	// FuncTenantID, FuncUserID and FuncIsSuperuser return one verified
@@ -24,21 +28,28 @@ const (
 	FuncTenantID    = "uno_tenant_id"
 	FuncUserID      = "uno_user_id"
 	FuncIsSuperuser = "uno_is_superuser"
+	// FuncClaim returns one verified named claim (identity.Claims.Extra,
+	// engine.Identity.Claims) by name, or NULL.
+	FuncClaim = "uno_claim"
 	// TableIdentitySecret holds the shared secret; only its owner, the
 	// admin role, may read it.
 	TableIdentitySecret = "uno_identity_secret"
 )
 
-// Settings where uno_sign_in keeps the claims of the transaction and its
-// MAC over them, the backend and the transaction start. SQL can change
-// them, but without the secret it cannot make a MAC that verifies, so the
-// verified functions then return NULL.
-const (
-	SignedTenantID    = "uno.tenant_id"
-	SignedUserID      = "uno.user_id"
-	SignedIsSuperuser = "uno.is_superuser"
-	SignedMAC         = "uno.identity_mac"
-)
+// SignedParameter is the server parameter where uno_sign_in keeps the
+// verified claims of the transaction (SET LOCAL, so they end with it).
+// It is a superuser-only (PGC_SUSET) parameter of stock PostgreSQL whose
+// value only matters when a C function of that name raises an error; the
+// signed mode grants SET on it to the admin role alone (GRANT SET ON
+// PARAMETER, PostgreSQL 15), so the application's roles can read the
+// claims but neither set nor forge them: PostgreSQL itself refuses with
+// 42501. The value is "uno_<transaction start in µs>_<hex of the claims
+// as JSON>".
+const SignedParameter = "backtrace_functions"
+
+// signedPrefix starts the value of SignedParameter; no C function of
+// PostgreSQL is named like it.
+const signedPrefix = "uno_"
 
 // EmitterIdentitySecret is the name of the [IdentitySecret] emitter.
 const EmitterIdentitySecret = "identity_secret"
@@ -67,19 +78,14 @@ func userExpr(signed bool, fs string) string {
 	return "nullif(current_setting('" + SettingUserID + "', true), '')"
 }
 
-// signedMessage is the SQL building identity.Message's bytes (kind
-// "sign-in") or the binding's (kind "bind") from text expressions t and u
-// (never NULL), boolean s and the text tail.
-func signedMessage(kind, t, u, s, tail string) string {
-	field := func(x string) string {
-		return "octet_length(" + x + ")::text || ':' || " + x + " || E'\\n'"
-	}
-	return "convert_to(" + literal(identity.Version+" "+kind) + " || E'\\n' || " + field(t) + " || " + field(u) +
-		" || CASE WHEN " + s + " THEN '1' ELSE '0' END || E'\\n' || " + tail + ", 'UTF8')"
-}
+// xactMicros is the SQL text of the transaction's start in microseconds
+// since the epoch; parallel workers share the leader's.
+const xactMicros = "(extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint::text"
 
-// bindTail binds a MAC to this backend and this transaction.
-const bindTail = "pg_backend_pid()::text || E'\\n' || (extract(epoch FROM transaction_timestamp()) * 1000000)::bigint::text"
+// field is the SQL of one length-prefixed field of identity.Message.
+func field(x string) string {
+	return "pg_catalog.octet_length(" + x + ")::text || ':' || " + x + " || E'\\n'"
+}
 
 func signInBody(fs string) string {
 	secret, hmac := quote.Qualified(fs, TableIdentitySecret), quote.Qualified(fs, "hmac")
@@ -89,6 +95,9 @@ func signInBody(fs string) string {
     tenant text := coalesce(tenant_id, '');
     usr text := coalesce(user_id, '');
     sup boolean := coalesce(is_superuser, false);
+    n integer := coalesce(cardinality(claim_names), 0);
+    extra text := '';
+    named jsonb := '{}';
 BEGIN
     SELECT x.secret, x.max_age INTO k, age FROM ` + secret + ` x;
     IF k IS NULL THEN
@@ -101,43 +110,75 @@ BEGIN
     IF issued_at IS NULL OR abs(extract(epoch FROM transaction_timestamp()) * 1000 - issued_at) > extract(epoch FROM age) * 1000 THEN
         RAISE EXCEPTION 'uno: signed identity refused: issued too far from the transaction start' USING ERRCODE = '28000';
     END IF;
-    IF mac IS NULL OR ` + hmac + `(` + signedMessage("sign-in", "tenant", "usr", "sup", "issued_at::text") + `, k, 'sha256') <> mac THEN
+    IF n <> coalesce(cardinality(claim_values), 0) OR array_position(claim_names, NULL) IS NOT NULL
+        OR array_position(claim_values, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'uno: signed identity refused: claim names and values do not pair up' USING ERRCODE = '28000';
+    END IF;
+    IF n > 0 THEN
+        SELECT string_agg(` + field("c.name") + ` || ` + field("c.value") + `, '' ORDER BY c.i), jsonb_object_agg(c.name, c.value)
+            INTO extra, named FROM unnest(claim_names, claim_values) WITH ORDINALITY AS c(name, value, i);
+    END IF;
+    IF mac IS NULL OR ` + hmac + `(convert_to(` + literal(identity.Version+" sign-in") + ` || E'\n' || ` + field("tenant") + ` || ` + field("usr") + `
+            || CASE WHEN sup THEN '1' ELSE '0' END || E'\n' || n::text || E'\n' || extra || issued_at::text, 'UTF8'), k, 'sha256') <> mac THEN
         RAISE EXCEPTION 'uno: signed identity refused: bad signature' USING ERRCODE = '28000';
     END IF;
-    PERFORM set_config(` + literal(SignedTenantID) + `, tenant, true),
-        set_config(` + literal(SignedUserID) + `, usr, true),
-        set_config(` + literal(SignedIsSuperuser) + `, CASE WHEN sup THEN 'true' ELSE 'false' END, true),
-        set_config(` + literal(SignedMAC) + `, encode(` + hmac + `(` + signedMessage("bind", "tenant", "usr", "sup", bindTail) + `, k, 'sha256'), 'hex'), true);
+    -- Only the admin role may set this parameter (GRANT SET ON PARAMETER):
+    -- SQL of the transaction can read the claims but not change them.
+    PERFORM set_config(` + literal(SignedParameter) + `, ` + literal(signedPrefix) + ` || ` + xactMicros + ` || '_' ||
+        encode(convert_to(jsonb_build_object('tenant_id', nullif(tenant, ''), 'user_id', nullif(usr, ''),
+            'is_superuser', sup, 'claims', named)::text, 'UTF8'), 'hex'), true);
     RETURN true;
 END`
 }
 
-// verifyBody is the body of the verified functions: it reads the
-// settings uno_sign_in left, recomputes their MAC for this backend and
-// transaction, and runs ok (PL/pgSQL ending in RETURN, with the claims in
-// t, u and s) when it matches, else fail.
-func verifyBody(fs, ok, fail string) string {
-	secret, hmac := quote.Qualified(fs, TableIdentitySecret), quote.Qualified(fs, "hmac")
-	return `DECLARE
-    t text := current_setting(` + literal(SignedTenantID) + `, true);
-    u text := current_setting(` + literal(SignedUserID) + `, true);
-    s text := current_setting(` + literal(SignedIsSuperuser) + `, true);
-    m text := current_setting(` + literal(SignedMAC) + `, true);
-    k bytea;
-BEGIN
-    IF m IS NULL OR m = '' OR t IS NULL OR u IS NULL OR s IS NULL OR s NOT IN ('true', 'false') THEN
-        ` + fail + `
-    END IF;
-    SELECT x.secret INTO k FROM ` + secret + ` x;
-    IF k IS NULL OR encode(` + hmac + `(` + signedMessage("bind", "t", "u", "s = 'true'", bindTail) + `, k, 'sha256'), 'hex') <> m THEN
-        ` + fail + `
-    END IF;
-    ` + ok + `
+// claimsExpr is the body of uno_claims(): the claims uno_sign_in left in
+// SignedParameter for this transaction, or NULL.
+const claimsExpr = `CASE WHEN pg_catalog.starts_with(pg_catalog.current_setting(` + "'" + SignedParameter + "'" + `),
+        '` + signedPrefix + `' || ` + xactMicros + ` || '_')
+    THEN pg_catalog.convert_from(pg_catalog.decode(pg_catalog.split_part(pg_catalog.current_setting(` + "'" + SignedParameter + "'" + `), '_', 3),
+        'hex'), 'UTF8')::pg_catalog.jsonb
 END`
+
+// verified is one of the functions that read the verified claims: plain
+// SQL functions with a body bound at creation (RETURN/BEGIN ATOMIC, so
+// the caller's search_path cannot change what it calls), STABLE and
+// PARALLEL SAFE (workers get the leader's parameters and transaction
+// start), neither SECURITY DEFINER nor with a SET clause, so the planner
+// inlines them: a policy's (SELECT uno_tenant_id()) costs an expression.
+type verified struct {
+	fn   sqlbuild.Function
+	body string // RETURN … or BEGIN ATOMIC … END
+}
+
+func (v verified) statements(admin string) ([]Statement, error) {
+	v.fn.Language, v.fn.Volatility, v.fn.Body = "sql", sqlbuild.Stable, v.body // for the checks; the CREATE is below
+	stmts, err := v.fn.Statements()
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString("CREATE OR REPLACE FUNCTION ")
+	b.WriteString(quote.Qualified(v.fn.Schema, v.fn.Name))
+	b.WriteByte('(')
+	for i, a := range v.fn.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if a.Mode == sqlbuild.Out {
+			b.WriteString("OUT ")
+		}
+		b.WriteString(quote.Ident(a.Name) + " " + a.Type)
+	}
+	b.WriteString(")\n    RETURNS " + v.fn.Returns + "\n    LANGUAGE sql\n    STABLE PARALLEL SAFE SECURITY INVOKER\n" + v.body)
+	stmts[0].SQL = b.String()
+	return append(stmts, Statement{Name: stmts[0].Name, Kind: KindFunction,
+		SQL: "ALTER FUNCTION " + v.fn.Signature() + " OWNER TO " + quote.Ident(admin)}), nil
 }
 
 // signedStatements creates the secret table and the signed identity's
-// functions in d.FunctionSchema, owned by the admin role.
+// functions in d.FunctionSchema, owned by the admin role, and in the
+// signed mode grants the admin role SET on SignedParameter (which needs
+// a superuser).
 func signedStatements(d Database) ([]Statement, error) {
 	fs, r := d.FunctionSchema, d.Roles
 	table := quote.Qualified(fs, TableIdentitySecret)
@@ -158,43 +199,53 @@ func signedStatements(d Database) ([]Statement, error) {
 		{Name: tname, Kind: KindComment, SQL: "COMMENT ON TABLE " + table + " IS " +
 			literal("The secret uno_sign_in checks signed identities with. Only its owner may read it.")},
 	}
+	if d.SignedIdentity {
+		out = append(out, Statement{Name: SignedParameter, Kind: KindGrant,
+			SQL: "GRANT SET ON PARAMETER " + SignedParameter + " TO " + quote.Ident(r.Admin)})
+	}
 	pinned := []string{"pg_catalog", fs}
 	callers := []string{r.Login, r.Base}
-	fns := []sqlbuild.Function{
-		{Schema: fs, Name: FuncSignIn, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text"}, {Name: "user_id", Type: "text"},
-			{Name: "is_superuser", Type: "boolean"}, {Name: "issued_at", Type: "bigint"}, {Name: "mac", Type: "bytea"}},
-			Returns: "boolean", SecurityDefiner: true, SearchPath: pinned, Body: signInBody(fs), Execute: callers,
-			Comment: "Checks the application's signature over the claims and binds them to this backend and transaction; fails with 28000."},
-		{Schema: fs, Name: FuncIdentity, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text", Mode: sqlbuild.Out},
-			{Name: "user_id", Type: "text", Mode: sqlbuild.Out}, {Name: "is_superuser", Type: "boolean", Mode: sqlbuild.Out}},
-			Returns: "record", Volatility: sqlbuild.Stable, SecurityDefiner: true, SearchPath: pinned,
-			Body:    verifyBody(fs, "tenant_id := nullif(t, '');\n    user_id := nullif(u, '');\n    is_superuser := s = 'true';", "RETURN;"),
-			Execute: callers, Comment: "The claims uno_sign_in bound to this transaction, or NULLs when they do not verify."},
+	signIn := sqlbuild.Function{Schema: fs, Name: FuncSignIn, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text"},
+		{Name: "user_id", Type: "text"}, {Name: "is_superuser", Type: "boolean"}, {Name: "claim_names", Type: "text[]"},
+		{Name: "claim_values", Type: "text[]"}, {Name: "issued_at", Type: "bigint"}, {Name: "mac", Type: "bytea"}},
+		Returns: "boolean", SecurityDefiner: true, SearchPath: pinned, Body: signInBody(fs), Execute: callers,
+		Comment: "Checks the application's signature over the claims and keeps them for this transaction where only the admin role may write; fails with 28000."}
+	stmts, err := signIn.Statements()
+	if err != nil {
+		return nil, err
 	}
-	// Each verified function checks the binding itself: one call per
-	// statement (an InitPlan), not a wrapper around uno_identity().
-	for _, f := range []struct{ name, col, typ, ok string }{
-		{FuncTenantID, "tenant_id", "text", "RETURN nullif(t, '');"},
-		{FuncUserID, "user_id", "text", "RETURN nullif(u, '');"},
-		{FuncIsSuperuser, "is_superuser", "boolean", "RETURN s = 'true';"},
-	} {
-		fns = append(fns, sqlbuild.Function{Schema: fs, Name: f.name, Returns: f.typ, Volatility: sqlbuild.Stable,
-			SecurityDefiner: true, SearchPath: pinned, Body: verifyBody(fs, f.ok, "RETURN NULL;"),
-			Execute: callers, Comment: "The verified " + f.col + " of the transaction's signed identity, or NULL."})
+	// The five-argument uno_sign_in of identity v1, if an older set-up
+	// left it: it would still set the settings nobody reads any more.
+	old := sqlbuild.Function{Schema: fs, Name: FuncSignIn, Args: []sqlbuild.Arg{{Type: "text"}, {Type: "text"}, {Type: "boolean"},
+		{Type: "bigint"}, {Type: "bytea"}}}
+	out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction, SQL: "DROP FUNCTION IF EXISTS " + old.Signature()})
+	out = append(out, stmts...)
+	out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction,
+		SQL: "ALTER FUNCTION " + signIn.Signature() + " OWNER TO " + quote.Ident(r.Admin)})
+
+	claims := quote.Qualified(fs, FuncClaims) + "()"
+	fns := []verified{
+		{sqlbuild.Function{Schema: fs, Name: FuncClaims, Returns: "jsonb", Execute: callers,
+			Comment: "The claims uno_sign_in verified for this transaction as jsonb, or NULL."}, "RETURN " + claimsExpr},
+		{sqlbuild.Function{Schema: fs, Name: FuncIdentity, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text", Mode: sqlbuild.Out},
+			{Name: "user_id", Type: "text", Mode: sqlbuild.Out}, {Name: "is_superuser", Type: "boolean", Mode: sqlbuild.Out}},
+			Returns: "record", Execute: callers, Comment: "The claims uno_sign_in verified for this transaction, or NULLs."},
+			"BEGIN ATOMIC\n    SELECT c ->> 'tenant_id', c ->> 'user_id', (c ->> 'is_superuser')::boolean FROM (SELECT " + claims + " AS c) s;\nEND"},
+		{sqlbuild.Function{Schema: fs, Name: FuncTenantID, Returns: "text", Execute: callers,
+			Comment: "The verified tenant_id of the transaction's signed identity, or NULL."}, "RETURN " + claims + " ->> 'tenant_id'"},
+		{sqlbuild.Function{Schema: fs, Name: FuncUserID, Returns: "text", Execute: callers,
+			Comment: "The verified user_id of the transaction's signed identity, or NULL."}, "RETURN " + claims + " ->> 'user_id'"},
+		{sqlbuild.Function{Schema: fs, Name: FuncIsSuperuser, Returns: "boolean", Execute: callers,
+			Comment: "The verified is_superuser of the transaction's signed identity, or NULL."}, "RETURN (" + claims + " ->> 'is_superuser')::boolean"},
+		{sqlbuild.Function{Schema: fs, Name: FuncClaim, Args: []sqlbuild.Arg{{Name: "claim_name", Type: "text"}}, Returns: "text", Execute: callers,
+			Comment: "The verified named claim of the transaction's signed identity, or NULL."}, "RETURN " + claims + " -> 'claims' ->> claim_name"},
 	}
 	for _, f := range fns {
-		stmts, err := f.Statements()
+		stmts, err := f.statements(r.Admin)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, stmts...)
-		out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction,
-			SQL: "ALTER FUNCTION " + f.Signature() + " OWNER TO " + quote.Ident(r.Admin)})
-		if f.Name != FuncSignIn {
-			// pg_backend_pid() differs in a parallel worker: run in the leader.
-			out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction,
-				SQL: "ALTER FUNCTION " + f.Signature() + " PARALLEL RESTRICTED"})
-		}
 	}
 	return out, nil
 }
@@ -242,5 +293,9 @@ UNION ALL
 SELECT 'identity secret readable by ' || rolname, ` + secret + ` FROM pg_roles
     WHERE rolname IN (` + strings.Join(roles, ", ") + `)
       AND to_regclass(` + secret + `) IS NOT NULL
-      AND has_table_privilege(oid, to_regclass(` + secret + `), 'SELECT')`
+      AND has_table_privilege(oid, to_regclass(` + secret + `), 'SELECT')
+UNION ALL
+SELECT 'role that may set ` + SignedParameter + `, where the verified claims live: ' || rolname, ` + literal(SignedParameter) + ` FROM pg_roles
+    WHERE rolname IN (` + strings.Join(roles, ", ") + `)
+      AND has_parameter_privilege(oid, ` + literal(SignedParameter) + `, 'SET')`
 }

@@ -9,10 +9,10 @@
 // [MinSecretLen] bytes). For each transaction the application signs the
 // claims and the time ([Signer.Sign]) and calls uno_sign_in in the BEGIN
 // batch ([SignInCall], [Signer.Args]). The function checks the signature
-// and the time, then stores the claims together with its own MAC over the
-// claims, pg_backend_pid() and transaction_timestamp(), so the stored
-// value is worthless in any other transaction. docs/SECURITY.md has the
-// threat model.
+// and the time, then keeps the verified claims, for this transaction only,
+// in a server parameter that only the admin role may set, so SQL running
+// inside the transaction can read them but not change them.
+// docs/SECURITY.md has the threat model.
 package identity
 
 import (
@@ -21,6 +21,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +35,8 @@ import (
 const FuncSignIn = "uno_sign_in"
 
 // Version starts every signed message; a new encoding gets a new version.
-const Version = "uno-identity-v1"
+// v2 added the named claims ([Claims].Extra).
+const Version = "uno-identity-v2"
 
 // MinSecretLen is the shortest secret accepted, in bytes.
 const MinSecretLen = 32
@@ -41,15 +44,19 @@ const MinSecretLen = 32
 // ErrSecret is returned for a secret shorter than [MinSecretLen].
 var ErrSecret = errors.New("identity: the secret must be at least 32 bytes")
 
-// ErrClaims is returned for claims that cannot be signed (a NUL byte).
+// ErrClaims is returned for claims that cannot be signed (a NUL byte, an
+// empty claim name).
 var ErrClaims = errors.New("identity: invalid claims")
 
 // Claims are who a transaction acts for. An empty TenantID or UserID is
-// no claim: the database functions return NULL for it.
+// no claim: the database functions return NULL for it. Extra holds named
+// claims (name to value), signed like the others and read in the database
+// with uno_claim(name).
 type Claims struct {
 	TenantID  string
 	UserID    string
 	Superuser bool
+	Extra     map[string]string
 }
 
 func (c Claims) check() error {
@@ -59,18 +66,41 @@ func (c Claims) check() error {
 	if strings.IndexByte(c.UserID, 0) >= 0 {
 		return fmt.Errorf("%w: UserID holds a NUL byte", ErrClaims)
 	}
+	for name, v := range c.Extra {
+		if name == "" || strings.IndexByte(name, 0) >= 0 {
+			return fmt.Errorf("%w: claim name %q is empty or holds a NUL byte", ErrClaims, name)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%w: claim %q holds a NUL byte", ErrClaims, name)
+		}
+	}
 	return nil
+}
+
+// names returns the names of c.Extra sorted by their bytes.
+func (c Claims) names() []string {
+	return slices.Sorted(maps.Keys(c.Extra))
 }
 
 // Message returns the bytes that are signed for claims issued at a time:
 //
-//	uno-identity-v1 sign-in\n<len>:<tenant>\n<len>:<user>\n<0|1>\n<unix ms>
+//	uno-identity-v2 sign-in\n<len>:<tenant>\n<len>:<user>\n<0|1>\n<n>\n
+//	<len>:<name>\n<len>:<value>\n   (n times, names sorted by their bytes)
+//	<unix ms>
 //
-// where <len> is the byte length of the value in decimal, so no two claims
-// share an encoding. uno_sign_in builds the same bytes (the database must
-// use UTF-8, as Go strings do).
+// where <len> is the byte length of the value in decimal and <n> the
+// number of named claims, so no two claims share an encoding. uno_sign_in
+// builds the same bytes (the database must use UTF-8, as Go strings do).
 func Message(c Claims, issued time.Time) []byte {
-	b := make([]byte, 0, len(Version)+len(c.TenantID)+len(c.UserID)+48)
+	return message(c, c.names(), issued)
+}
+
+func message(c Claims, names []string, issued time.Time) []byte {
+	n := len(Version) + len(c.TenantID) + len(c.UserID) + 64
+	for k, v := range c.Extra {
+		n += len(k) + len(v) + 24
+	}
+	b := make([]byte, 0, n)
 	b = append(b, Version...)
 	b = append(b, " sign-in\n"...)
 	field := func(s string) {
@@ -87,6 +117,12 @@ func Message(c Claims, issued time.Time) []byte {
 		b = append(b, '0')
 	}
 	b = append(b, '\n')
+	b = strconv.AppendInt(b, int64(len(names)), 10)
+	b = append(b, '\n')
+	for _, name := range names {
+		field(name)
+		field(c.Extra[name])
+	}
 	return strconv.AppendInt(b, issued.UnixMilli(), 10)
 }
 
@@ -123,20 +159,33 @@ func (s *Signer) Sign(c Claims, issued time.Time) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	return s.sign(c, c.names(), issued), nil
+}
+
+func (s *Signer) sign(c Claims, names []string, issued time.Time) []byte {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write(Message(c, issued))
-	return m.Sum(nil), nil
+	m.Write(message(c, names, issued))
+	return m.Sum(nil)
 }
 
 // Args returns the arguments of uno_sign_in for claims signed now, in the
 // order of [SignInCall]: tenant (nil when empty), user (nil when empty),
-// superuser, issued-at in Unix milliseconds and the signature.
+// superuser, the names of the named claims (sorted by their bytes) and
+// their values, issued-at in Unix milliseconds and the signature.
 func (s *Signer) Args(c Claims, now time.Time) ([]any, error) {
-	mac, err := s.Sign(c, now)
-	if err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
-	return []any{nullable(c.TenantID), nullable(c.UserID), c.Superuser, now.UnixMilli(), mac}, nil
+	names := c.names()
+	values := make([]string, len(names))
+	for i, name := range names {
+		values[i] = c.Extra[name]
+	}
+	if names == nil {
+		names = []string{}
+	}
+	mac := s.sign(c, names, now)
+	return []any{nullable(c.TenantID), nullable(c.UserID), c.Superuser, names, values, now.UnixMilli(), mac}, nil
 }
 
 func nullable(s string) any {
@@ -147,14 +196,25 @@ func nullable(s string) any {
 }
 
 // SignInCall returns the call of uno_sign_in in schema (default public)
-// with its five parameters numbered from first: for a SELECT list, e.g.
-// SignInCall("public", 3) is "public".uno_sign_in($3::text, … $7::bytea).
+// with its seven parameters numbered from first: for a SELECT list, e.g.
+// SignInCall("public", 3) is "public".uno_sign_in($3::text, … $9::bytea).
 // It returns true or fails the statement (SQLSTATE 28000).
 func SignInCall(schema string, first int) string {
 	if schema == "" {
 		schema = "public"
 	}
-	p := func(i int, typ string) string { return "$" + strconv.Itoa(first+i) + "::" + typ }
-	return quote.Qualified(schema, FuncSignIn) + "(" + p(0, "text") + ", " + p(1, "text") + ", " + p(2, "boolean") + ", " +
-		p(3, "bigint") + ", " + p(4, "bytea") + ")"
+	var b strings.Builder
+	b.WriteString(quote.Qualified(schema, FuncSignIn))
+	b.WriteByte('(')
+	for i, typ := range []string{"text", "text", "boolean", "text[]", "text[]", "bigint", "bytea"} {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + i))
+		b.WriteString("::")
+		b.WriteString(typ)
+	}
+	b.WriteByte(')')
+	return b.String()
 }
