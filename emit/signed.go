@@ -43,8 +43,8 @@ const (
 // signed mode grants SET on it to the admin role alone (GRANT SET ON
 // PARAMETER, PostgreSQL 15), so the application's roles can read the
 // claims but neither set nor forge them: PostgreSQL itself refuses with
-// 42501. The value is "uno_<transaction start in µs>_<hex of the claims
-// as JSON>".
+// 42501. The value is "uno_<transaction start in µs>_<hex tenant>_<hex
+// user>_<0|1>_<hex of the named claims as a JSON object>".
 const SignedParameter = "backtrace_functions"
 
 // signedPrefix starts the value of SignedParameter; no C function of
@@ -79,65 +79,59 @@ func userExpr(signed bool, fs string) string {
 }
 
 // xactMicros is the SQL text of the transaction's start in microseconds
-// since the epoch; parallel workers share the leader's.
-const xactMicros = "(extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::bigint::text"
+// since the epoch; parallel workers share the leader's. date_part (double
+// precision) rather than extract (numeric) because it is cheaper; the
+// sign-in and the check compute it alike.
+const xactMicros = "(pg_catalog.date_part('epoch', pg_catalog.transaction_timestamp()) * 1000000)::bigint::text"
 
-// field is the SQL of one length-prefixed field of identity.Message.
-func field(x string) string {
-	return "pg_catalog.octet_length(" + x + ")::text || ':' || " + x + " || E'\\n'"
-}
-
+// signInBody is uno_sign_in's PL/pgSQL, written for a function that runs
+// once per transaction: PL/pgSQL sets up each expression again in every
+// transaction and runs PERFORM and queries with parameters through the
+// executor, so the usual path is one query without parameters (the
+// secret), one IF and one assignment that sets SignedParameter. The
+// signed message is identity.Message's; the claims arrive encoded
+// (identity.Encode) and are kept as they are, after the signature.
 func signInBody(fs string) string {
 	secret, hmac := quote.Qualified(fs, TableIdentitySecret), quote.Qualified(fs, "hmac")
 	return `DECLARE
     k bytea;
     age interval;
-    tenant text := coalesce(tenant_id, '');
-    usr text := coalesce(user_id, '');
-    sup boolean := coalesce(is_superuser, false);
-    n integer := coalesce(cardinality(claim_names), 0);
-    extra text := '';
-    named jsonb := '{}';
+    bound text;
 BEGIN
     SELECT x.secret, x.max_age INTO k, age FROM ` + secret + ` x;
-    IF k IS NULL THEN
-        RAISE EXCEPTION 'uno: signed identity is not set up: no secret in %', ` + literal(TableIdentitySecret) + `
-            USING ERRCODE = '55000';
-    END IF;
-    IF getdatabaseencoding() <> 'UTF8' THEN
-        RAISE EXCEPTION 'uno: signed identity needs a UTF8 database' USING ERRCODE = '55000';
-    END IF;
-    IF issued_at IS NULL OR abs(extract(epoch FROM transaction_timestamp()) * 1000 - issued_at) > extract(epoch FROM age) * 1000 THEN
-        RAISE EXCEPTION 'uno: signed identity refused: issued too far from the transaction start' USING ERRCODE = '28000';
-    END IF;
-    IF n <> coalesce(cardinality(claim_values), 0) OR array_position(claim_names, NULL) IS NOT NULL
-        OR array_position(claim_values, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'uno: signed identity refused: claim names and values do not pair up' USING ERRCODE = '28000';
-    END IF;
-    IF n > 0 THEN
-        SELECT string_agg(` + field("c.name") + ` || ` + field("c.value") + `, '' ORDER BY c.i), jsonb_object_agg(c.name, c.value)
-            INTO extra, named FROM unnest(claim_names, claim_values) WITH ORDINALITY AS c(name, value, i);
-    END IF;
-    IF mac IS NULL OR ` + hmac + `(convert_to(` + literal(identity.Version+" sign-in") + ` || E'\n' || ` + field("tenant") + ` || ` + field("usr") + `
-            || CASE WHEN sup THEN '1' ELSE '0' END || E'\n' || n::text || E'\n' || extra || issued_at::text, 'UTF8'), k, 'sha256') <> mac THEN
+    IF k IS NULL OR issued_at IS NULL OR to_timestamp(issued_at / 1000.0) NOT BETWEEN transaction_timestamp() - age AND transaction_timestamp() + age
+        OR ` + hmac + `(convert_to(` + literal(identity.Version) + ` || E'\n' || issued_at::text || E'\n' || claims, 'UTF8'), k, 'sha256')
+            IS DISTINCT FROM mac THEN
+        IF k IS NULL THEN
+            RAISE EXCEPTION 'uno: signed identity is not set up: no secret in %', ` + literal(TableIdentitySecret) + `
+                USING ERRCODE = '55000';
+        ELSIF issued_at IS NULL OR to_timestamp(issued_at / 1000.0) NOT BETWEEN transaction_timestamp() - age AND transaction_timestamp() + age THEN
+            RAISE EXCEPTION 'uno: signed identity refused: issued too far from the transaction start' USING ERRCODE = '28000';
+        END IF;
         RAISE EXCEPTION 'uno: signed identity refused: bad signature' USING ERRCODE = '28000';
     END IF;
     -- Only the admin role may set this parameter (GRANT SET ON PARAMETER):
     -- SQL of the transaction can read the claims but not change them.
-    PERFORM set_config(` + literal(SignedParameter) + `, ` + literal(signedPrefix) + ` || ` + xactMicros + ` || '_' ||
-        encode(convert_to(jsonb_build_object('tenant_id', nullif(tenant, ''), 'user_id', nullif(usr, ''),
-            'is_superuser', sup, 'claims', named)::text, 'UTF8'), 'hex'), true);
+    bound := set_config(` + literal(SignedParameter) + `, ` + literal(signedPrefix) + ` || ` + xactMicros + ` || '_' || claims, true);
     RETURN true;
 END`
 }
 
-// claimsExpr is the body of uno_claims(): the claims uno_sign_in left in
-// SignedParameter for this transaction, or NULL.
-const claimsExpr = `CASE WHEN pg_catalog.starts_with(pg_catalog.current_setting(` + "'" + SignedParameter + "'" + `),
-        '` + signedPrefix + `' || ` + xactMicros + ` || '_')
-    THEN pg_catalog.convert_from(pg_catalog.decode(pg_catalog.split_part(pg_catalog.current_setting(` + "'" + SignedParameter + "'" + `), '_', 3),
-        'hex'), 'UTF8')::pg_catalog.jsonb
-END`
+// The verified functions read the parts of SignedParameter's value:
+// uno_<transaction start in µs>_<hex tenant>_<hex user>_<0|1>_<hex of
+// the named claims as a JSON object>. guarded(part) is the SQL of one
+// part, with $v for the value, or NULL when the value was not set in this
+// transaction.
+func guarded(part string) string {
+	v := "pg_catalog.current_setting('" + SignedParameter + "')"
+	return "CASE WHEN pg_catalog.starts_with(" + v + ", '" + signedPrefix + "' || " + xactMicros + " || '_')\n" +
+		"    THEN " + strings.ReplaceAll(part, "$v", v) + " END"
+}
+
+// hexPart is the SQL of the text hex-encoded in part n of $v.
+func hexPart(n int) string {
+	return fmt.Sprintf("pg_catalog.convert_from(pg_catalog.decode(pg_catalog.split_part($v, '_', %d), 'hex'), 'UTF8')", n)
+}
 
 // verified is one of the functions that read the verified claims: plain
 // SQL functions with a body bound at creation (RETURN/BEGIN ATOMIC, so
@@ -205,9 +199,8 @@ func signedStatements(d Database) ([]Statement, error) {
 	}
 	pinned := []string{"pg_catalog", fs}
 	callers := []string{r.Login, r.Base}
-	signIn := sqlbuild.Function{Schema: fs, Name: FuncSignIn, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text"},
-		{Name: "user_id", Type: "text"}, {Name: "is_superuser", Type: "boolean"}, {Name: "claim_names", Type: "text[]"},
-		{Name: "claim_values", Type: "text[]"}, {Name: "issued_at", Type: "bigint"}, {Name: "mac", Type: "bytea"}},
+	signIn := sqlbuild.Function{Schema: fs, Name: FuncSignIn, Args: []sqlbuild.Arg{{Name: "issued_at", Type: "bigint"},
+		{Name: "claims", Type: "text"}, {Name: "mac", Type: "bytea"}},
 		Returns: "boolean", SecurityDefiner: true, SearchPath: pinned, Body: signInBody(fs), Execute: callers,
 		Comment: "Checks the application's signature over the claims and keeps them for this transaction where only the admin role may write; fails with 28000."}
 	stmts, err := signIn.Statements()
@@ -223,22 +216,29 @@ func signedStatements(d Database) ([]Statement, error) {
 	out = append(out, Statement{Name: stmts[0].Name, Kind: KindFunction,
 		SQL: "ALTER FUNCTION " + signIn.Signature() + " OWNER TO " + quote.Ident(r.Admin)})
 
-	claims := quote.Qualified(fs, FuncClaims) + "()"
 	fns := []verified{
 		{sqlbuild.Function{Schema: fs, Name: FuncClaims, Returns: "jsonb", Execute: callers,
-			Comment: "The claims uno_sign_in verified for this transaction as jsonb, or NULL."}, "RETURN " + claimsExpr},
+			Comment: "The claims uno_sign_in verified for this transaction as jsonb, or NULL."},
+			"RETURN " + guarded("pg_catalog.jsonb_build_object('tenant_id', NULLIF("+hexPart(3)+", ''), "+
+				"'user_id', NULLIF("+hexPart(4)+", ''), 'is_superuser', pg_catalog.split_part($v, '_', 5) = '1', "+
+				"'claims', "+hexPart(6)+"::pg_catalog.jsonb)")},
 		{sqlbuild.Function{Schema: fs, Name: FuncIdentity, Args: []sqlbuild.Arg{{Name: "tenant_id", Type: "text", Mode: sqlbuild.Out},
 			{Name: "user_id", Type: "text", Mode: sqlbuild.Out}, {Name: "is_superuser", Type: "boolean", Mode: sqlbuild.Out}},
 			Returns: "record", Execute: callers, Comment: "The claims uno_sign_in verified for this transaction, or NULLs."},
-			"BEGIN ATOMIC\n    SELECT c ->> 'tenant_id', c ->> 'user_id', (c ->> 'is_superuser')::boolean FROM (SELECT " + claims + " AS c) s;\nEND"},
+			"BEGIN ATOMIC\n    SELECT " + guarded("NULLIF("+hexPart(3)+", '')") + ",\n    " + guarded("NULLIF("+hexPart(4)+", '')") +
+				",\n    " + guarded("pg_catalog.split_part($v, '_', 5) = '1'") + ";\nEND"},
 		{sqlbuild.Function{Schema: fs, Name: FuncTenantID, Returns: "text", Execute: callers,
-			Comment: "The verified tenant_id of the transaction's signed identity, or NULL."}, "RETURN " + claims + " ->> 'tenant_id'"},
+			Comment: "The verified tenant_id of the transaction's signed identity, or NULL."},
+			"RETURN " + guarded("NULLIF("+hexPart(3)+", '')")},
 		{sqlbuild.Function{Schema: fs, Name: FuncUserID, Returns: "text", Execute: callers,
-			Comment: "The verified user_id of the transaction's signed identity, or NULL."}, "RETURN " + claims + " ->> 'user_id'"},
+			Comment: "The verified user_id of the transaction's signed identity, or NULL."},
+			"RETURN " + guarded("NULLIF("+hexPart(4)+", '')")},
 		{sqlbuild.Function{Schema: fs, Name: FuncIsSuperuser, Returns: "boolean", Execute: callers,
-			Comment: "The verified is_superuser of the transaction's signed identity, or NULL."}, "RETURN (" + claims + " ->> 'is_superuser')::boolean"},
+			Comment: "The verified is_superuser of the transaction's signed identity, or NULL."},
+			"RETURN " + guarded("pg_catalog.split_part($v, '_', 5) = '1'")},
 		{sqlbuild.Function{Schema: fs, Name: FuncClaim, Args: []sqlbuild.Arg{{Name: "claim_name", Type: "text"}}, Returns: "text", Execute: callers,
-			Comment: "The verified named claim of the transaction's signed identity, or NULL."}, "RETURN " + claims + " -> 'claims' ->> claim_name"},
+			Comment: "The verified named claim of the transaction's signed identity, or NULL."},
+			"RETURN " + guarded(hexPart(6)+"::pg_catalog.jsonb ->> claim_name")},
 	}
 	for _, f := range fns {
 		stmts, err := f.statements(r.Admin)

@@ -191,7 +191,8 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 				}
 			}
 			// Made-up claims straight to the sign-in function are refused.
-			if _, err := exec(conn, "SELECT "+identity.SignInCall("public", 1), "tenant-b", "mallory", true, []string{}, []string{}, time.Now().UnixMilli(), mac); sqlState(err) != "28000" {
+			forged, _ := identity.Encode(identity.Claims{TenantID: "tenant-b", UserID: "mallory", Superuser: true})
+			if _, err := exec(conn, "SELECT "+identity.SignInCall("public", 1), time.Now().UnixMilli(), forged, mac); sqlState(err) != "28000" {
 				t.Errorf("%s: uno_sign_in with a made-up signature: %v, want 28000", name, err)
 			}
 			if n := count(t, conn, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`); n != 0 {
