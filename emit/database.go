@@ -488,7 +488,7 @@ func DropDatabase(d Database) Emitter {
 			revoke := ""
 			if role == d.Roles.Admin {
 				// The signed mode's grant (signed.go) would keep the role.
-				revoke = "REVOKE ALL ON PARAMETER " + SignedParameter + " FROM " + quote.Ident(role) + ";\n        "
+				revoke = grantLock + "\n        REVOKE ALL ON PARAMETER " + SignedParameter + " FROM " + quote.Ident(role) + ";\n        "
 			}
 			out = append(out, Statement{Name: role, Kind: KindRole, SQL: doBlock(refuseForeign(role) +
 				"    IF " + roleExists(role) + " THEN\n        " + revoke + "DROP ROLE " + quote.Ident(role) + ";\n    END IF;\n")})

@@ -51,6 +51,10 @@ const SignedParameter = "backtrace_functions"
 // PostgreSQL is named like it.
 const signedPrefix = "uno_"
 
+// grantLock serializes uno's grants and revokes on SignedParameter in the
+// cluster until the transaction ends (see signedStatements).
+var grantLock = "PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(" + literal("uno: GRANT SET ON PARAMETER") + "));"
+
 // EmitterIdentitySecret is the name of the [IdentitySecret] emitter.
 const EmitterIdentitySecret = "identity_secret"
 
@@ -194,8 +198,13 @@ func signedStatements(d Database) ([]Statement, error) {
 			literal("The secret uno_sign_in checks signed identities with. Only its owner may read it.")},
 	}
 	if d.SignedIdentity {
-		out = append(out, Statement{Name: SignedParameter, Kind: KindGrant,
-			SQL: "GRANT SET ON PARAMETER " + SignedParameter + " TO " + quote.Ident(r.Admin)})
+		// The first grant on a parameter inserts its row in the shared
+		// catalog pg_parameter_acl: two databases set up at once would
+		// collide (23505), so grants take a cluster-wide lock until
+		// their transaction ends.
+		out = append(out, Statement{Name: SignedParameter, Kind: KindGrant, SQL: doBlock(
+			"    " + grantLock + "\n" +
+				"    GRANT SET ON PARAMETER " + SignedParameter + " TO " + quote.Ident(r.Admin) + ";\n")})
 	}
 	pinned := []string{"pg_catalog", fs}
 	callers := []string{r.Login, r.Base}
