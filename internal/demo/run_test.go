@@ -24,6 +24,7 @@ func TestRunSignedIdentityStep(t *testing.T) {
 	if plain == nil || signed == nil {
 		t.Fatalf("step 16 missing from the demo's output:\n%s", out.String())
 	}
+	t.Logf("%s\n%s", plain[0], signed[0])
 	if n, _ := strconv.Atoi(string(plain[1])); n == 0 {
 		t.Errorf("plain settings: the forgery showed no rows, so the demo shows nothing:\n%s", out.String())
 	}
