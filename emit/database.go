@@ -41,8 +41,9 @@ type Database struct {
 	// SignedIdentity makes policies, the audit and history triggers and
 	// the RLS audit use the verified identity functions (uno_tenant_id(),
 	// uno_user_id(), uno_is_superuser()) instead of the rls_var.*
-	// settings, which any SQL in the transaction can change. See
-	// docs/SECURITY.md.
+	// settings, which any SQL in the transaction can change, and makes
+	// [Functions] grant the admin role SET on [SignedParameter] (run it
+	// as a superuser then). See docs/SECURITY.md.
 	SignedIdentity bool
 	// KeepRights leaves alone the rights others hold on a database that
 	// exists already: [CreateDatabase] neither changes its owner nor
