@@ -52,8 +52,11 @@ const SignedParameter = "backtrace_functions"
 const signedPrefix = "uno_"
 
 // grantLock serializes uno's grants and revokes on SignedParameter in the
-// cluster until the transaction ends (see signedStatements).
-var grantLock = "PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(" + literal("uno: GRANT SET ON PARAMETER") + "));"
+// cluster until the transaction ends (see signedStatements): a lock on
+// the shared catalog is cluster-wide (an advisory lock is per database),
+// and this mode conflicts only with itself, so other sessions' GRANTs do
+// not wait.
+const grantLock = "LOCK TABLE pg_catalog.pg_parameter_acl IN SHARE UPDATE EXCLUSIVE MODE;"
 
 // EmitterIdentitySecret is the name of the [IdentitySecret] emitter.
 const EmitterIdentitySecret = "identity_secret"
@@ -93,23 +96,27 @@ const xactMicros = "(pg_catalog.date_part('epoch', pg_catalog.transaction_timest
 // transaction and runs PERFORM and queries with parameters through the
 // executor, so the usual path is one query without parameters (the
 // secret), one IF and one assignment that sets SignedParameter. The
-// signed message is identity.Message's; the claims arrive encoded
+// signed message is identity.Message's; the HMAC is computed from the
+// stored key blocks (identity.KeyBlocks) with the built-in sha256(), a
+// fifth of what pgcrypto's hmac() costs; the claims arrive encoded
 // (identity.Encode) and are kept as they are, after the signature.
 func signInBody(fs string) string {
-	secret, hmac := quote.Qualified(fs, TableIdentitySecret), quote.Qualified(fs, "hmac")
+	secret := quote.Qualified(fs, TableIdentitySecret)
 	return `DECLARE
-    k bytea;
+    ki bytea;
+    ko bytea;
     age interval;
     bound text;
 BEGIN
-    SELECT x.secret, x.max_age INTO k, age FROM ` + secret + ` x;
-    IF k IS NULL OR issued_at IS NULL OR to_timestamp(issued_at / 1000.0) NOT BETWEEN transaction_timestamp() - age AND transaction_timestamp() + age
-        OR ` + hmac + `(convert_to(` + literal(identity.Version) + ` || E'\n' || issued_at::text || E'\n' || claims, 'UTF8'), k, 'sha256')
+    SELECT x.inner_key, x.outer_key, x.max_age INTO ki, ko, age FROM ` + secret + ` x;
+    IF ki IS NULL OR ko IS NULL OR issued_at IS NULL
+        OR abs(issued_at - (date_part('epoch', transaction_timestamp()) * 1000)::bigint) > date_part('epoch', age) * 1000
+        OR sha256(ko || sha256(ki || convert_to(` + literal(identity.Version) + ` || E'\n' || issued_at::text || E'\n' || claims, 'UTF8')))
             IS DISTINCT FROM mac THEN
-        IF k IS NULL THEN
-            RAISE EXCEPTION 'uno: signed identity is not set up: no secret in %', ` + literal(TableIdentitySecret) + `
+        IF ki IS NULL OR ko IS NULL THEN
+            RAISE EXCEPTION 'uno: signed identity is not set up: no secret in % (run emit.IdentitySecret)', ` + literal(TableIdentitySecret) + `
                 USING ERRCODE = '55000';
-        ELSIF issued_at IS NULL OR to_timestamp(issued_at / 1000.0) NOT BETWEEN transaction_timestamp() - age AND transaction_timestamp() + age THEN
+        ELSIF issued_at IS NULL OR abs(issued_at - (date_part('epoch', transaction_timestamp()) * 1000)::bigint) > date_part('epoch', age) * 1000 THEN
             RAISE EXCEPTION 'uno: signed identity refused: issued too far from the transaction start' USING ERRCODE = '28000';
         END IF;
         RAISE EXCEPTION 'uno: signed identity refused: bad signature' USING ERRCODE = '28000';
@@ -185,7 +192,13 @@ func signedStatements(d Database) ([]Statement, error) {
 		{Name: tname, Kind: KindTable, SQL: "CREATE TABLE IF NOT EXISTS " + table + " (\n" +
 			"    \"id\" BOOLEAN PRIMARY KEY DEFAULT true CHECK (\"id\"),\n" +
 			"    \"secret\" BYTEA NOT NULL CHECK (octet_length(\"secret\") >= " + fmt.Sprint(identity.MinSecretLen) + "),\n" +
-			"    \"max_age\" INTERVAL NOT NULL DEFAULT '5 minutes'\n)"},
+			"    \"max_age\" INTERVAL NOT NULL DEFAULT '5 minutes',\n" +
+			"    \"inner_key\" BYTEA,\n" +
+			"    \"outer_key\" BYTEA\n)"},
+		// A table from identity v1 lacks the key blocks: IdentitySecret
+		// fills them; until then sign-in fails with 55000.
+		{Name: tname, Kind: KindTable, SQL: "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS \"inner_key\" BYTEA, " +
+			"ADD COLUMN IF NOT EXISTS \"outer_key\" BYTEA"},
 		{Name: tname, Kind: KindTable, SQL: "ALTER TABLE " + table + " OWNER TO " + quote.Ident(r.Admin)},
 		// Default privileges may have granted more when the admin role
 		// created it; nobody but the owner may see the secret.
@@ -200,8 +213,8 @@ func signedStatements(d Database) ([]Statement, error) {
 	if d.SignedIdentity {
 		// The first grant on a parameter inserts its row in the shared
 		// catalog pg_parameter_acl: two databases set up at once would
-		// collide (23505), so grants take a cluster-wide lock until
-		// their transaction ends.
+		// collide (23505, or "tuple concurrently updated"), so grants
+		// take a cluster-wide lock until their transaction ends.
 		out = append(out, Statement{Name: SignedParameter, Kind: KindGrant, SQL: doBlock(
 			"    " + grantLock + "\n" +
 				"    GRANT SET ON PARAMETER " + SignedParameter + " TO " + quote.Ident(r.Admin) + ";\n")})
@@ -260,9 +273,11 @@ func signedStatements(d Database) ([]Statement, error) {
 }
 
 // IdentitySecret stores the signed identity's shared secret (at least
-// identity.MinSecretLen bytes) in uno_identity_secret, replacing the one
+// identity.MinSecretLen bytes) in uno_identity_secret, with its HMAC key
+// blocks (identity.KeyBlocks) that uno_sign_in uses, replacing the one
 // there. Run it as a superuser or the admin role, after [Functions]. The
-// statement shows the secret as *** wherever it is displayed.
+// statement shows the secret and the blocks as *** wherever it is
+// displayed.
 func IdentitySecret(d Database, secret []byte) Emitter {
 	secret = append([]byte(nil), secret...)
 	return dbEmitterErr(EmitterIdentitySecret, d, func(d Database) ([]Statement, error) {
@@ -270,11 +285,14 @@ func IdentitySecret(d Database, secret []byte) Emitter {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, identity.ErrSecret)
 		}
 		table := quote.Qualified(d.FunctionSchema, TableIdentitySecret)
-		prefix := "INSERT INTO " + table + " (\"id\", \"secret\") VALUES (true, "
-		suffix := "::bytea) ON CONFLICT (\"id\") DO UPDATE SET \"secret\" = EXCLUDED.\"secret\""
+		inner, outer := identity.KeyBlocks(secret)
+		prefix := "INSERT INTO " + table + " (\"id\", \"secret\", \"inner_key\", \"outer_key\") VALUES (true, "
+		suffix := ") ON CONFLICT (\"id\") DO UPDATE SET \"secret\" = EXCLUDED.\"secret\", " +
+			"\"inner_key\" = EXCLUDED.\"inner_key\", \"outer_key\" = EXCLUDED.\"outer_key\""
+		bytea := func(b []byte) string { return "'\\x" + hex.EncodeToString(b) + "'::bytea" }
 		return []Statement{{Name: sqlbuild.ObjectName(d.FunctionSchema, TableIdentitySecret), Kind: KindInsert,
-			SQL:      prefix + "'\\x" + hex.EncodeToString(secret) + "'" + suffix,
-			Redacted: prefix + "'***'" + suffix}}, nil
+			SQL:      prefix + bytea(secret) + ", " + bytea(inner) + ", " + bytea(outer) + suffix,
+			Redacted: prefix + "'***', '***', '***'" + suffix}}, nil
 	})
 }
 

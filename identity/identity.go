@@ -207,3 +207,26 @@ func SignInCall(schema string, first int) string {
 	p := func(i int, typ string) string { return "$" + strconv.Itoa(first+i) + "::" + typ }
 	return quote.Qualified(schema, FuncSignIn) + "(" + p(0, "bigint") + ", " + p(1, "text") + ", " + p(2, "bytea") + ")"
 }
+
+// KeyBlocks returns the two key blocks of HMAC-SHA256 with secret (RFC
+// 2104): the key (hashed first when longer than 64 bytes) zero-padded to
+// 64 bytes and XORed with 0x36 (inner) and 0x5c (outer), so that
+// HMAC(secret, m) = SHA-256(outer || SHA-256(inner || m)). uno_sign_in
+// computes the HMAC that way from the blocks emit.IdentitySecret stores,
+// with PostgreSQL's built-in sha256(), which is cheaper than pgcrypto's
+// hmac().
+func KeyBlocks(secret []byte) (inner, outer []byte) {
+	key := secret
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		key = sum[:]
+	}
+	inner, outer = make([]byte, sha256.BlockSize), make([]byte, sha256.BlockSize)
+	copy(inner, key)
+	copy(outer, key)
+	for i := range inner {
+		inner[i] ^= 0x36
+		outer[i] ^= 0x5c
+	}
+	return inner, outer
+}

@@ -2,6 +2,8 @@ package identity_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,5 +97,23 @@ func TestSigner(t *testing.T) {
 	}
 	if len(identity.NewSecret()) != identity.MinSecretLen {
 		t.Fatal("NewSecret length")
+	}
+}
+
+// TestKeyBlocks: SHA-256(outer || SHA-256(inner || m)) is crypto/hmac's
+// HMAC-SHA256, for secrets shorter and longer than the block.
+func TestKeyBlocks(t *testing.T) {
+	for _, n := range []int{32, 64, 65, 100} {
+		secret := bytes.Repeat([]byte{byte(n)}, n)
+		secret[0] = 1
+		inner, outer := identity.KeyBlocks(secret)
+		m := []byte("uno-identity-v2\n1\nab_cd_0_7b7d")
+		h := sha256.Sum256(append(append([]byte(nil), inner...), m...))
+		got := sha256.Sum256(append(append([]byte(nil), outer...), h[:]...))
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(m)
+		if !bytes.Equal(got[:], mac.Sum(nil)) {
+			t.Errorf("%d-byte secret: key blocks do not give HMAC-SHA256", n)
+		}
 	}
 }
