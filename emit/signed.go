@@ -66,9 +66,9 @@ const EmitterIdentitySecret = "identity_secret"
 // tenant, or the verified identity is a superuser. Each call is wrapped in
 // a scalar subquery, so the planner makes it an InitPlan evaluated at most
 // once per statement, not once per row; the tenant comes first, so the
-// superuser check runs only when a row of another tenant is met. Unverified (no signed identity, or
-// settings changed by SQL) both are NULL, so the table shows and accepts
-// nothing.
+// superuser check runs only when a row of another tenant is met.
+// Without verified claims (no sign-in in this transaction, or RESET ALL)
+// both are NULL, so the table shows and accepts nothing.
 func SignedTenantPredicate(quotedColumn, functionSchema string) string {
 	if functionSchema == "" {
 		functionSchema = "public"
@@ -97,8 +97,9 @@ const xactMicros = "(pg_catalog.date_part('epoch', pg_catalog.transaction_timest
 // executor, so the usual path is one query without parameters (the
 // secret), one IF and one assignment that sets SignedParameter. The
 // signed message is identity.Message's; the HMAC is computed from the
-// stored key blocks (identity.KeyBlocks) with the built-in sha256(), a
-// fifth of what pgcrypto's hmac() costs; the claims arrive encoded
+// stored key blocks (identity.KeyBlocks) with the built-in sha256(), so
+// sign-in does not depend on the schema pgcrypto lives in; the claims
+// arrive encoded
 // (identity.Encode) and are kept as they are, after the signature.
 func signInBody(fs string) string {
 	secret := quote.Qualified(fs, TableIdentitySecret)
