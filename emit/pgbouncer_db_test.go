@@ -96,8 +96,9 @@ ignore_startup_parameters = extra_float_digits
 
 // TestSignedIdentityThroughPgBouncer: behind PgBouncer in transaction mode
 // with one server connection, two clients' transactions run on the same
-// backend; each signs in and sees its own tenant, and one replaying the
-// other's bound settings sees nothing.
+// backend; each signs in and sees its own tenant, and one trying to
+// replay the other's verified claims on that backend is refused (42501)
+// and keeps its own.
 func TestSignedIdentityThroughPgBouncer(t *testing.T) {
 	t.Parallel()
 	u := setUpMode(t, true, Note{})

@@ -106,11 +106,12 @@ func count(t *testing.T, conn *pgx.Conn, sql string, args ...any) int {
 }
 
 // TestSignedIdentityResistsSQL: inside a transaction signed for tenant A,
-// raw SQL that sets rls_var.* (set_config, SET LOCAL, SET), forges the
-// uno.* settings, replays tenant B's bound settings captured from another
-// transaction, calls uno_sign_in with made-up claims, or tries SET ROLE
-// admin, sees and changes nothing of tenant B's: rows, history and audit
-// columns are as B left them.
+// raw SQL that sets rls_var.* (set_config, SET LOCAL, SET) or identity
+// v1's uno.* settings, writes or resets the parameter that holds the
+// verified claims (refused, 42501), replays tenant B's claims captured
+// from another transaction, runs RESET ALL, calls uno_sign_in with
+// made-up claims, or tries SET ROLE admin, sees and changes nothing of
+// tenant B's: rows, history and audit columns are as B left them.
 func TestSignedIdentityResistsSQL(t *testing.T) {
 	t.Parallel()
 	u := setUpMode(t, true, Note{})
