@@ -356,6 +356,7 @@ func (db *DB) sqlRelease(ctx context.Context, c *sql.Conn) {
 			if !db.runGuard(ctx, conn) {
 				db.markSuspect()
 			}
+			markGuarded(conn)
 		}
 		return nil
 	})
