@@ -627,15 +627,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		if _, err := db.Exec(ctx, create); err != nil {
 			return err
 		}
-		vals := make([]any, 1+len(p.insert))
-		ord := new(int64)
-		vals[0] = ord
-		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			// By reference: pgx encodes each row as soon as it has it.
-			*ord = int64(i)
-			addrs[i].AppendRefs(vals[1:1], p.insert)
-			return vals, nil
-		})
+		src := newCopySource(len(rows), 1, p.insert, func(i int) model.Row { return addrs[i] })
 		if _, err := db.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
 			return err
 		}
