@@ -15,10 +15,14 @@ type (
 )
 
 // TextValue implements pgtype.TextValuer.
-func (r *stringRef) TextValue() (pgtype.Text, error) { return pgtype.Text{String: r.s, Valid: true}, nil }
+func (r *stringRef) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: r.s, Valid: true}, nil
+}
 
 // Int64Value implements pgtype.Int64Valuer.
-func (r *int64Ref) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: r.n, Valid: true}, nil }
+func (r *int64Ref) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: r.n, Valid: true}, nil
+}
 
 // Int64Value implements pgtype.Int64Valuer.
 func (r *int32Ref) Int64Value() (pgtype.Int8, error) {
@@ -31,7 +35,9 @@ func (r *int16Ref) Int64Value() (pgtype.Int8, error) {
 }
 
 // Int64Value implements pgtype.Int64Valuer.
-func (r *intRef) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: int64(r.n), Valid: true}, nil }
+func (r *intRef) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(r.n), Valid: true}, nil
+}
 
 // BoolValue implements pgtype.BoolValuer.
 func (r *boolRef) BoolValue() (pgtype.Bool, error) { return pgtype.Bool{Bool: r.b, Valid: true}, nil }
