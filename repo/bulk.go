@@ -32,6 +32,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		return r.errorf("create", fmt.Errorf("every column is left to the database: use Create"))
 	}
 	chunk := maxBindParams / len(cols)
+	refs := argRefs(r.s.db, cols)
 	var batch pgx.Batch
 	var spans [][2]int
 	for start := 0; start < len(rows); start += chunk {
@@ -56,7 +57,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 					b = append(b, "DEFAULT"...)
 					continue
 				}
-				args = append(args, rs[i].Arg(c))
+				args = appendArg(args, rs[i], c, refs != nil && refs[j])
 				b = appendParam(b, len(args))
 			}
 			b = append(b, ')')
@@ -209,6 +210,40 @@ func (s *copySource) Values() ([]any, error) {
 
 // Err implements pgx.CopyFromSource.
 func (s *copySource) Err() error { return nil }
+
+// argRefs marks the columns of cols whose query arguments are passed as
+// model.Row.ScalarRef references (see exactColumn), which pgx encodes
+// without copying the value into an interface; nil when none is. pgx
+// encodes a reference through the parameter's type, which the server
+// describes in every query mode but "exec", where pgx infers types from
+// the Go values: there every argument is a value. A reference is read
+// when the query is sent, so the rows must not change before that.
+func argRefs(db *engine.DB, cols []*model.Column) []bool {
+	if db.Config().QueryExecMode == "exec" {
+		return nil
+	}
+	var refs []bool
+	for j, c := range cols {
+		if exactColumn(c) {
+			if refs == nil {
+				refs = make([]bool, len(cols))
+			}
+			refs[j] = true
+		}
+	}
+	return refs
+}
+
+// appendArg appends row's argument for c: a model.Row.ScalarRef when ref,
+// else model.Row.Arg.
+func appendArg(dst []any, row model.Row, c *model.Column, ref bool) []any {
+	if ref {
+		if v, ok := row.ScalarRef(c); ok {
+			return append(dst, v)
+		}
+	}
+	return append(dst, row.Arg(c))
+}
 
 // Keys are a table's keys, the seed's table_keys().
 type Keys struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uno-db/uno"
 	"github.com/uno-db/uno/emit"
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/model"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
@@ -140,4 +141,54 @@ func scalarText(t *testing.T, e *env, sql string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestArgsInEveryExecMode merges and creates rows with plain string and
+// integer fields, which are passed to pgx by reference where pgx knows the
+// parameter types, in each query mode, "exec" (types inferred from the Go
+// values, so passed as values) included, and reads them back equal.
+func TestArgsInEveryExecMode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for k, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec"} {
+		cfg := e.cfg
+		cfg.QueryExecMode = mode
+		f, err := engine.NewFactory(engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.Close(context.Background()) })
+		db, err := f.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := repo.New[Item](db, e.reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := int64(100 * (k + 1))
+		in := []Item{{ID: base + 1, Name: "o'ne " + mode, Qty: math.MaxInt64}, {ID: base + 2, Name: "", Qty: -7}}
+		res, err := items.Merge(ctx, in, repo.MergeOptions{})
+		if err != nil || res.Inserted != 2 {
+			t.Fatalf("%s: merge %+v %v", mode, res, err)
+		}
+		in[1].Name = "two"
+		if res, err = items.Merge(ctx, in, repo.MergeOptions{}); err != nil || res.Updated != 1 || res.Unchanged != 1 {
+			t.Fatalf("%s: second merge %+v %v", mode, res, err)
+		}
+		created := []Item{{ID: base + 3, Name: "th\"ree", Qty: math.MinInt64}}
+		if err := items.CreateMany(ctx, created); err != nil {
+			t.Fatalf("%s: create: %v", mode, err)
+		}
+		for _, want := range append(in, created...) {
+			got, err := items.Get(ctx, want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != want.Name || got.Qty != want.Qty {
+				t.Fatalf("%s: row %d read back as %q %d, want %q %d", mode, want.ID, got.Name, got.Qty, want.Name, want.Qty)
+			}
+		}
+	}
 }

@@ -477,6 +477,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 	}
 	per := 1 + len(p.insert)
 	chunk := maxBindParams / per
+	refs := argRefs(r.s.db, p.insert)
 	var batch pgx.Batch
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
@@ -484,7 +485,9 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 		args := make([]any, 0, (end-start)*per)
 		for i := start; i < end; i++ {
 			args = append(args, int64(i))
-			args = rows[i].AppendArgs(args, p.insert)
+			for j, c := range p.insert {
+				args = appendArg(args, rows[i], c, refs != nil && refs[j])
+			}
 		}
 		batch.Queue(q, args...)
 	}
