@@ -192,8 +192,22 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = appendColumns(b, p.insert, "")
 	b = append(b, ") SELECT "...)
 	b = appendColumns(b, p.insert, "")
+	// Sorted by key so concurrent merges lock rows in one order (no
+	// deadlock); text keys byte-wise, which any order serves and which
+	// costs less than the database's collation.
 	b = append(b, ` FROM "uno_input" ORDER BY `...)
-	b = appendColumns(b, p.key.Columns, "")
+	for i, c := range p.key.Columns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.QuotedName...)
+		if c.Enum == nil {
+			switch strings.ToUpper(castType(c.SQLType)) {
+			case "TEXT", "VARCHAR", "CHARACTER VARYING", "BPCHAR":
+				b = append(b, ` COLLATE "C"`...)
+			}
+		}
+	}
 	b = append(b, " ON CONFLICT ("...)
 	b = appendColumns(b, p.key.Columns, "")
 	b = append(b, ')')
