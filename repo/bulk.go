@@ -32,6 +32,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		return r.errorf("create", fmt.Errorf("every column is left to the database: use Create"))
 	}
 	chunk := maxBindParams / len(cols)
+	refs := argRefs(r.s.db, cols)
 	var batch pgx.Batch
 	var spans [][2]int
 	for start := 0; start < len(rows); start += chunk {
@@ -56,7 +57,7 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 					b = append(b, "DEFAULT"...)
 					continue
 				}
-				args = append(args, rs[i].Arg(c))
+				args = appendArg(args, rs[i], c, refs != nil && refs[j])
 				b = appendParam(b, len(args))
 			}
 			b = append(b, ')')
@@ -142,19 +143,106 @@ func (r *Repository[T]) CopyFrom(ctx context.Context, rows []T) (int64, error) {
 		schema = "public"
 	}
 	ident := pgx.Identifier{schema, r.s.table.Name}
-	vals := make([]any, len(cols))
 	var n int64
 	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
-		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			// By reference: pgx encodes each row as soon as it has it,
-			// so no value is copied into an interface (no per-row boxing).
-			return r.s.row(&rows[i]).AppendRefs(vals[:0], cols), nil
-		})
+		src := newCopySource(len(rows), 0, cols, func(i int) model.Row { return r.s.row(&rows[i]) })
 		var err error
 		n, err = db.CopyFrom(ctx, ident, names, src)
 		return err
 	})
 	return n, r.errorf("copy", err)
+}
+
+// copySource is the pgx.CopyFromSource of CopyFrom and MergeCopy: it hands
+// pgx each row's fields by reference, in one []any reused for every row
+// (pgx encodes a row before it asks for the next). A plain string, integer
+// or bool field of a text, varchar, integer or boolean column is passed as
+// a model.Row.ScalarRef, which pgx's codecs read without the value being
+// copied into an interface; other fields as a model.Row.Ref. So a row of
+// such columns costs no allocation at all.
+type copySource struct {
+	n, i   int
+	row    func(i int) model.Row
+	cols   []*model.Column
+	scalar []bool
+	vals   []any
+	ord    int64 // with a leading ordinal column (MergeCopy's staging table)
+	lead   int   // 1 with the ordinal column, else 0
+}
+
+// newCopySource returns the source of n rows of cols, row(i) giving row
+// i; lead 1 puts the row's position (a bigint) before the columns.
+func newCopySource(n, lead int, cols []*model.Column, row func(i int) model.Row) *copySource {
+	s := &copySource{n: n, row: row, cols: cols, scalar: make([]bool, len(cols)), vals: make([]any, lead+len(cols)), lead: lead}
+	for j, c := range cols {
+		s.scalar[j] = exactColumn(c)
+	}
+	if lead == 1 {
+		s.vals[0] = &s.ord
+	}
+	return s
+}
+
+// Next implements pgx.CopyFromSource.
+func (s *copySource) Next() bool {
+	if s.i >= s.n {
+		return false
+	}
+	s.i++
+	return true
+}
+
+// Values implements pgx.CopyFromSource: the fields of the current row.
+func (s *copySource) Values() ([]any, error) {
+	i := s.i - 1
+	s.ord = int64(i)
+	row := s.row(i)
+	vals := s.vals[s.lead:]
+	for j, c := range s.cols {
+		if s.scalar[j] {
+			vals[j], _ = row.ScalarRef(c)
+		} else {
+			vals[j] = row.Ref(c)
+		}
+	}
+	return s.vals, nil
+}
+
+// Err implements pgx.CopyFromSource.
+func (s *copySource) Err() error { return nil }
+
+// argRefs marks the columns of cols whose query arguments are passed as
+// model.Row.ScalarRef references (see exactColumn), which pgx encodes
+// without copying the value into an interface; nil when none is. pgx
+// encodes a reference through the parameter's type, which the server
+// describes in every query mode but "exec", where pgx infers types from
+// the Go values: there every argument is a value. A reference is read
+// when the query is sent, so the rows must not change before that.
+func argRefs(db *engine.DB, cols []*model.Column) []bool {
+	if db.Config().QueryExecMode == "exec" {
+		return nil
+	}
+	var refs []bool
+	for j, c := range cols {
+		if exactColumn(c) {
+			if refs == nil {
+				refs = make([]bool, len(cols))
+			}
+			refs[j] = true
+		}
+	}
+	return refs
+}
+
+// appendArg appends row's argument for c: a model.Row.ScalarRef when ref,
+// else model.Row.Arg.
+func appendArg(dst []any, row model.Row, c *model.Column, ref bool) []any {
+	if ref {
+		if v, ok := row.ScalarRef(c); ok {
+			return append(dst, v)
+		}
+	}
+	return append(dst, row.Arg(c))
 }
 
 // Keys are a table's keys, the seed's table_keys().

@@ -77,6 +77,56 @@ type mergePlan struct {
 	// the merge writes it: a row that hits a soft-deleted row is then
 	// neither updated nor reported unchanged, but an error.
 	deleted *model.Column
+	// bits, by column ordinal, is the bit of the statement's change mask
+	// for an inserted column whose value reads back exactly as written
+	// (see exactColumn), or -1. Such a column is sent back only when the
+	// row holds something else than the input (a trigger, a key equal
+	// but not identical, an existing row's value), so the common row
+	// sends and scans only what the database made. Nil: every column
+	// is read back.
+	bits []int
+}
+
+// maxMaskBits is the number of columns one change mask (a bigint) covers.
+const maxMaskBits = 63
+
+// exactColumn reports whether c's value reads back exactly as the merge
+// wrote it: a plain Go string in a TEXT or VARCHAR column, a plain Go
+// integer in an integer column, a plain bool in a BOOLEAN. Other pairs can
+// change on the way (time precision, numeric scale, JSON normalization,
+// CHAR padding, a domain, methods that encode), so they are always read.
+func exactColumn(c *model.Column) bool {
+	t := c.GoType
+	if c.Enum != nil || t.NumMethod() != 0 || reflect.PointerTo(t).NumMethod() != 0 {
+		return false
+	}
+	switch strings.ToUpper(castType(c.SQLType)) {
+	case "TEXT", "VARCHAR", "CHARACTER VARYING":
+		return t.Kind() == reflect.String
+	case "SMALLINT", "INT2", "INTEGER", "INT", "INT4", "BIGINT", "INT8":
+		switch t.Kind() {
+		case reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+			return true
+		}
+	case "BOOLEAN", "BOOL":
+		return t.Kind() == reflect.Bool
+	}
+	return false
+}
+
+// exactBits returns mergePlan.bits for the inserted columns insert of
+// table t.
+func exactBits(t *model.Table, insert []*model.Column) []int {
+	bits := make([]int, len(t.Columns))
+	n := 0
+	for i, c := range t.Columns {
+		bits[i] = -1
+		if n < maxMaskBits && slices.Contains(insert, c) && exactColumn(c) {
+			bits[i] = n
+			n++
+		}
+	}
+	return bits
 }
 
 func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
@@ -123,6 +173,7 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 			p.insert = append(p.insert, c)
 		}
 	}
+	p.bits = exactBits(r.s.table, p.insert)
 	return p, nil
 }
 
@@ -141,8 +192,22 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = appendColumns(b, p.insert, "")
 	b = append(b, ") SELECT "...)
 	b = appendColumns(b, p.insert, "")
+	// Sorted by key so concurrent merges lock rows in one order (no
+	// deadlock); text keys byte-wise, which any order serves and which
+	// costs less than the database's collation.
 	b = append(b, ` FROM "uno_input" ORDER BY `...)
-	b = appendColumns(b, p.key.Columns, "")
+	for i, c := range p.key.Columns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.QuotedName...)
+		if c.Enum == nil {
+			switch strings.ToUpper(castType(c.SQLType)) {
+			case "TEXT", "VARCHAR", "CHARACTER VARYING", "BPCHAR":
+				b = append(b, ` COLLATE "C"`...)
+			}
+		}
+	}
 	b = append(b, " ON CONFLICT ("...)
 	b = appendColumns(b, p.key.Columns, "")
 	b = append(b, ')')
@@ -177,26 +242,26 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	}
 	b = append(b, ` RETURNING ("uno_t".xmax = 0) AS "uno_inserted", `...)
 	b = appendColumns(b, t.Columns, `"uno_t".`)
-	b = append(b, `) SELECT "uno_i"."uno_ord", CASE WHEN "uno_u"."uno_inserted" THEN 'i' ELSE 'u' END, `...)
-	b = appendColumns(b, t.Columns, `"uno_u".`)
+	b = append(b, `) SELECT "uno_i"."uno_ord", CASE WHEN "uno_u"."uno_inserted" THEN 1 ELSE 2 END, `...)
+	b = appendReadBack(b, t.Columns, p.bits, `"uno_u".`)
 	b = append(b, ` FROM "uno_input" AS "uno_i" JOIN "uno_up" AS "uno_u" ON `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
 	// Input rows the upsert returned nothing for hit an equal row: report
 	// them unchanged, with the row as the statement's snapshot shows it
-	// ('m'), or without it when a concurrent transaction committed it after
-	// the snapshot was taken ('n'), or, when the row is soft-deleted, as
-	// an error ('d'). They are found first (an anti-join on the upsert's
+	// (3), or without it when a concurrent transaction committed it after
+	// the snapshot was taken (4), or, when the row is soft-deleted, as
+	// an error (5). They are found first (an anti-join on the upsert's
 	// few returned keys), so the table is read only for them.
 	b = append(b, ` UNION ALL SELECT "uno_i"."uno_ord", CASE WHEN "uno_c".`...)
 	b = append(b, p.key.Columns[0].QuotedName...)
-	b = append(b, ` IS NULL THEN 'n' `...)
+	b = append(b, ` IS NULL THEN 4 `...)
 	if p.deleted != nil {
 		b = append(b, `WHEN "uno_c".`...)
 		b = append(b, p.deleted.QuotedName...)
-		b = append(b, ` THEN 'd' `...)
+		b = append(b, ` THEN 5 `...)
 	}
-	b = append(b, `ELSE 'm' END, `...)
-	b = appendColumns(b, t.Columns, `"uno_c".`)
+	b = append(b, `ELSE 3 END, `...)
+	b = appendReadBack(b, t.Columns, p.bits, `"uno_c".`)
 	b = append(b, ` FROM (SELECT * FROM "uno_input" AS "uno_i" WHERE NOT EXISTS (SELECT 1 FROM "uno_up" AS "uno_u" WHERE `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_u".`)
 	b = append(b, `) OFFSET 0) AS "uno_i" LEFT JOIN (SELECT `...)
@@ -210,6 +275,63 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	b = append(b, `) AS "uno_c" ON `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_c".`)
 	return string(b)
+}
+
+// Action codes of a merge statement's rows.
+const (
+	actInserted  = 1
+	actUpdated   = 2
+	actUnchanged = 3 // unchanged, the row as the snapshot shows it
+	actLate      = 4 // unchanged, committed after the snapshot: not read
+	actDeleted   = 5 // the key belongs to a soft-deleted row
+)
+
+// appendReadBack appends the change mask and the read-back columns of a
+// merge statement's row, the table's row being src ("uno_u". or
+// "uno_c.") and the input "uno_i": a column with a mask bit is sent only
+// when the row holds something else than the input (compared byte for
+// byte, COLLATE "C"), its bit then set; the others are sent as they are.
+func appendReadBack(b []byte, cols []*model.Column, bits []int, src string) []byte {
+	distinct := func(b []byte, c *model.Column) []byte {
+		b = append(b, src...)
+		b = append(b, c.QuotedName...)
+		if c.GoType.Kind() == reflect.String {
+			b = append(b, ` COLLATE "C"`...)
+		}
+		b = append(b, ` IS DISTINCT FROM "uno_i".`...)
+		b = append(b, c.QuotedName...)
+		if c.GoType.Kind() == reflect.String {
+			b = append(b, ` COLLATE "C"`...)
+		}
+		return b
+	}
+	b = append(b, "(0"...)
+	for _, c := range cols {
+		if bits == nil || bits[c.Ordinal] < 0 {
+			continue
+		}
+		b = append(b, " + CASE WHEN "...)
+		b = distinct(b, c)
+		b = append(b, " THEN "...)
+		b = strconv.AppendInt(b, 1<<bits[c.Ordinal], 10)
+		b = append(b, " ELSE 0 END"...)
+	}
+	b = append(b, ")::bigint"...)
+	for _, c := range cols {
+		b = append(b, ", "...)
+		if bits == nil || bits[c.Ordinal] < 0 {
+			b = append(b, src...)
+			b = append(b, c.QuotedName...)
+			continue
+		}
+		b = append(b, "CASE WHEN "...)
+		b = distinct(b, c)
+		b = append(b, " THEN "...)
+		b = append(b, src...)
+		b = append(b, c.QuotedName...)
+		b = append(b, " END"...)
+	}
+	return b
 }
 
 // maxCachedMergeRows bounds the merge statements kept: larger inputs build
@@ -369,6 +491,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 	}
 	per := 1 + len(p.insert)
 	chunk := maxBindParams / per
+	refs := argRefs(r.s.db, p.insert)
 	var batch pgx.Batch
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
@@ -376,7 +499,9 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 		args := make([]any, 0, (end-start)*per)
 		for i := start; i < end; i++ {
 			args = append(args, int64(i))
-			args = rows[i].AppendArgs(args, p.insert)
+			for j, c := range p.insert {
+				args = appendArg(args, rows[i], c, refs != nil && refs[j])
+			}
 		}
 		batch.Queue(q, args...)
 	}
@@ -386,7 +511,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 			if err != nil {
 				return err
 			}
-			return r.readMerge(q, rows, &res)
+			return r.readMerge(q, p, rows, &res)
 		}
 		br := db.SendBatch(ctx, &batch)
 		for range batch.Len() {
@@ -395,7 +520,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 				br.Close()
 				return err
 			}
-			if err := r.readMerge(q, rows, &res); err != nil {
+			if err := r.readMerge(q, p, rows, &res); err != nil {
 				br.Close()
 				return err
 			}
@@ -424,41 +549,52 @@ func (r *Repository[T]) mergeError(err error) error {
 	return err
 }
 
-// readMerge reads the rows of a merge statement into rows and res.
-func (r *Repository[T]) readMerge(q pgx.Rows, rows []model.Row, res *MergeResult) error {
+// readMerge reads the rows of a merge statement into rows and res: for
+// each, its input position, its action, its change mask, then the columns
+// read back, of which a column with a mask bit is scanned only when its
+// bit is set (else the field already holds the row's value).
+func (r *Repository[T]) readMerge(q pgx.Rows, p *mergePlan, rows []model.Row, res *MergeResult) error {
 	defer q.Close()
 	n := len(r.s.table.Columns)
-	skip := make([]any, 2+n)
-	dst := make([]any, 2, 2+n)
-	var ord int64
-	var action string
-	skip[0], skip[1] = &ord, &action
-	dst[0], dst[1] = &ord, &action
+	head := make([]any, 3+n)
+	dst := make([]any, 3, 3+n)
+	var ord, act, mask int64
+	head[0], head[1], head[2] = &ord, &act, &mask
 	for q.Next() {
-		if err := q.Scan(skip...); err != nil {
+		if err := q.Scan(head...); err != nil {
 			return err
 		}
 		if ord < 0 || ord >= int64(len(rows)) {
 			return fmt.Errorf("merge returned row %d of %d", ord, len(rows))
 		}
-		switch action {
-		case "d":
+		switch act {
+		case actDeleted:
 			return fmt.Errorf("%w: row %d: its key belongs to a deleted row", dberr.ErrConflict, ord)
-		case "n":
+		case actLate:
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++
 			continue
-		case "m":
+		case actUnchanged:
 			res.Outcomes[ord] = Unchanged
 			res.Unchanged++
-		case "i":
+		case actInserted:
 			res.Outcomes[ord] = Inserted
 			res.Inserted++
-		default:
+		case actUpdated:
 			res.Outcomes[ord] = Updated
 			res.Updated++
+		default:
+			return fmt.Errorf("merge returned action %d", act)
 		}
-		if err := q.Scan(rows[ord].AppendAddrs(dst[:2])...); err != nil {
+		d := rows[ord].AppendAddrs(dst[:3])
+		if p.bits != nil {
+			for i, bit := range p.bits {
+				if bit >= 0 && mask&(1<<bit) == 0 {
+					d[3+i] = nil
+				}
+			}
+		}
+		if err := q.Scan(d...); err != nil {
 			return err
 		}
 	}
@@ -482,6 +618,11 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 	if err != nil {
 		return res, r.errorf("merge", err)
 	}
+	// The staging table's columns carry the table's type modifiers, so a
+	// value COPY fitted to them (a VARCHAR's trailing spaces) would
+	// compare equal to the row while the struct still differs: every
+	// column is read back.
+	p.bits = nil
 	addrs := r.s.rowsOf(rows)
 	if err := r.stampTenants(ctx, addrs); err != nil {
 		return res, r.errorf("merge", err)
@@ -503,15 +644,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		if _, err := db.Exec(ctx, create); err != nil {
 			return err
 		}
-		vals := make([]any, 1+len(p.insert))
-		ord := new(int64)
-		vals[0] = ord
-		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			// By reference: pgx encodes each row as soon as it has it.
-			*ord = int64(i)
-			addrs[i].AppendRefs(vals[1:1], p.insert)
-			return vals, nil
-		})
+		src := newCopySource(len(rows), 1, p.insert, func(i int) model.Row { return addrs[i] })
 		if _, err := db.CopyFrom(ctx, pgx.Identifier{stage}, names, src); err != nil {
 			return err
 		}
@@ -519,7 +652,7 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 		if err != nil {
 			return err
 		}
-		if err := r.readMerge(rs, addrs, &res); err != nil {
+		if err := r.readMerge(rs, p, addrs, &res); err != nil {
 			return err
 		}
 		_, err = db.Exec(ctx, `DROP TABLE "`+stage+`"`)
