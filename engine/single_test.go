@@ -742,4 +742,3 @@ func TestTxSettingsBehindPgBouncer(t *testing.T) {
 		}
 	}
 }
-
