@@ -148,6 +148,12 @@ type single struct {
 	// fatalBeforeCapture: the server itself reported the connection's end
 	// (a FATAL error) before the capture's answer: COMMIT never ran.
 	fatalBeforeCapture bool
+	// tracer is the connection's query tracer, told of the statement
+	// (only: the rest of the pipeline is uno's own); tctx its context and
+	// tag the statement's command tag.
+	tracer pgx.QueryTracer
+	tctx   context.Context
+	tag    pgconn.CommandTag
 	// lost's verdict, made once.
 	lostJudged bool
 	lostRetry  bool
@@ -259,7 +265,7 @@ func (s *single) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 		return pgconn.CommandTag{}, err
 	}
 	tag, err := rr.Close()
-	s.rr = nil
+	s.rr, s.tag = nil, tag
 	if err != nil {
 		s.noteErr(err, false)
 	}
@@ -350,7 +356,7 @@ func (r *singleRows) Close() {
 	r.closed = true
 	r.Rows.Close()
 	s := r.s
-	s.rr = nil
+	s.rr, s.tag = nil, r.Rows.CommandTag()
 	if err := r.Rows.Err(); err != nil {
 		s.noteErr(err, false)
 	}
@@ -489,6 +495,10 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 		s.done = true
 		return nil, retryNone, fmt.Errorf("uno: encode arguments: %w", err)
 	}
+	if t := conn.Config().Tracer; t != nil {
+		s.tracer = t
+		s.tctx = t.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: sql, Args: args})
+	}
 	p := pg.StartPipeline(ctx)
 	s.p = p
 	for _, name := range cache.takeEvicted() {
@@ -605,9 +615,11 @@ func (s *single) end(ctx context.Context) {
 	p := s.p
 	conn := s.pc.Conn()
 	if s.rr != nil {
-		if _, err := s.rr.Close(); err != nil {
+		tag, err := s.rr.Close()
+		if err != nil {
 			s.noteErr(err, false)
 		}
+		s.tag = tag
 		s.rr = nil
 	}
 	// Segment 1: the capture, then Sync.
@@ -665,6 +677,11 @@ func (s *single) end(ctx context.Context) {
 			if _, ok := res.(*pgconn.PipelineSync); ok {
 				break
 			}
+			if res == nil {
+				s.lostErr = errors.New("uno: single: the pipeline ended before the guard's answer")
+				_ = conn.Close(ctx)
+				break
+			}
 			if rr, ok := res.(*pgconn.ResultReader); ok {
 				results = append(results, rr.Read())
 			}
@@ -683,6 +700,15 @@ func (s *single) end(ctx context.Context) {
 	if s.lostErr != nil {
 		g = guardDead
 		gerr = s.lostErr
+	}
+	if s.tracer != nil {
+		err := s.stmtErr
+		for _, e := range []error{s.setupErr, s.lostErr, s.commitErr} {
+			if err == nil {
+				err = e
+			}
+		}
+		s.tracer.TraceQueryEnd(s.tctx, conn, pgx.TraceQueryEndData{CommandTag: s.tag, Err: err})
 	}
 	db.afterGuard(ctx, conn, g, gerr)
 	db.release(s.pc, false)

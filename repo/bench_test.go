@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -103,6 +106,52 @@ func BenchmarkMergeOne(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		if _, err := items.MergeOne(ctx, &Item{ID: int64(i % 100), Name: fmt.Sprint(i % 3)}, repo.MergeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// The scoped read: one row by primary key as the reader role with an
+// identity, which needs a transaction (set_config(…, true) lasts for it).
+// BenchmarkScopedGet is the repository (one round trip, engine.DB.Single);
+// BenchmarkScopedGetHandPgx is the same written by hand with pgx in the
+// obvious way (BeginTx, set_config, the statement, Commit: four round
+// trips); compare both with BenchmarkGetRawPgx, the unscoped read.
+var benchIdentity = engine.Identity{UserID: "u-1", TenantID: "t-1"}
+
+func BenchmarkScopedGet(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	customers := repoOf[Customer](e, repo.Options{Roles: repo.RolesSwitch, Identity: benchIdentity})
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := customers.Get(ctx, rows[i%len(rows)].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkScopedGetHandPgx(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	ctx := context.Background()
+	pool := e.db.Pool()
+	reader := e.db.Config().Roles.Reader
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		var c Customer
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('rls_var.user_id', $2, true),"+
+				" set_config('rls_var.tenant_id', $3, true)", reader, benchIdentity.UserID, benchIdentity.TenantID); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT "id", "name", "email", "age", "score", "balance", "notes", "vip", "joined", "born" FROM "customer" WHERE "id" = $1`,
+				rows[i%len(rows)].ID).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born)
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		i++
