@@ -742,3 +742,67 @@ func TestTxSettingsBehindPgBouncer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGuardVariants measures, pgbench-like on one connection, what
+// the release guard adds to a pipelined one-statement transaction: no
+// guard (the floor), the guard as uno sends it (each reset its own
+// statement), and a check-first variant (RESET ALL, then one SELECT that
+// unlocks advisory locks and checks for temporary objects, channels and
+// held cursors, the reset statements running only when it finds any). The
+// iterations interleave the variants so load falls on all alike.
+func BenchmarkGuardVariants(b *testing.B) {
+	db := pgtest.NewDatabase(b)
+	pgtest.Exec(b, db.URL, "CREATE TABLE item (id int PRIMARY KEY)")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	check := "SELECT session_user = current_user AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)" +
+		" FROM (SELECT pg_advisory_unlock_all()) AS unlocked"
+	variants := []struct {
+		name  string
+		guard []string
+	}{
+		{"none", nil},
+		{"uno", []string{"RESET ALL", "DISCARD TEMP", "UNLISTEN *", "CLOSE ALL", check}},
+		{"check-first", []string{"RESET ALL", "SELECT session_user = current_user" +
+			" AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)" +
+			" AND NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())" +
+			" AND NOT EXISTS (SELECT FROM pg_listening_channels())" +
+			" AND NOT EXISTS (SELECT FROM pg_cursors WHERE is_holdable)" +
+			" FROM (SELECT pg_advisory_unlock_all()) AS unlocked"}},
+	}
+	total := make([]time.Duration, len(variants))
+	n := 0
+	for b.Loop() {
+		n++
+		for i, v := range variants {
+			t0 := time.Now()
+			p := conn.PgConn().StartPipeline(ctx)
+			p.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
+			p.SendQueryParams("SELECT set_config('rls_var.user_id', $1, true)", [][]byte{[]byte("u")}, nil, nil, nil)
+			p.SendQueryParams("SELECT count(*) FROM item WHERE id = $1", [][]byte{[]byte("1")}, nil, nil, nil)
+			p.SendPipelineSync()
+			p.SendQueryParams("COMMIT", nil, nil, nil, nil)
+			p.SendPipelineSync()
+			for _, g := range v.guard {
+				p.SendQueryParams(g, nil, nil, nil, nil)
+			}
+			if len(v.guard) > 0 {
+				p.SendPipelineSync()
+			}
+			if err := p.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Close(); err != nil {
+				b.Fatal(err)
+			}
+			total[i] += time.Since(t0)
+		}
+	}
+	for i, v := range variants {
+		b.ReportMetric(float64(total[i].Nanoseconds())/float64(n), v.name+"-ns")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -156,4 +157,54 @@ func BenchmarkScopedGetHandPgx(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkScopedGetRatios runs the three reads above in turn, each
+// iteration one of each, so that a shared machine's load falls on all
+// three alike; it reports each one's mean (uno-scoped-ns, hand-scoped-ns,
+// raw-ns) and the ratios the one-round-trip design aims at
+// (uno/hand-scoped ≤ 0.6, uno/raw ≤ 1.15).
+func BenchmarkScopedGetRatios(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	customers := repoOf[Customer](e, repo.Options{Roles: repo.RolesSwitch, Identity: benchIdentity})
+	ctx := context.Background()
+	pool := e.db.Pool()
+	reader := e.db.Config().Roles.Reader
+	const sel = `SELECT "id", "name", "email", "age", "score", "balance", "notes", "vip", "joined", "born" FROM "customer" WHERE "id" = $1`
+	var uno, hand, raw time.Duration
+	i := 0
+	for b.Loop() {
+		id := rows[i%len(rows)].ID
+		i++
+		t0 := time.Now()
+		if _, err := customers.Get(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		var c Customer
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('rls_var.user_id', $2, true),"+
+				" set_config('rls_var.tenant_id', $3, true)", reader, benchIdentity.UserID, benchIdentity.TenantID); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, sel, id).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := pool.QueryRow(ctx, sel, id).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		uno += t1.Sub(t0)
+		hand += t2.Sub(t1)
+		raw += t3.Sub(t2)
+	}
+	n := float64(i)
+	b.ReportMetric(float64(uno.Nanoseconds())/n, "uno-scoped-ns")
+	b.ReportMetric(float64(hand.Nanoseconds())/n, "hand-scoped-ns")
+	b.ReportMetric(float64(raw.Nanoseconds())/n, "raw-ns")
+	b.ReportMetric(float64(uno)/float64(hand), "uno/hand")
+	b.ReportMetric(float64(uno)/float64(raw), "uno/raw")
 }
