@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -106,14 +108,36 @@ func (db *DB) Single(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	}
 }
 
+// singleConf is what Single needs of a pool's settings, read once per DB
+// (pgxpool's Config copies every setting on each call).
+type singleConf struct {
+	works    bool // cache_statement mode with a statement cache
+	capacity int
+	tracer   pgx.QueryTracer
+}
+
+// singleConfs maps weak.Pointer[DB] to singleConf: weak, so a DB its
+// factory closed can still be collected (its small entry stays).
+var singleConfs sync.Map
+
+func (db *DB) singleConf() singleConf {
+	key := weak.Make(db)
+	if c, ok := singleConfs.Load(key); ok {
+		return c.(singleConf)
+	}
+	cc := db.pool.Config().ConnConfig
+	c := singleConf{works: cc.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement && cc.StatementCacheCapacity > 0,
+		capacity: cc.StatementCacheCapacity, tracer: cc.Tracer}
+	singleConfs.Store(key, c)
+	return c
+}
+
 // singleWorks reports whether a Single call can take the pipelined path.
 func (db *DB) singleWorks(ctx context.Context, opts TxOptions) bool {
 	if s, ok := ctx.Value(ctxKey{}).(*scope); ok && s.db == db {
 		return false
 	}
-	cc := db.pool.Config().ConnConfig
-	return opts.Consistency == Strong && cc.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement &&
-		cc.StatementCacheCapacity > 0
+	return opts.Consistency == Strong && db.singleConf().works
 }
 
 // single is one attempt of a Single call. It is the Querier fn gets.
@@ -467,7 +491,8 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 	db := s.db
 	conn := s.pc.Conn()
 	pg := conn.PgConn()
-	cache := stmtCacheOf(pg, db.pool.Config().ConnConfig.StatementCacheCapacity)
+	sc := db.singleConf()
+	cache := stmtCacheOf(pg, sc.capacity)
 	if len(args) > 0 {
 		if rw, ok := args[0].(pgx.QueryRewriter); ok {
 			var err error
@@ -495,7 +520,7 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 		s.done = true
 		return nil, retryNone, fmt.Errorf("uno: encode arguments: %w", err)
 	}
-	if t := conn.Config().Tracer; t != nil {
+	if t := sc.tracer; t != nil {
 		s.tracer = t
 		s.tctx = t.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: sql, Args: args})
 	}
