@@ -31,7 +31,10 @@ func alive(pg *pgconn.PgConn) bool {
 		return true
 	}
 	ok = true
-	_ = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: pgconn's background reader may have a read
+	// pending on the connection, which holds the read lock until data
+	// comes; the peek neither waits nor takes bytes away from it.
+	_ = rc.Control(func(fd uintptr) {
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
@@ -40,7 +43,6 @@ func alive(pg *pgconn.PgConn) bool {
 		case n > 0 && plain && b[0] == 'E':
 			ok = false // an ErrorResponse on an idle connection: the server is closing it
 		}
-		return true
 	})
 	return ok
 }
