@@ -703,6 +703,40 @@ func TestSingleStaleConnection(t *testing.T) {
 	}
 }
 
+// TestSingleConnectionClosedInPool: a connection closed while it sat in
+// the pool (here by a proxy, with no message from the server, as a
+// load balancer or a crashed server does) is found dead by a peek before
+// anything is sent on it, and replaced: the write succeeds instead of
+// ending as ErrCommitUnknown.
+func TestSingleConnectionClosedInPool(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1; c.ApplicationName = "uno-closed" })
+	ctx := context.Background()
+	ins := func(id int) error {
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+			return err
+		})
+	}
+	if err := ins(1); err != nil {
+		t.Fatal(err)
+	}
+	proxy.CutAll()
+	// The proxy closed both sides; once the server has seen its side go,
+	// the client's end of stream has long arrived.
+	for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uno-closed'") != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := ins(2); err != nil {
+		t.Fatalf("write after the pooled connection was closed: %v", err)
+	}
+	if n := countItems(t, e); n != 2 {
+		t.Fatalf("%d rows", n)
+	}
+}
+
 // TestTxSettingsBehindPgBouncer: behind PgBouncer the schema and statement
 // timeout cannot go in the startup message; every transaction, Single's
 // included, sets them for itself.
