@@ -49,13 +49,24 @@ import (
 const guardKey = "uno.guard.restore"
 
 // guardSQL returns the reset statements and the check for conn, ending in
-// one SELECT that returns true when the connection is clean.
+// one SELECT that returns true when the connection is clean, as one
+// simple-protocol message.
 func (db *DB) guardSQL(conn *pgx.Conn) string {
-	restore, _ := conn.PgConn().CustomData()[guardKey].(string)
-	return "RESET ALL; " + restore + "DISCARD TEMP; UNLISTEN *; CLOSE ALL; " +
-		"SELECT session_user = " + quote.Literal(db.cfg.User) + " AND current_user = session_user" +
-		" AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)" +
-		" FROM (SELECT pg_advisory_unlock_all()) AS unlocked"
+	return strings.Join(db.guardList(conn), "; ")
+}
+
+// guardList returns guardSQL's statements one by one, for the pipelined
+// call (single.go), which sends each as its own extended-protocol
+// statement; the check comes last.
+func (db *DB) guardList(conn *pgx.Conn) []string {
+	list := []string{"RESET ALL"}
+	if restore, _ := conn.PgConn().CustomData()[guardKey].(string); restore != "" {
+		list = append(list, restore)
+	}
+	return append(list, "DISCARD TEMP", "UNLISTEN *", "CLOSE ALL",
+		"SELECT session_user = "+quote.Literal(db.cfg.User)+" AND current_user = session_user"+
+			" AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)"+
+			" FROM (SELECT pg_advisory_unlock_all()) AS unlocked")
 }
 
 // guardStatements is how many results guardSQL yields without a restore.
@@ -85,7 +96,6 @@ func (db *DB) recordSession(ctx context.Context, conn *pgx.Conn) error {
 		}
 		b.WriteString("set_config(" + quote.Literal(s.Name) + ", " + quote.Literal(s.Setting) + ", false)")
 	}
-	b.WriteString("; ")
 	conn.PgConn().CustomData()[guardKey] = b.String()
 	return nil
 }

@@ -254,47 +254,9 @@ func (db *DB) runTx(ctx context.Context, opts TxOptions, fn func(context.Context
 // and identity of opts, in one round trip. A connection found dead at BEGIN
 // is replaced: nothing has run yet, so that is always safe.
 func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
-	settings, err := opts.Identity.settings()
+	beginSQL, setSQL, args, role, err := db.beginStatements(opts)
 	if err != nil {
 		return nil, err
-	}
-	var role string
-	switch opts.Role {
-	case RoleLogin:
-	case RoleReader:
-		role = db.cfg.Roles.Reader
-	case RoleWriter:
-		role = db.cfg.Roles.Writer
-	case RoleAdmin:
-		role = db.cfg.Roles.Admin
-	default:
-		return nil, fmt.Errorf("uno: unknown role %v", opts.Role)
-	}
-	beginSQL := beginStatement(opts)
-	var setSQL string
-	var args []any
-	if role != "" || len(settings) > 0 {
-		var b strings.Builder
-		b.WriteString("SELECT ")
-		n := 0
-		add := func(name, value string) {
-			if n > 0 {
-				b.WriteString(", ")
-			}
-			args = append(args, name, value)
-			b.WriteString("set_config($" + strconv.Itoa(2*n+1) + ", $" + strconv.Itoa(2*n+2) + ", true)")
-			n++
-		}
-		if role != "" {
-			add("role", role)
-		}
-		for i := 0; i < len(settings); i += 2 {
-			add(settings[i], settings[i+1])
-		}
-		if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
-			return nil, err
-		}
-		setSQL = b.String()
 	}
 	if tx, routed, err := db.beginReplica(ctx, opts, beginSQL, setSQL, args); routed {
 		return tx, err
@@ -346,6 +308,62 @@ func (db *DB) begin(ctx context.Context, opts TxOptions) (*Tx, error) {
 		}
 		return nil, fmt.Errorf("uno: begin: %w", db.wrapErr(ctx, err, false))
 	}
+}
+
+// beginStatements returns what starts a transaction for opts: BEGIN with
+// its isolation and mode, and the SELECT (empty when nothing is to be set)
+// that sets, with set_config(…, true) for the transaction only, the
+// configuration's per-transaction settings (config.Config.TxSettings:
+// search_path, statement_timeout, … behind PgBouncer), the role and the
+// identity, and signs the identity in (signed.go), with its arguments.
+// role is the role name, empty for RoleLogin.
+func (db *DB) beginStatements(opts TxOptions) (beginSQL, setSQL string, args []any, role string, err error) {
+	settings, err := opts.Identity.settings()
+	if err != nil {
+		return "", "", nil, "", err
+	}
+	switch opts.Role {
+	case RoleLogin:
+	case RoleReader:
+		role = db.cfg.Roles.Reader
+	case RoleWriter:
+		role = db.cfg.Roles.Writer
+	case RoleAdmin:
+		role = db.cfg.Roles.Admin
+	default:
+		return "", "", nil, "", fmt.Errorf("uno: unknown role %v", opts.Role)
+	}
+	beginSQL = beginStatement(opts)
+	txSettings := db.cfg.TxSettings()
+	if role == "" && len(settings) == 0 && len(txSettings) == 0 {
+		return beginSQL, "", nil, "", nil
+	}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	n := 0
+	add := func(name, value string) {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		args = append(args, name, value)
+		b.WriteString("set_config($" + strconv.Itoa(2*n+1) + ", $" + strconv.Itoa(2*n+2) + ", true)")
+		n++
+	}
+	// The configured settings come first: the role and identity are set
+	// under the configured search_path and statement_timeout.
+	for _, s := range txSettings {
+		add(s.Name, s.Value)
+	}
+	if role != "" {
+		add("role", role)
+	}
+	for i := 0; i < len(settings); i += 2 {
+		add(settings[i], settings[i+1])
+	}
+	if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
+		return "", "", nil, "", err
+	}
+	return beginSQL, b.String(), args, role, nil
 }
 
 func beginStatement(opts TxOptions) string {

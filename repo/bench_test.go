@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -107,4 +111,100 @@ func BenchmarkMergeOne(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// The scoped read: one row by primary key as the reader role with an
+// identity, which needs a transaction (set_config(…, true) lasts for it).
+// BenchmarkScopedGet is the repository (one round trip, engine.DB.Single);
+// BenchmarkScopedGetHandPgx is the same written by hand with pgx in the
+// obvious way (BeginTx, set_config, the statement, Commit: four round
+// trips); compare both with BenchmarkGetRawPgx, the unscoped read.
+var benchIdentity = engine.Identity{UserID: "u-1", TenantID: "t-1"}
+
+func BenchmarkScopedGet(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	customers := repoOf[Customer](e, repo.Options{Roles: repo.RolesSwitch, Identity: benchIdentity})
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := customers.Get(ctx, rows[i%len(rows)].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkScopedGetHandPgx(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	ctx := context.Background()
+	pool := e.db.Pool()
+	reader := e.db.Config().Roles.Reader
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		var c Customer
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('rls_var.user_id', $2, true),"+
+				" set_config('rls_var.tenant_id', $3, true)", reader, benchIdentity.UserID, benchIdentity.TenantID); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT "id", "name", "email", "age", "score", "balance", "notes", "vip", "joined", "born" FROM "customer" WHERE "id" = $1`,
+				rows[i%len(rows)].ID).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkScopedGetRatios runs the three reads above in turn, each
+// iteration one of each, so that a shared machine's load falls on all
+// three alike; it reports each one's mean (uno-scoped-ns, hand-scoped-ns,
+// raw-ns) and the ratios the one-round-trip design aims at
+// (uno/hand-scoped ≤ 0.6, uno/raw ≤ 1.15).
+func BenchmarkScopedGetRatios(b *testing.B) {
+	e, _, rows := benchCustomers(b, 100)
+	customers := repoOf[Customer](e, repo.Options{Roles: repo.RolesSwitch, Identity: benchIdentity})
+	ctx := context.Background()
+	pool := e.db.Pool()
+	reader := e.db.Config().Roles.Reader
+	const sel = `SELECT "id", "name", "email", "age", "score", "balance", "notes", "vip", "joined", "born" FROM "customer" WHERE "id" = $1`
+	var uno, hand, raw time.Duration
+	i := 0
+	for b.Loop() {
+		id := rows[i%len(rows)].ID
+		i++
+		t0 := time.Now()
+		if _, err := customers.Get(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		var c Customer
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('role', $1, true), set_config('rls_var.user_id', $2, true),"+
+				" set_config('rls_var.tenant_id', $3, true)", reader, benchIdentity.UserID, benchIdentity.TenantID); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, sel, id).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if err := pool.QueryRow(ctx, sel, id).Scan(&c.ID, &c.Name, &c.Email, &c.Age, &c.Score, &c.Balance, &c.Notes, &c.VIP, &c.Joined, &c.Born); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		uno += t1.Sub(t0)
+		hand += t2.Sub(t1)
+		raw += t3.Sub(t2)
+	}
+	n := float64(i)
+	b.ReportMetric(float64(uno.Nanoseconds())/n, "uno-scoped-ns")
+	b.ReportMetric(float64(hand.Nanoseconds())/n, "hand-scoped-ns")
+	b.ReportMetric(float64(raw.Nanoseconds())/n, "raw-ns")
+	b.ReportMetric(float64(uno)/float64(hand), "uno/hand")
+	b.ReportMetric(float64(uno)/float64(raw), "uno/raw")
 }

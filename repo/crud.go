@@ -112,7 +112,7 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 	mask := r.s.insertMask(row)
 	q := r.s.insertFor(mask)
 	args := row.AppendArgs(make([]any, 0, len(addrs)), r.s.insertColumns(mask))
-	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err := r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(addrs...)
 	})
 	return r.errorf("create", err)
@@ -265,7 +265,7 @@ func (r *Repository[T]) Get(ctx context.Context, pk ...any) (*T, error) {
 	addrs := r.s.addrs(v)
 	// No read deadline: a primary-key lookup is one index probe, and the
 	// deadline would cost every Get a context and a watcher goroutine.
-	err := r.runOn(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err := r.runOn1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
 	if err != nil {
@@ -296,7 +296,7 @@ func (r *Repository[T]) GetBy(ctx context.Context, key Eq) (*T, error) {
 		return nil, r.errorf("get", err)
 	}
 	var out *T
-	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err = r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		rows, err := db.Query(ctx, q, args...)
 		if err != nil {
 			return err
@@ -344,13 +344,14 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 	}
 	addrs := row.AppendAddrs(make([]any, 0, len(r.s.table.Columns)))
 	args := row.AppendArgs(make([]any, 0, len(st.args)), st.args)
-	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err = r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, st.sql, args...).Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, row.AppendArgs(nil, r.s.pk))
+			return errCheckVersion
 		}
 		return err
 	})
+	err = r.checkVersion(ctx, err, row.AppendArgs(nil, r.s.pk))
 	return r.errorf("update", err)
 }
 
@@ -377,12 +378,13 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	q := r.s.db.Querier(ctx)
 	if r.s.db.IsPool(q) && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
-		return r.errorf("patch", r.mapError(r.patchOn(ctx, q, st, args, row)))
+		err := r.checkVersion(ctx, r.mapError(r.patchOn(ctx, q, st, args, row)), row.AppendArgs(nil, r.s.pk))
+		return r.errorf("patch", err)
 	}
-	err = r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err = r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return r.patchOn(ctx, db, st, args, row)
 	})
-	return r.errorf("patch", err)
+	return r.errorf("patch", r.checkVersion(ctx, err, row.AppendArgs(nil, r.s.pk)))
 }
 
 func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *updateStmt, args []any, row model.Row) error {
@@ -392,7 +394,7 @@ func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *upda
 	}
 	if tag.RowsAffected() == 0 {
 		if r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, row.AppendArgs(nil, r.s.pk))
+			return errCheckVersion
 		}
 		return errNotFound
 	}
@@ -456,6 +458,23 @@ func (r *Repository[T]) updateFor(columns []string) (*updateStmt, error) {
 }
 
 // conflictOrMissing tells a version mismatch from a missing row.
+// errCheckVersion tells that a version-checked UPDATE or DELETE matched no
+// row; checkVersion then finds out why, with a statement of its own (a
+// single-statement call cannot run a second one).
+var errCheckVersion = errors.New("repo: no row matched the key and version")
+
+// checkVersion turns errCheckVersion into dberr.ErrConflict (the row
+// exists: its version changed) or errNotFound, in the caller's transaction
+// when ctx carries one, else in one of its own. Other errors pass.
+func (r *Repository[T]) checkVersion(ctx context.Context, err error, pkArgs []any) error {
+	if !errors.Is(err, errCheckVersion) {
+		return err
+	}
+	return r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
+		return r.conflictOrMissing(ctx, db, pkArgs)
+	})
+}
+
 func (r *Repository[T]) conflictOrMissing(ctx context.Context, db engine.Querier, pkArgs []any) error {
 	q := r.s.existsPK
 	if r.s.table.SoftDelete {
@@ -493,14 +512,14 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 		q = q[:cut] + " AND " + r.s.version.QuotedName + " = " + string(appendParam(nil, len(r.s.pk)+1)) + q[cut:]
 		args = append(append([]any(nil), pkArgs...), row.Arg(r.s.version))
 	}
-	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err := r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		err := db.QueryRow(ctx, q, args...).Scan(addrs...)
 		if errors.Is(err, pgx.ErrNoRows) && r.s.version != nil {
-			return r.conflictOrMissing(ctx, db, pkArgs)
+			return errCheckVersion
 		}
 		return err
 	})
-	return r.errorf("delete", err)
+	return r.errorf("delete", r.checkVersion(ctx, err, pkArgs))
 }
 
 // DeleteKey deletes the row with the given primary key values, softly for
@@ -515,7 +534,7 @@ func (r *Repository[T]) DeleteKey(ctx context.Context, pk ...any) error {
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)
-	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err := r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, pk...).Scan(addrs...)
 	})
 	return r.errorf("delete", err)
@@ -529,7 +548,7 @@ func (r *Repository[T]) Purge(ctx context.Context, pk ...any) error {
 	}
 	v := new(T)
 	addrs := r.s.addrs(v)
-	err := r.run(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err := r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, r.s.deleteHard, pk...).Scan(addrs...)
 	})
 	return r.errorf("purge", err)

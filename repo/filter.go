@@ -245,7 +245,7 @@ func (r *Repository[T]) Filter(ctx context.Context, f Filter) ([]T, error) {
 		return nil, r.errorf("filter", err)
 	}
 	var out []T
-	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err = r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		out = out[:0]
 		rows, err := db.Query(ctx, q, args...)
 		if err != nil {
@@ -270,7 +270,7 @@ func (r *Repository[T]) Count(ctx context.Context, f Filter) (int64, error) {
 	}
 	q := "SELECT count(*) FROM " + r.s.table.QualifiedName + string(where)
 	var n int64
-	err = r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err = r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		return db.QueryRow(ctx, q, args...).Scan(&n)
 	})
 	return n, r.errorf("count", err)

@@ -138,7 +138,7 @@ func (r *Repository[T]) load(ctx context.Context, rows []T, rel *model.Relation)
 	q := string(b)
 
 	found := map[any][]reflect.Value{} // join value -> *Target values
-	err := r.run(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err := r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		clear(found)
 		rs, err := db.Query(ctx, q, keys.Interface())
 		if err != nil {

@@ -477,6 +477,19 @@ func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context
 	return r.runOn(ctx, write, fn)
 }
 
+// run1 is run for a fn that issues exactly one statement: the transaction
+// of its own that role switching opens then takes one round trip
+// (engine.DB.Single), so fn must not decide to roll back after the
+// statement succeeded (COMMIT is sent with it).
+func (r *Repository[T]) run1(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	if !write {
+		var stop func() error
+		ctx, stop = r.readDeadline(ctx)
+		return stop2(stop, r.runOn1(ctx, write, fn))
+	}
+	return r.runOn1(ctx, write, fn)
+}
+
 // readDeadline gives a read's ctx the ReadTimeout deadline unless it has
 // an earlier one; done turns the deadline's expiry into ErrReadTimeout.
 func (r *Repository[T]) readDeadline(ctx context.Context) (context.Context, func() error) {
@@ -509,6 +522,17 @@ func stop2(stop func() error, err error) error {
 
 // runOn is run without the read deadline.
 func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	return r.on(ctx, write, false, fn)
+}
+
+// runOn1 is run1 without the read deadline.
+func (r *Repository[T]) runOn1(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	return r.on(ctx, write, true, fn)
+}
+
+// on dispatches run, run1, runOn and runOn1; one tells that fn issues
+// exactly one statement.
+func (r *Repository[T]) on(ctx context.Context, write, one bool, fn func(ctx context.Context, q engine.Querier) error) error {
 	q := r.s.db.Querier(ctx)
 	if err := connFree(q); err != nil {
 		return err
@@ -519,8 +543,12 @@ func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx conte
 		if write {
 			role = engine.RoleWriter
 		}
-		err = r.s.db.WithTx(ctx, engine.TxOptions{Role: role, Identity: r.s.opts.Identity, ReadOnly: !write},
-			func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
+		opts := engine.TxOptions{Role: role, Identity: r.s.opts.Identity, ReadOnly: !write}
+		if one {
+			err = r.s.db.Single(ctx, opts, fn)
+		} else {
+			err = r.s.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
+		}
 	} else {
 		err = fn(ctx, q)
 	}

@@ -43,9 +43,23 @@ type Message struct {
 }
 
 // IsCommit reports whether the message is a simple query whose text starts
-// with COMMIT (as uno's engine sends it, with the release guard after it).
+// with COMMIT (as uno's engine sends it, with the release guard after it),
+// or the Parse of an extended-protocol COMMIT (as a pipelined call sends
+// it: Parse, Bind, Describe, then the Execute that runs it).
 func (m Message) IsCommit() bool {
-	return m.Type == 'Q' && bytes.HasPrefix(bytes.ToUpper(bytes.TrimLeft(m.Body, " \t\r\n")), []byte("COMMIT"))
+	body := m.Body
+	switch m.Type {
+	case 'Q':
+	case 'P':
+		_, q, ok := bytes.Cut(body, []byte{0}) // after the statement name
+		if !ok {
+			return false
+		}
+		body = q
+	default:
+		return false
+	}
+	return bytes.HasPrefix(bytes.ToUpper(bytes.TrimLeft(body, " \t\r\n")), []byte("COMMIT"))
 }
 
 // Rule decides the action for a message. It runs on the connection's

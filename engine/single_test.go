@@ -1,0 +1,842 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgproxy"
+	"github.com/uno-db/uno/internal/pgtest"
+)
+
+// turnCounter is a TCP relay that counts round trips: each time the client
+// sends bytes after the server has answered (or for the first time) is one
+// turn. A pipelined call is one turn however many messages it holds.
+type turnCounter struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	last  byte // 'c' client spoke last, 's' server
+	turns int
+}
+
+func newTurnCounter(t *testing.T, target string) *turnCounter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &turnCounter{ln: ln, last: 's'}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			go tc.pipe(c, s, 'c')
+			go tc.pipe(s, c, 's')
+		}
+	}()
+	return tc
+}
+
+func (tc *turnCounter) pipe(from, to net.Conn, side byte) {
+	defer from.Close()
+	defer to.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := from.Read(buf)
+		if n > 0 {
+			tc.mu.Lock()
+			if side == 'c' && tc.last == 's' {
+				tc.turns++
+			}
+			tc.last = side
+			tc.mu.Unlock()
+			if _, werr := to.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (tc *turnCounter) count() int {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.turns
+}
+
+func (tc *turnCounter) port() int { return tc.ln.Addr().(*net.TCPAddr).Port }
+
+var hostileIdentity = engine.Identity{UserID: `u'1"; DROP TABLE item; --`, TenantID: "t\\1 $1"}
+
+// TestSingleOneRoundTrip: a warmed-up Single call as the writer role with
+// an identity, read or write, is one round trip; WithTx takes more.
+func TestSingleOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	tc := newTurnCounter(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Host = "127.0.0.1"; c.Port = tc.port(); c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	read := func(opts engine.TxOptions) (string, string) {
+		var user, id string
+		if err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+			return q.QueryRow(ctx, "SELECT current_user::text, current_setting('rls_var.user_id') FROM item WHERE id = $1 OR $1 = 0 LIMIT 1", 0).Scan(&user, &id)
+		}); err != nil {
+			t.Fatalf("Single read: %v", err)
+		}
+		return user, id
+	}
+	write := func(id int) {
+		if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, func(ctx context.Context, q engine.Querier) error {
+			tag, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, current_setting('rls_var.user_id'))", id)
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("tag %s", tag)
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("Single write: %v", err)
+		}
+	}
+	ro := engine.TxOptions{Role: engine.RoleReader, Identity: hostileIdentity, ReadOnly: true}
+	write(1) // prepares the statements on the one connection
+	read(ro)
+	before := tc.count()
+	for i := 2; i < 7; i++ {
+		write(i)
+	}
+	if got := tc.count() - before; got != 5 {
+		t.Fatalf("5 writes took %d round trips, want 5", got)
+	}
+	before = tc.count()
+	user, id := read(ro)
+	if got := tc.count() - before; got != 1 {
+		t.Fatalf("a read took %d round trips, want 1", got)
+	}
+	if user != e.cfg.Roles.Reader || id != hostileIdentity.UserID {
+		t.Fatalf("inside the statement: current_user %q, user_id %q", user, id)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE name = $1", hostileIdentity.UserID); n != 6 {
+		t.Fatalf("%d rows written with the identity, want 6", n)
+	}
+	// The same work through WithTx: BEGIN batch, statement, capture, COMMIT.
+	before = tc.count()
+	if err := db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, func(ctx context.Context, tx *engine.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, current_setting('rls_var.user_id'))", 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tc.count() - before; got < 3 {
+		t.Fatalf("WithTx took %d round trips; the counter cannot tell", got)
+	}
+	// The next borrower sees the login role and no identity.
+	var user2 string
+	var id2 *string
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		return c.QueryRow(ctx, "SELECT current_user::text, current_setting('rls_var.user_id', true)").Scan(&user2, &id2)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if user2 != e.cfg.User || (id2 != nil && *id2 != "") {
+		t.Fatalf("next borrower: current_user %q, user_id %v", user2, id2)
+	}
+	if db.Discards() != 0 {
+		t.Fatalf("%d discards", db.Discards())
+	}
+}
+
+// TestSingleFailingStatement: a unique violation is a typed error in one
+// round trip; nothing is written and the connection goes back clean.
+func TestSingleFailingStatement(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'first')")
+	tc := newTurnCounter(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Host = "127.0.0.1"; c.Port = tc.port(); c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	ins := func(id int, name string) error {
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, func(ctx context.Context, q engine.Querier) error {
+			var got int
+			return q.QueryRow(ctx, "INSERT INTO item (id, name) VALUES ($1, $2) RETURNING id", id, name).Scan(&got)
+		})
+	}
+	if err := ins(2, "second"); err != nil {
+		t.Fatal(err)
+	}
+	before := tc.count()
+	err := ins(1, "dup")
+	if !errors.Is(err, dberr.ErrUniqueViolation) || dberr.Code(err) != "23505" {
+		t.Fatalf("duplicate: %v, want a unique violation", err)
+	}
+	if got := tc.count() - before; got != 1 {
+		t.Fatalf("the failing call took %d round trips, want 1", got)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE name = 'dup'"); n != 0 {
+		t.Fatalf("%d rows of the failed call", n)
+	}
+	// A statement that fails at Bind (a value the column cannot take).
+	err = db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+		_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, $2)", "not a number", "x")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a bad argument was accepted")
+	}
+	var user string
+	var id, timeout *string
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		return c.QueryRow(ctx, "SELECT current_user::text, current_setting('rls_var.user_id', true), current_setting('statement_timeout')").Scan(&user, &id, &timeout)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if user != e.cfg.User || (id != nil && *id != "") {
+		t.Fatalf("next borrower: current_user %q, user_id %v", user, id)
+	}
+	if db.Discards() != 0 {
+		t.Fatalf("%d discards", db.Discards())
+	}
+	// The permission check holds: the reader may not write.
+	err = db.Single(ctx, engine.TxOptions{Role: engine.RoleReader}, func(ctx context.Context, q engine.Querier) error {
+		_, err := q.Exec(ctx, "DELETE FROM item")
+		return err
+	})
+	if !errors.Is(err, dberr.ErrPermissionDenied) {
+		t.Fatalf("reader delete: %v", err)
+	}
+	if n := countItems(t, e); n != 2 {
+		t.Fatalf("%d rows, want 2", n)
+	}
+}
+
+// TestSingleRules: one statement only; rows, no statement at all, the
+// function's own error, and a call inside a transaction.
+func TestSingleRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) SELECT g, 'n' || g FROM generate_series(1, 50) g")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 2 })
+	ctx := context.Background()
+	w := engine.TxOptions{Role: engine.RoleWriter}
+	err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+		if _, err := q.Exec(ctx, "UPDATE item SET n = 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		_, err := q.Exec(ctx, "UPDATE item SET n = 2 WHERE id = 2")
+		return err
+	})
+	if !errors.Is(err, engine.ErrSingleStatement) {
+		t.Fatalf("second statement: %v", err)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT n FROM item WHERE id = 2"); n != 0 {
+		t.Fatal("the second statement ran")
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT n FROM item WHERE id = 1"); n != 1 {
+		t.Fatal("the first statement, committed with it, is missing")
+	}
+	if err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+		return q.SendBatch(ctx, &pgx.Batch{}).Close()
+	}); !errors.Is(err, engine.ErrSingleStatement) {
+		t.Fatalf("batch: %v", err)
+	}
+	// Many rows, read with pgx's helpers.
+	var names []string
+	if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+		rows, err := q.Query(ctx, "SELECT name FROM item ORDER BY id")
+		if err != nil {
+			return err
+		}
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	}); err != nil || len(names) != 50 || names[49] != "n50" {
+		t.Fatalf("rows: %d names, %v", len(names), err)
+	}
+	// Rows left open by fn are closed and the call still commits.
+	if err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+		_, err := q.Query(ctx, "UPDATE item SET n = 7 WHERE id <= 3 RETURNING id")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE n = 7"); n != 3 {
+		t.Fatalf("%d rows updated, want 3", n)
+	}
+	// No statement: nothing borrowed, fn's error returned.
+	boom := errors.New("boom")
+	if err := db.Single(ctx, w, func(context.Context, engine.Querier) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("fn error: %v", err)
+	}
+	var none int
+	if err := db.Single(ctx, engine.TxOptions{ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+		return q.QueryRow(ctx, "SELECT id FROM item WHERE id = -1").Scan(&none)
+	}); !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("no rows: %v", err)
+	}
+	// Inside a transaction it joins it (and may run more statements).
+	err = db.WithTx(ctx, w, func(ctx context.Context, tx *engine.Tx) error {
+		for range 2 {
+			if err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+				_, err := q.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = 50")
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT n FROM item WHERE id = 50"); n != 0 {
+		t.Fatalf("the rolled back transaction's work is visible: n = %d", n)
+	}
+}
+
+// TestSingleReprepares: a table change that alters a prepared statement's
+// result type is handled by preparing it again.
+func TestSingleReprepares(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'a')")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	get := func() (map[string]any, error) {
+		var m map[string]any
+		err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+			rows, err := q.Query(ctx, "SELECT * FROM item WHERE id = $1", 1)
+			if err != nil {
+				return err
+			}
+			m, err = pgx.CollectOneRow(rows, pgx.RowToMap)
+			return err
+		})
+		return m, err
+	}
+	if _, err := get(); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD COLUMN extra text NOT NULL DEFAULT 'new'",
+		"GRANT SELECT ON item TO "+`"`+e.cfg.Roles.Reader+`"`)
+	m, err := get()
+	if err != nil {
+		t.Fatalf("after ALTER TABLE: %v", err)
+	}
+	if m["extra"] != "new" {
+		t.Fatalf("row %v", m)
+	}
+	// A hand-made DEALLOCATE ALL through a held connection drops them too.
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		_, err := c.Exec(ctx, "DEALLOCATE ALL")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err != nil {
+		t.Fatalf("after DEALLOCATE ALL: %v", err)
+	}
+}
+
+// TestSingleReleaseGuard: session state a statement leaves is reset, or
+// the connection destroyed, before the next borrower gets it.
+func TestSingleReleaseGuard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	for _, p := range []struct {
+		sql     string
+		discard bool
+	}{
+		{"SELECT set_config('search_path', 'pg_catalog', false)", false},
+		{"SELECT set_config('rls_var.user_id', 'leak', false)", false},
+		{"SELECT pg_advisory_lock(42)", false},
+		{"LISTEN uno_channel", false},
+		{"CREATE TEMP TABLE item (id int, name text, n int)", false},
+		{"DECLARE c CURSOR WITH HOLD FOR SELECT 1", false},
+		{"PREPARE hand AS SELECT 1", true},
+		{"SET ROLE " + `"` + e.cfg.Roles.Reader + `"`, true},
+	} {
+		discards := db.Discards()
+		if err := db.Single(ctx, engine.TxOptions{}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, p.sql)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", p.sql, err)
+		}
+		var path, user string
+		var uid *string
+		var locks, channels, cursors, temps int
+		if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+			return c.QueryRow(ctx, "SELECT current_setting('search_path'), current_setting('rls_var.user_id', true),"+
+				" current_user::text, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),"+
+				" (SELECT count(*) FROM pg_listening_channels()), (SELECT count(*) FROM pg_cursors WHERE name <> ''),"+
+				" (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())").
+				Scan(&path, &uid, &user, &locks, &channels, &cursors, &temps)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if path == "pg_catalog" || (uid != nil && *uid == "leak") || user != e.cfg.User || locks+channels+cursors+temps != 0 {
+			t.Fatalf("after %s: search_path %q, user_id %v, user %q, %d locks, %d channels, %d cursors, %d temp",
+				p.sql, path, uid, user, locks, channels, cursors, temps)
+		}
+		want := discards
+		if p.discard {
+			want++
+		}
+		if db.Discards() != want {
+			t.Fatalf("after %s: %d discards, want %d", p.sql, db.Discards(), want)
+		}
+	}
+}
+
+// TestSingleTerminated: pg_terminate_backend while the statement waits.
+// The server reports the end before COMMIT could run, so the call is made
+// again on a fresh connection; the row exists exactly when the call
+// succeeded.
+func TestSingleTerminated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	blocker, err := pgx.Connect(ctx, e.db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(ctx)
+	if _, err := blocker.Exec(ctx, "SELECT pg_advisory_lock(7)"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) SELECT 1, 'x' FROM (SELECT pg_advisory_xact_lock(7)) l")
+			return err
+		})
+	}()
+	var pid int
+	for pid == 0 {
+		_ = blocker.QueryRow(ctx, "SELECT coalesce((SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"+
+			" AND query LIKE 'INSERT INTO item%' LIMIT 1), 0)").Scan(&pid)
+		if ctx.Err() != nil {
+			t.Fatal("the statement never waited")
+		}
+	}
+	if _, err := blocker.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blocker.Exec(ctx, "SELECT pg_advisory_unlock(7)"); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	n := countItems(t, e)
+	switch {
+	case err == nil && n != 1:
+		t.Fatalf("success but %d rows", n)
+	case err != nil && n != 0:
+		t.Fatalf("failure (%v) but %d rows", err, n)
+	case err != nil && !errors.Is(err, dberr.ErrConnection):
+		t.Fatalf("failure is not a connection error: %v", err)
+	}
+	t.Logf("after pg_terminate_backend: err %v, %d rows", err, n)
+}
+
+// commitRule answers act for the message that is the k-th of a Single
+// pipeline's messages (counted from its BEGIN Parse), once.
+type cutRule struct {
+	k     int
+	act   pgproxy.Action
+	count int
+	fired bool
+	mu    sync.Mutex
+}
+
+func parseText(m pgproxy.Message) string {
+	if m.Type != 'P' {
+		return ""
+	}
+	_, rest, ok := bytes.Cut(m.Body, []byte{0})
+	if !ok {
+		return ""
+	}
+	q, _, _ := bytes.Cut(rest, []byte{0})
+	return string(q)
+}
+
+func (r *cutRule) rule(m pgproxy.Message) pgproxy.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fired {
+		return pgproxy.Forward
+	}
+	if r.count == 0 && !bytes.HasPrefix([]byte(parseText(m)), []byte("BEGIN")) {
+		return pgproxy.Forward
+	}
+	r.count++
+	if r.count == r.k {
+		r.fired = true
+		return r.act
+	}
+	return pgproxy.Forward
+}
+
+// TestSingleCutEverywhere cuts the connection before and after each
+// message of the pipeline, once per call, and counts: no call that
+// succeeded lacks its row, no call that failed plainly left one.
+// ErrCommitUnknown is allowed (the transaction id did not arrive).
+func TestSingleCutEverywhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var ok, failed, unknown, id int
+	var msgs int
+	for _, act := range []pgproxy.Action{pgproxy.CutBefore, pgproxy.CutAfter} {
+		for k := 1; ; k++ {
+			id++
+			r := &cutRule{k: k, act: act}
+			proxy.SetRule(r.rule)
+			err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, func(ctx context.Context, q engine.Querier) error {
+				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+				return err
+			})
+			present := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = $1", id) == 1
+			r.mu.Lock()
+			fired, count := r.fired, r.count
+			r.mu.Unlock()
+			switch {
+			case errors.Is(err, dberr.ErrCommitUnknown):
+				unknown++
+			case err == nil && !present:
+				t.Fatalf("%v at message %d: success, row absent", act, k)
+			case err != nil && present:
+				t.Fatalf("%v at message %d: failure (%v), row present", act, k, err)
+			case err == nil:
+				ok++
+			default:
+				failed++
+			}
+			if !fired {
+				msgs = count
+				break
+			}
+		}
+	}
+	proxy.SetRule(nil)
+	t.Logf("%d messages a pipeline; %d succeeded, %d failed, %d unknown", msgs, ok, failed, unknown)
+	if msgs < 20 || ok == 0 || failed+unknown == 0 {
+		t.Fatalf("the cuts did not cover the pipeline: %d messages", msgs)
+	}
+}
+
+// TestSingleHeldCommit holds COMMIT's Execute: the write is not visible
+// until it is forwarded, then the call succeeds.
+func TestSingleHeldCommit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var sawCommit atomic.Bool
+	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+		if m.IsCommit() {
+			sawCommit.Store(true)
+			return pgproxy.Forward
+		}
+		if m.Type == 'E' && sawCommit.CompareAndSwap(true, false) {
+			return pgproxy.Hold
+		}
+		return pgproxy.Forward
+	})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (1, 'held')")
+			return err
+		})
+	}()
+	h := <-proxy.Held()
+	if n := countItems(t, e); n != 0 {
+		t.Fatalf("%d rows visible before COMMIT", n)
+	}
+	h.Forward()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := countItems(t, e); n != 1 {
+		t.Fatalf("%d rows after COMMIT", n)
+	}
+}
+
+// TestSingleCutAroundCommit holds COMMIT's Parse until the server has
+// answered the first part of the pipeline (it waits idle in transaction),
+// then cuts before COMMIT (the outcome is resolved as aborted and, with
+// Retry, the call runs again) or after COMMIT's Execute (resolved as
+// committed: no blind retry). Exactly one row exists each time.
+func TestSingleCutAroundCommit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		after    bool
+		wantRuns int32
+	}{
+		{"before", false, 2},
+		{"after", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, engine.Options{})
+			proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+			app := "uno-cut-" + tc.name
+			db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.ApplicationName = app })
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var commitSeen atomic.Bool
+			var fired atomic.Bool
+			proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+				if fired.Load() {
+					return pgproxy.Forward
+				}
+				if m.IsCommit() {
+					commitSeen.Store(true)
+					if !tc.after {
+						fired.Store(true)
+						return pgproxy.Hold
+					}
+				}
+				if tc.after && m.Type == 'E' && commitSeen.Load() {
+					fired.Store(true)
+					return pgproxy.Hold
+				}
+				return pgproxy.Forward
+			})
+			var runs atomic.Int32
+			done := make(chan error, 1)
+			go func() {
+				done <- db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, q engine.Querier) error {
+					runs.Add(1)
+					_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (1, 'once')")
+					return err
+				})
+			}()
+			h := <-proxy.Held()
+			// The server has run the statement and the capture and flushed
+			// their answers: it waits for COMMIT (or, holding its Execute,
+			// has parsed it).
+			for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"+
+				" AND (state = 'idle in transaction' OR query = 'COMMIT')", app) != 1 {
+				if ctx.Err() != nil {
+					t.Fatal("the server never waited for COMMIT")
+				}
+
+			}
+			if tc.after {
+				h.CutAfter()
+			} else {
+				h.CutBefore()
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("Single: %v", err)
+			}
+			if proxy.Cuts() != 1 || runs.Load() != tc.wantRuns {
+				t.Fatalf("%d cuts, function ran %d times, want %d", proxy.Cuts(), runs.Load(), tc.wantRuns)
+			}
+			if n := countItems(t, e); n != 1 {
+				t.Fatalf("%d rows, want exactly 1", n)
+			}
+		})
+	}
+}
+
+// TestSingleStaleConnection: a connection the server closed while it sat
+// in the pool is replaced before anything is sent on it.
+func TestSingleStaleConnection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1; c.ApplicationName = "uno-stale" })
+	ctx := context.Background()
+	ins := func(id int) error {
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+			return err
+		})
+	}
+	if err := ins(1); err != nil {
+		t.Fatal(err)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'uno-stale'"); n != 1 {
+		t.Fatalf("terminated %d backends", n)
+	}
+	// The terminated backend's FATAL and end of stream reach the socket
+	// shortly; wait until the server no longer lists it.
+	for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uno-stale'") != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := ins(2); err != nil {
+		t.Fatalf("write on a stale connection: %v", err)
+	}
+	if n := countItems(t, e); n != 2 {
+		t.Fatalf("%d rows", n)
+	}
+}
+
+// TestSingleConnectionClosedInPool: a connection closed while it sat in
+// the pool (here by a proxy, with no message from the server, as a
+// load balancer or a crashed server does) is found dead by a peek before
+// anything is sent on it, and replaced: the write succeeds instead of
+// ending as ErrCommitUnknown.
+func TestSingleConnectionClosedInPool(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1; c.ApplicationName = "uno-closed" })
+	ctx := context.Background()
+	ins := func(id int) error {
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+			return err
+		})
+	}
+	if err := ins(1); err != nil {
+		t.Fatal(err)
+	}
+	proxy.CutAll()
+	// The proxy closed both sides; once the server has seen its side go,
+	// the client's end of stream has long arrived.
+	for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uno-closed'") != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := ins(2); err != nil {
+		t.Fatalf("write after the pooled connection was closed: %v", err)
+	}
+	if n := countItems(t, e); n != 2 {
+		t.Fatalf("%d rows", n)
+	}
+}
+
+// TestTxSettingsBehindPgBouncer: behind PgBouncer the schema and statement
+// timeout cannot go in the startup message; every transaction, Single's
+// included, sets them for itself.
+func TestTxSettingsBehindPgBouncer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, `CREATE SCHEMA "app "" x"`, `GRANT USAGE ON SCHEMA "app "" x" TO "`+e.cfg.Roles.Base+`"`)
+	b := pgtest.PgBouncer(t)
+	host, port, err := net.SplitHostPort(b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := e.open(func(c *config.Config) {
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.Pooler = config.PoolerPgBouncer
+		c.Schema = `app " x`
+		c.StatementTimeout = 4321 * time.Millisecond
+	})
+	ctx := context.Background()
+	for _, how := range []string{"WithTx", "Single"} {
+		var path, timeout string
+		scan := func(ctx context.Context, q engine.Querier) error {
+			return q.QueryRow(ctx, "SELECT current_setting('search_path'), current_setting('statement_timeout')").Scan(&path, &timeout)
+		}
+		opts := engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}
+		if how == "WithTx" {
+			err = db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return scan(ctx, tx) })
+		} else {
+			err = db.Single(ctx, opts, scan)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", how, err)
+		}
+		if path != `"app "" x", public` || timeout != "4321ms" {
+			t.Fatalf("%s: search_path %q, statement_timeout %q", how, path, timeout)
+		}
+	}
+}
+
+// BenchmarkGuardVariants measures, pgbench-like on one connection, what
+// the release guard adds to a pipelined one-statement transaction: no
+// guard (the floor), the guard as uno sends it (each reset its own
+// statement), and a check-first variant (RESET ALL, then one SELECT that
+// unlocks advisory locks and checks for temporary objects, channels and
+// held cursors, the reset statements running only when it finds any). The
+// iterations interleave the variants so load falls on all alike.
+func BenchmarkGuardVariants(b *testing.B) {
+	db := pgtest.NewDatabase(b)
+	pgtest.Exec(b, db.URL, "CREATE TABLE item (id int PRIMARY KEY)")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	check := "SELECT session_user = current_user AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)" +
+		" FROM (SELECT pg_advisory_unlock_all()) AS unlocked"
+	variants := []struct {
+		name  string
+		guard []string
+	}{
+		{"none", nil},
+		{"uno", []string{"RESET ALL", "DISCARD TEMP", "UNLISTEN *", "CLOSE ALL", check}},
+		{"check-first", []string{"RESET ALL", "SELECT session_user = current_user" +
+			" AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)" +
+			" AND NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())" +
+			" AND NOT EXISTS (SELECT FROM pg_listening_channels())" +
+			" AND NOT EXISTS (SELECT FROM pg_cursors WHERE is_holdable)" +
+			" FROM (SELECT pg_advisory_unlock_all()) AS unlocked"}},
+	}
+	total := make([]time.Duration, len(variants))
+	n := 0
+	for b.Loop() {
+		n++
+		for i, v := range variants {
+			t0 := time.Now()
+			p := conn.PgConn().StartPipeline(ctx)
+			p.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
+			p.SendQueryParams("SELECT set_config('rls_var.user_id', $1, true)", [][]byte{[]byte("u")}, nil, nil, nil)
+			p.SendQueryParams("SELECT count(*) FROM item WHERE id = $1", [][]byte{[]byte("1")}, nil, nil, nil)
+			p.SendPipelineSync()
+			p.SendQueryParams("COMMIT", nil, nil, nil, nil)
+			p.SendPipelineSync()
+			for _, g := range v.guard {
+				p.SendQueryParams(g, nil, nil, nil, nil)
+			}
+			if len(v.guard) > 0 {
+				p.SendPipelineSync()
+			}
+			if err := p.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Close(); err != nil {
+				b.Fatal(err)
+			}
+			total[i] += time.Since(t0)
+		}
+	}
+	for i, v := range variants {
+		b.ReportMetric(float64(total[i].Nanoseconds())/float64(n), v.name+"-ns")
+	}
+}
