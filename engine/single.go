@@ -777,6 +777,7 @@ func (s *single) readCapture(p *pgconn.Pipeline) {
 		return
 	}
 	if got {
+		then.addr = serverAddr(s.pc.Conn()) // the lookup goes to this server, never another host of the list
 		s.captured, s.xid, s.then = true, xid, then
 	}
 }
