@@ -54,6 +54,31 @@ func (c Consistency) String() string {
 	return "Consistency(" + strconv.Itoa(int(c)) + ")"
 }
 
+type consistencyKey struct{}
+
+// WithConsistency returns ctx asking the reads made with it for
+// consistency c: repository reads (Get, GetBy, Filter, Count, Stream,
+// Query, Load) outside a transaction then run as a ReadOnly transaction
+// with c, on a replica when c allows it and one can serve. It takes
+// precedence over the repository's own setting, so WithConsistency(ctx,
+// Strong) keeps a call on the primary. Writes ignore it, and so do
+// transactions begun with explicit [TxOptions]: their Consistency field
+// decides.
+func WithConsistency(ctx context.Context, c Consistency) context.Context {
+	return context.WithValue(ctx, consistencyKey{}, c)
+}
+
+// ConsistencyFromContext returns the consistency [WithConsistency] put in
+// ctx; ok is false when none was.
+func ConsistencyFromContext(ctx context.Context) (c Consistency, ok bool) {
+	c, ok = ctx.Value(consistencyKey{}).(Consistency)
+	return c, ok
+}
+
+// HasReplicas reports whether db was opened with replicas
+// (config.Replicas.Servers): only then can a read leave the primary.
+func (db *DB) HasReplicas() bool { return db.replicas != nil }
+
 // ErrReplicaSerializable is returned, before anything is sent, for a
 // transaction that asks for replica consistency with Serializable
 // isolation: a hot standby cannot run serializable transactions.

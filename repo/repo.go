@@ -103,6 +103,8 @@ type Options struct {
 	// then succeed only when the stored value still equals the struct's,
 	// and report dberr.ErrConflict otherwise. Empty: no check.
 	Version string
+	// Consistency: where reads outside a transaction run (engine.Strong, the zero value: the primary); see replica.go.
+	Consistency engine.Consistency
 }
 
 // Repository is the generic repository of one registered model T: the Go
@@ -512,6 +514,9 @@ func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx conte
 	q := r.s.db.Querier(ctx)
 	if err := connFree(q); err != nil {
 		return err
+	}
+	if opts, ok := r.ownTx(ctx, q, write); ok {
+		return r.mapError(r.s.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
 	}
 	var err error
 	if r.s.db.IsPool(q) && r.s.switchRoles {
