@@ -98,7 +98,7 @@ type ReplicaStat struct {
 	Ejections int64         // times it was taken out of rotation
 	Lag       time.Duration // staleness at the last check, from the primary's WAL samples
 	Replayed  Token         // replay position at the last check
-	Timeline  int64         // timeline of its last checkpoint or restartpoint
+	Timeline  int64         // timeline of its last restartpoint; once promoted, its new timeline
 	LastError string        // why the last check failed, if it did
 }
 
@@ -138,6 +138,11 @@ type replicaSet struct {
 
 	primaryReads atomic.Int64
 
+	// The primary's WAL page and segment sizes and its maximum data
+	// alignment in bytes, learnt by the checker's samples (0 until then),
+	// for recordEnd.
+	walBlock, walSegment, maxAlign atomic.Uint64
+
 	mu      sync.Mutex
 	samples []walSample // the primary's WAL position over the last MaxLag and more
 
@@ -156,8 +161,9 @@ type replica struct {
 	name string
 	db   *DB
 
-	healthy  atomic.Bool
-	promoted atomic.Bool
+	healthy      atomic.Bool
+	promoted     atomic.Bool
+	timelineSeen atomic.Bool // the checker recorded its timeline after the promotion
 
 	reads, fallbacks, ejections atomic.Int64
 
@@ -281,9 +287,13 @@ func (r *replica) markPromoted() {
 	r.eject("promoted: out of recovery")
 }
 
-// checkSQL is the health check of a replica.
+// checkSQL is the health check of a replica: whether it is in recovery,
+// its replay position and its timeline (of its last restartpoint while in
+// recovery; once promoted, of the WAL it writes, which changes at once,
+// while the checkpoint's changes only with the next checkpoint).
 const checkSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), " +
-	"(SELECT timeline_id FROM pg_control_checkpoint())"
+	"CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())::int8 " +
+	"ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int8 END"
 
 // check runs until the set is closed: every CheckPeriod it samples the
 // primary's WAL position, then checks each replica in turn. One goroutine
@@ -313,9 +323,15 @@ func (rs *replicaSet) checkOnce() {
 		}
 	}()
 	var lsn string
-	if err := rs.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err == nil {
+	var block, segment, align int64
+	if err := rs.primary.pool.QueryRow(ctx, sampleSQL).Scan(&lsn, &block, &segment, &align); err == nil {
+		if block > 0 && segment > 0 && align > 0 {
+			rs.walBlock.Store(uint64(block))
+			rs.walSegment.Store(uint64(segment))
+			rs.maxAlign.Store(uint64(align))
+		}
 		if tok, err := ParseToken(lsn); err == nil {
-			rs.addSample(walSample{at: time.Now(), lsn: tok.lsn})
+			rs.addSample(walSample{at: time.Now(), lsn: rs.recordEnd(tok.lsn)})
 		}
 	}
 	for _, r := range rs.members {
@@ -324,6 +340,37 @@ func (rs *replicaSet) checkOnce() {
 		}
 		rs.checkReplica(ctx, r)
 	}
+}
+
+// sampleSQL reads the primary's WAL insert position, and its WAL page and
+// segment sizes and data alignment for [replicaSet.recordEnd].
+const sampleSQL = "SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int8, " +
+	"(SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size' AND unit = 'B'), " +
+	"(SELECT max_data_alignment::int8 FROM pg_control_init())"
+
+// recordEnd turns a WAL insert position into the end of the last record
+// inserted before it. They differ when that record ended exactly at a page
+// boundary: the insert position then points past the next page's header
+// (24 bytes, or 40 on a segment's first page, with 8-byte alignment), and
+// a standby's replay position (the end of the last record it replayed)
+// reaches it only with the next record, which on a quiet primary may be
+// minutes away. Any other position is the end of the last record.
+// Unchanged while the sizes are
+// unknown.
+func (rs *replicaSet) recordEnd(lsn uint64) uint64 {
+	block, segment, align := rs.walBlock.Load(), rs.walSegment.Load(), rs.maxAlign.Load()
+	if block == 0 || segment == 0 || align == 0 {
+		return lsn
+	}
+	// SizeOfXLogShortPHD and SizeOfXLogLongPHD: 20 and 36 bytes of
+	// header, rounded up to the alignment.
+	shortHeader, longHeader := (20+align-1)/align*align, (36+align-1)/align*align
+	page := lsn - lsn%block
+	switch off := lsn - page; {
+	case off == shortHeader && page%segment != 0, off == longHeader && page%segment == 0:
+		return page
+	}
+	return lsn
 }
 
 func (rs *replicaSet) addSample(s walSample) {
@@ -343,8 +390,12 @@ func (rs *replicaSet) addSample(s walSample) {
 
 // lagOf returns how stale a replica that replayed up to lsn is at most: the
 // time since the newest primary sample it has replayed (zero when it has
-// replayed the newest sample). ok is false when it has replayed none of the
-// samples held.
+// replayed the newest sample). When it has replayed none of the samples
+// held, it is at least as stale as the oldest: while that one is within
+// MaxLag (the checker has just started: a replica a few milliseconds
+// behind the first sample is not ejected for it) that is its lag, else ok
+// is false. Reads verify the replay position in their BEGIN round trip
+// anyway.
 func (rs *replicaSet) lagOf(lsn uint64, now time.Time) (lag time.Duration, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -355,6 +406,9 @@ func (rs *replicaSet) lagOf(lsn uint64, now time.Time) (lag time.Duration, ok bo
 			}
 			return now.Sub(rs.samples[i].at), true
 		}
+	}
+	if len(rs.samples) > 0 && now.Sub(rs.samples[0].at) <= rs.cfg.MaxLag {
+		return now.Sub(rs.samples[0].at), true
 	}
 	return 0, false
 }
@@ -375,7 +429,7 @@ func (rs *replicaSet) boundFor(now time.Time) (lsn uint64, ok bool) {
 }
 
 func (rs *replicaSet) checkReplica(ctx context.Context, r *replica) {
-	if r.promoted.Load() {
+	if r.promoted.Load() && r.timelineSeen.Load() {
 		return
 	}
 	var inRecovery bool
@@ -387,6 +441,12 @@ func (rs *replicaSet) checkReplica(ctx context.Context, r *replica) {
 		return
 	}
 	if !inRecovery {
+		// Record the new timeline once; a promoted replica is not
+		// checked again.
+		r.mu.Lock()
+		r.timeline = timeline
+		r.mu.Unlock()
+		r.timelineSeen.Store(true)
 		r.markPromoted()
 		return
 	}
@@ -607,6 +667,7 @@ func (tx *Tx) noteCommitPosition(ctx context.Context, results []*pgconn.Result) 
 	if results[0].Err == nil && results[0].CommandTag.String() == "COMMIT" && pos.Err == nil &&
 		len(pos.Rows) == 1 && len(pos.Rows[0]) == 1 {
 		if tok, err := ParseToken(string(pos.Rows[0][0])); err == nil {
+			tok.lsn = tx.db.replicas.recordEnd(tok.lsn)
 			noteCommit(ctx, tok)
 		}
 	}

@@ -514,6 +514,8 @@ func TestPromotion(t *testing.T) {
 		// primary just got tells them apart (the promoted server forked
 		// before it), and found was checked above.
 	}
+	// The checker records the new timeline once.
+	waitFor(t, "the checker to see the new timeline", func() bool { return e.stat().Timeline > tlBefore })
 	st := e.stat()
 	if !st.Promoted || st.Healthy || st.Ejections < 1 {
 		t.Errorf("stats after promotion: %+v", st)
