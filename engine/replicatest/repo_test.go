@@ -23,7 +23,7 @@ type Item struct {
 	Name      string `uno:"name"`
 }
 
-func itemRepo(t *testing.T, db *engine.DB, opts repo.Options) *repo.Repository[Item] {
+func itemRepo(t testing.TB, db *engine.DB, opts repo.Options) *repo.Repository[Item] {
 	t.Helper()
 	reg := model.NewRegistry()
 	if err := reg.Register((*Item)(nil)); err != nil {
