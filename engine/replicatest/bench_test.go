@@ -138,7 +138,9 @@ func BenchmarkReplicaReadOneLogin(b *testing.B) {
 // same read-only transaction with set_config (eq_work), and against a
 // bare query (bare); a repository Get with read-your-writes against raw
 // pgx's bare query (repo_get); and, on the primary, uno's Strong read
-// against raw pgx's transaction (primary_eq_work).
+// against raw pgx's transaction (primary_eq_work); and uno's replica read
+// against the same uno read on the primary (routing: "pgx" stands for the
+// primary read there).
 //
 //	go test -run '^$' -bench ReplicaReadOneInterleaved -benchtime 1000x ./engine/replicatest/
 func BenchmarkReplicaReadOneInterleaved(b *testing.B) {
@@ -201,6 +203,10 @@ func BenchmarkReplicaReadOneInterleaved(b *testing.B) {
 	}{
 		{"eq_work", unoTx, pgxTxOn(raw), true}, {"bare", unoTx, pgxBare, true}, {"repo_get", repoGet, pgxBare, true},
 		{"primary_eq_work", unoPrimary, pgxTxOn(rawPrimary), false},
+		// uno's replica read against uno's same read on the primary: the
+		// cost of the routing alone (the replay check in the BEGIN round
+		// trip), on servers sharing the machine.
+		{"routing", unoTx, unoPrimary, true},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			var unoNs, pgxNs []float64
@@ -218,6 +224,7 @@ func BenchmarkReplicaReadOneInterleaved(b *testing.B) {
 				pgxNs = append(pgxNs, float64(time.Since(mid)))
 			}
 			if got, want := e.stat().Reads-reads, int64(len(unoNs)); v.replica && got != want || !v.replica && got != 0 {
+				// (routing: the "pgx" side is uno on the primary.)
 				b.Fatalf("%d of %d uno reads ran on the replica (want all: %v)", got, len(unoNs), v.replica)
 			}
 			mu, mp := median(unoNs), median(pgxNs)
