@@ -139,8 +139,8 @@ type replicaSet struct {
 	primaryReads atomic.Int64
 
 	// The primary's WAL page and segment sizes and its maximum data
-	// alignment in bytes, learnt by the checker's samples (0 until then),
-	// for recordEnd.
+	// alignment in bytes, learnt by the checker's first check (0 until
+	// then), for recordEnd.
 	walBlock, walSegment, maxAlign atomic.Uint64
 
 	mu      sync.Mutex
@@ -322,14 +322,19 @@ func (rs *replicaSet) checkOnce() {
 		case <-ctx.Done():
 		}
 	}()
-	var lsn string
-	var block, segment, align int64
-	if err := rs.primary.pool.QueryRow(ctx, sampleSQL).Scan(&lsn, &block, &segment, &align); err == nil {
-		if block > 0 && segment > 0 && align > 0 {
+	if rs.maxAlign.Load() == 0 {
+		// Once: a failure (a function the login role may not run) leaves
+		// tokens and samples at the insert position, which is safe.
+		var block, segment, align int64
+		if err := rs.primary.pool.QueryRow(ctx, walSizesSQL).Scan(&block, &segment, &align); err == nil &&
+			block > 0 && segment > 0 && align > 0 {
 			rs.walBlock.Store(uint64(block))
 			rs.walSegment.Store(uint64(segment))
 			rs.maxAlign.Store(uint64(align))
 		}
+	}
+	var lsn string
+	if err := rs.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err == nil {
 		if tok, err := ParseToken(lsn); err == nil {
 			rs.addSample(walSample{at: time.Now(), lsn: rs.recordEnd(tok.lsn)})
 		}
@@ -342,9 +347,9 @@ func (rs *replicaSet) checkOnce() {
 	}
 }
 
-// sampleSQL reads the primary's WAL insert position, and its WAL page and
-// segment sizes and data alignment for [replicaSet.recordEnd].
-const sampleSQL = "SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int8, " +
+// walSizesSQL reads the primary's WAL page and segment sizes and data
+// alignment for [replicaSet.recordEnd].
+const walSizesSQL = "SELECT current_setting('wal_block_size')::int8, " +
 	"(SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size' AND unit = 'B'), " +
 	"(SELECT max_data_alignment::int8 FROM pg_control_init())"
 
@@ -355,8 +360,7 @@ const sampleSQL = "SELECT pg_current_wal_insert_lsn()::text, current_setting('wa
 // a standby's replay position (the end of the last record it replayed)
 // reaches it only with the next record, which on a quiet primary may be
 // minutes away. Any other position is the end of the last record.
-// Unchanged while the sizes are
-// unknown.
+// Unchanged while the sizes are unknown.
 func (rs *replicaSet) recordEnd(lsn uint64) uint64 {
 	block, segment, align := rs.walBlock.Load(), rs.walSegment.Load(), rs.maxAlign.Load()
 	if block == 0 || segment == 0 || align == 0 {
