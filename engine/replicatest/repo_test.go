@@ -169,6 +169,18 @@ func TestRepositoryReads(t *testing.T) {
 		if got := replicaReads() - before; got != 1 {
 			t.Errorf("WithConsistency(Strong) on a replica repository ran on the replica")
 		}
+		// Bounded staleness per call: served by the replica once the
+		// checker has a sample it has replayed.
+		bctx := engine.WithConsistency(context.Background(), engine.BoundedStaleness)
+		f := repo.Filter{Where: []repo.Cond{{Field: "id", Lookup: repo.LookupEqual, Value: 3000}}}
+		waitFor(t, "a bounded-staleness repository read on the replica", func() bool {
+			r := replicaReads()
+			n, err := strong.Count(bctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n == 1 && replicaReads() == r+1
+		})
 		// Inside the caller's transaction the transaction decides.
 		err := e.db.WithTx(wctx, engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: "a"}},
 			func(ctx context.Context, _ *engine.Tx) error {
