@@ -702,3 +702,271 @@ func textParams(args []any) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// errReplicaBehind and errReplicaLeft are the verdicts of a replica read's
+// check (see [DB.ReadOnReplica]): the replica has not replayed the read's
+// position, or it left recovery (promoted). errNotReadCommitted: the
+// session's isolation is not READ COMMITTED, so the check and the query
+// would share a snapshot taken before the check.
+var (
+	errReplicaBehind    = errors.New("uno: replica behind the read's position")
+	errReplicaLeft      = errors.New("uno: replica out of recovery")
+	errNotReadCommitted = errors.New("uno: replica session not in READ COMMITTED")
+)
+
+// readCheckSQL is [replicaCheckSQL] for a read outside a transaction: it
+// runs in the same implicit transaction as the read's first query, sent in
+// the same round trip just before it. In READ COMMITTED that query takes
+// its snapshot after the check ran, and replay only moves forward, so it
+// sees what the check saw; in another isolation level it would share the
+// check's snapshot, taken before the replay position was read, so the
+// check reports that too.
+const readCheckSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false), " +
+	"current_setting('transaction_isolation') = 'read committed'"
+
+// ReadOnReplica runs fn, a read outside any transaction as the login role
+// (no role switch, no identity), with consistency c: for [Strong], or
+// without replicas, on the primary's pool; otherwise on a connection of a
+// replica, whose replay check rides in the round trip of fn's first query
+// (a read costs the round trips of its queries and nothing more), and,
+// when no replica can serve (behind past the wait budget, unreachable,
+// promoted), on the primary's pool. fn may run more than once (once per
+// replica tried, then on the primary) and must pass on the errors its
+// querier returns (wrapped or not); a read fn does not write, and a
+// standby refuses writes. Use [DB.WithTx] with [TxOptions.Consistency] for
+// reads that need a role, an identity or several statements in one
+// snapshot.
+func (db *DB) ReadOnReplica(ctx context.Context, c Consistency, fn func(ctx context.Context, q Querier) error) error {
+	rs := db.replicas
+	if c == Strong || rs == nil {
+		return fn(ctx, db.pool)
+	}
+	if c != ReadYourWrites && c != BoundedStaleness {
+		return fmt.Errorf("uno: unknown consistency %v", c)
+	}
+	var target uint64
+	var budget time.Duration
+	if c == ReadYourWrites {
+		target = TokenFromContext(ctx).lsn
+		budget = rs.cfg.WaitBudget
+	} else {
+		var ok bool
+		if target, ok = rs.boundFor(time.Now()); !ok {
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+	}
+	deadline := time.Now().Add(budget)
+	r := rs.pick()
+	for wait := 500 * time.Microsecond; ; wait *= 2 {
+		if r == nil {
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+		verdict, err := r.read(ctx, Token{lsn: target}, fn)
+		switch {
+		case verdict == nil:
+			r.reads.Add(1)
+			return err
+		case errors.Is(verdict, errNotReadCommitted):
+			// The session's default isolation is not READ COMMITTED:
+			// a transaction checks before it begins instead.
+			return db.WithTx(ctx, TxOptions{ReadOnly: true, Consistency: c},
+				func(ctx context.Context, tx *Tx) error { return fn(ctx, tx) })
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("uno: read on replica %s: the context ended: %w", r.name, cerr)
+		}
+		if !errors.Is(verdict, errReplicaBehind) {
+			// Unreachable or promoted: try another replica, else the primary.
+			r.fallbacks.Add(1)
+			r = rs.pick()
+			continue
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			r.fallbacks.Add(1)
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("uno: read on replica %s: the context ended while waiting for replay: %w", r.name, ctx.Err())
+		}
+	}
+}
+
+// read runs fn on a connection of r with the check of target before its
+// first query. verdict is non-nil when the check (or borrowing the
+// connection) failed: fn's result is then void, and err is fn's error.
+func (r *replica) read(ctx context.Context, target Token, fn func(ctx context.Context, q Querier) error) (verdict, err error) {
+	actx, cancel := context.WithTimeout(ctx, r.db.cfg.ConnectTimeout)
+	pc, err := r.db.pool.Acquire(actx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.eject("unreachable: " + err.Error())
+		}
+		return fmt.Errorf("%w: %s: %w", errReplicaDown, r.name, err), err
+	}
+	defer pc.Release()
+	q := &replicaQuerier{r: r, conn: pc.Conn(), target: target.String()}
+	err = fn(ctx, q)
+	return q.verdict, err
+}
+
+// replicaQuerier is the [Querier] of a read on a replica: its first query
+// is sent with the replay check in one batch (one round trip); the rest
+// run as they are once the check passed. After a failed check every call
+// returns the verdict.
+type replicaQuerier struct {
+	r       *replica
+	conn    *pgx.Conn
+	target  string
+	checked bool
+	verdict error
+}
+
+// judge records the check's answer and returns the verdict, nil when the
+// replica may serve the read.
+func (q *replicaQuerier) judge(ctx context.Context, err error, inRecovery, replayed, readCommitted bool) error {
+	switch {
+	case err != nil:
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) || ctx.Err() != nil || !q.conn.IsClosed() {
+			// The server answered (the error is the query's: a batch
+			// prepares every statement first), or the caller gave up:
+			// the error is fn's, not the replica's.
+			return nil
+		}
+		q.r.eject("unreachable: " + err.Error())
+		q.verdict = fmt.Errorf("%w: %s: %w", errReplicaDown, q.r.name, err)
+	case !inRecovery:
+		q.r.markPromoted()
+		q.verdict = errReplicaLeft
+	case !readCommitted:
+		q.verdict = errNotReadCommitted
+	case !replayed:
+		q.verdict = errReplicaBehind
+	default:
+		q.checked = true
+	}
+	return q.verdict
+}
+
+// check runs the check on its own, for a first call that is not a query.
+func (q *replicaQuerier) check(ctx context.Context) error {
+	if q.checked || q.verdict != nil {
+		return q.verdict
+	}
+	var rec, replayed, rc bool
+	err := q.conn.QueryRow(ctx, readCheckSQL, q.target).Scan(&rec, &replayed, &rc)
+	if v := q.judge(ctx, err, rec, replayed, rc); v != nil {
+		return v
+	}
+	return err
+}
+
+// Exec runs sql after the check.
+func (q *replicaQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := q.check(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return q.conn.Exec(ctx, sql, args...)
+}
+
+// Query runs sql; the first query carries the check in its round trip.
+func (q *replicaQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if q.verdict != nil {
+		return nil, q.verdict
+	}
+	if q.checked {
+		return q.conn.Query(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(readCheckSQL, q.target)
+	b.Queue(sql, args...)
+	br := q.conn.SendBatch(ctx, b)
+	var rec, replayed, rc bool
+	err := br.QueryRow().Scan(&rec, &replayed, &rc)
+	if v := q.judge(ctx, err, rec, replayed, rc); v != nil {
+		_ = br.Close()
+		return nil, v
+	}
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// QueryRow runs sql as [replicaQuerier.Query] and reads its one row.
+func (q *replicaQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := q.Query(ctx, sql, args...)
+	return &oneRow{rows: rows, err: err}
+}
+
+// SendBatch sends b after the check.
+func (q *replicaQuerier) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := q.check(ctx); err != nil {
+		return errBatch{err}
+	}
+	return q.conn.SendBatch(ctx, b)
+}
+
+// CopyFrom is refused by a standby; it runs after the check like the rest.
+func (q *replicaQuerier) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if err := q.check(ctx); err != nil {
+		return 0, err
+	}
+	return q.conn.CopyFrom(ctx, table, columns, src)
+}
+
+// batchRows are the rows of a query sent in a batch behind the check;
+// closing them ends the batch.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+// Close closes the rows and the batch.
+func (b *batchRows) Close() {
+	b.Rows.Close()
+	_ = b.br.Close()
+}
+
+// oneRow is the pgx.Row of a query's rows: the first row, pgx.ErrNoRows
+// without one.
+type oneRow struct {
+	rows pgx.Rows
+	err  error
+}
+
+// Scan reads the first row into dest and closes the rows.
+func (r *oneRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+var _ Querier = (*replicaQuerier)(nil)

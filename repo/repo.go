@@ -515,8 +515,8 @@ func (r *Repository[T]) runOn(ctx context.Context, write bool, fn func(ctx conte
 	if err := connFree(q); err != nil {
 		return err
 	}
-	if opts, ok := r.ownTx(ctx, q, write); ok {
-		return r.mapError(r.s.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) }))
+	if done, err := r.onReplica(ctx, q, write, fn); done {
+		return r.mapError(err)
 	}
 	var err error
 	if r.s.db.IsPool(q) && r.s.switchRoles {

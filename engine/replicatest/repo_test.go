@@ -220,8 +220,76 @@ func TestRepositoryLoginRole(t *testing.T) {
 	if got := e.stat().Reads - before; got < 11 {
 		t.Errorf("%d of 20 reads ran on the replica", got)
 	}
-	m, err := items.QueryMaps(ctx, "SELECT pg_is_in_recovery() AS standby, current_user::text AS usr")
+	m, err := items.QueryMaps(ctx, "SELECT pg_is_in_recovery() AS standby, current_user::text AS usr, "+
+		"current_setting('transaction_read_only') AS ro")
 	if err != nil || m[0]["standby"] != true || m[0]["usr"] != "postgres" {
 		t.Errorf("login-role read: %v, %v", m, err)
+	}
+	// A query error on the replica is the caller's, typed, and no
+	// fallback.
+	fallbacks := e.stat().Fallbacks
+	if _, err := items.QueryMaps(ctx, "SELECT no_such_column FROM item"); err == nil || e.stat().Fallbacks != fallbacks {
+		t.Errorf("bad query on the replica: %v, fallbacks %d → %d", err, fallbacks, e.stat().Fallbacks)
+	}
+	if _, err := items.Get(ctx, int32(999)); !errors.Is(err, dberr.ErrNotFound) {
+		t.Errorf("missing row on the replica: %v", err)
+	}
+
+	// Replay paused: the read after a write falls back to the primary
+	// once the wait budget is spent, and sees the write.
+	if err := standby.PauseReplay(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	paused := true
+	defer func() {
+		if paused {
+			_ = standby.ResumeReplay(context.Background())
+		}
+	}()
+	if err := items.Create(ctx, &Item{ID: 100, TenantID: "x", Name: "paused"}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.db.ReplicaStats()
+	got, err := items.Get(ctx, int32(100))
+	if err != nil || got.Name != "paused" {
+		t.Fatalf("read with replay paused: %+v, %v", got, err)
+	}
+	if after := e.db.ReplicaStats(); after.PrimaryReads != st.PrimaryReads+1 || after.Replicas[0].Fallbacks != st.Replicas[0].Fallbacks+1 {
+		t.Errorf("read with replay paused: stats %+v → %+v, want one fallback to the primary", st, after)
+	}
+	if err := standby.ResumeReplay(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	paused = false
+}
+
+// TestRepositoryLoginRepeatableRead covers a login whose sessions default
+// to REPEATABLE READ: a read outside a transaction would share one
+// snapshot between the replica's check and the query, so uno checks
+// before a read-only transaction instead; reads still run on the replica
+// and see the writes.
+func TestRepositoryLoginRepeatableRead(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.User = "postgres"
+		c.RuntimeParams["default_transaction_isolation"] = "repeatable read"
+	})
+	items := itemRepo(t, e.db, repo.Options{Roles: repo.RolesLogin, Consistency: engine.ReadYourWrites})
+	ctx := engine.TrackWrites(context.Background())
+	before := e.stat().Reads
+	for i := int32(1); i <= 10; i++ {
+		if err := items.Create(ctx, &Item{ID: i, TenantID: "x", Name: "rr"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := items.Get(ctx, i); err != nil {
+			t.Fatalf("read %d after its write: %v", i, err)
+		}
+	}
+	if got := e.stat().Reads - before; got < 6 {
+		t.Errorf("%d of 10 reads ran on the replica", got)
+	}
+	m, err := items.QueryMaps(ctx, "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_isolation') AS iso, "+
+		"current_setting('transaction_read_only') AS ro")
+	if err != nil || m[0]["standby"] != true || m[0]["iso"] != "repeatable read" || m[0]["ro"] != "on" {
+		t.Errorf("repeatable-read login read: %v, %v", m, err)
 	}
 }

@@ -190,3 +190,37 @@ func TestRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTripsLogin counts the round trips of a repository Get with
+// read-your-writes for a repository running as the login role: the
+// replica's replay check rides in the query's round trip, so the read
+// costs one round trip, as raw pgx's bare query does.
+func TestRoundTripsLogin(t *testing.T) {
+	e, counter := replicaBehind(t, true)
+	ctx := engine.TrackWrites(context.Background())
+	items := itemRepo(t, e.db, repo.Options{Roles: repo.RolesLogin, Consistency: engine.ReadYourWrites})
+	if err := items.Create(ctx, &Item{ID: 1, TenantID: "a", Name: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := items.Get(ctx, int32(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 10
+	reads, before := e.stat().Reads, counter.trips.Load()
+	for range n {
+		got, err := items.Get(ctx, int32(1))
+		if err != nil || got.Name != "one" {
+			t.Fatalf("Get: %+v, %v", got, err)
+		}
+	}
+	trips := counter.trips.Load() - before
+	t.Logf("login-role repository Get, read-your-writes: %d round trips per read", trips/n)
+	if trips != n {
+		t.Errorf("%d round trips for %d reads, want 1 each", trips, n)
+	}
+	if got := e.stat().Reads - reads; got != n {
+		t.Errorf("%d of %d reads on the replica", got, n)
+	}
+}
