@@ -138,6 +138,10 @@ type replicaSet struct {
 
 	primaryReads atomic.Int64
 
+	// txReads is set once a replica session answered that its isolation
+	// is not READ COMMITTED: ReadOnReplica then reads in transactions.
+	txReads atomic.Bool
+
 	// The primary's WAL page and segment sizes and its maximum data
 	// alignment in bytes, learnt by the checker's first check (0 until
 	// then), for recordEnd.
@@ -744,6 +748,13 @@ func (db *DB) ReadOnReplica(ctx context.Context, c Consistency, fn func(ctx cont
 	if c != ReadYourWrites && c != BoundedStaleness {
 		return fmt.Errorf("uno: unknown consistency %v", c)
 	}
+	inTx := func() error {
+		return db.WithTx(ctx, TxOptions{ReadOnly: true, Consistency: c},
+			func(ctx context.Context, tx *Tx) error { return fn(ctx, tx) })
+	}
+	if rs.txReads.Load() {
+		return inTx()
+	}
 	var target uint64
 	var budget time.Duration
 	if c == ReadYourWrites {
@@ -769,10 +780,11 @@ func (db *DB) ReadOnReplica(ctx context.Context, c Consistency, fn func(ctx cont
 			r.reads.Add(1)
 			return err
 		case errors.Is(verdict, errNotReadCommitted):
-			// The session's default isolation is not READ COMMITTED:
-			// a transaction checks before it begins instead.
-			return db.WithTx(ctx, TxOptions{ReadOnly: true, Consistency: c},
-				func(ctx context.Context, tx *Tx) error { return fn(ctx, tx) })
+			// The sessions' default isolation is not READ COMMITTED
+			// (a setting of the DB's login or configuration): from now
+			// on a transaction checks before it begins instead.
+			rs.txReads.Store(true)
+			return inTx()
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("uno: read on replica %s: the context ended: %w", r.name, cerr)

@@ -266,11 +266,10 @@ func TestRepositoryLoginRole(t *testing.T) {
 // TestRepositoryLoginRepeatableRead covers a login whose sessions default
 // to REPEATABLE READ: a read outside a transaction would share one
 // snapshot between the replica's check and the query, so uno checks
-// before a read-only transaction instead; reads still run on the replica
-// and see the writes.
+// before a read-only transaction instead (three round trips, not one);
+// reads still run on the replica and see the writes.
 func TestRepositoryLoginRepeatableRead(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
-		c.User = "postgres"
+	e, counter := replicaBehind(t, true, func(c *config.Config) {
 		c.RuntimeParams["default_transaction_isolation"] = "repeatable read"
 	})
 	items := itemRepo(t, e.db, repo.Options{Roles: repo.RolesLogin, Consistency: engine.ReadYourWrites})
@@ -286,6 +285,13 @@ func TestRepositoryLoginRepeatableRead(t *testing.T) {
 	}
 	if got := e.stat().Reads - before; got < 6 {
 		t.Errorf("%d of 10 reads ran on the replica", got)
+	}
+	trips := counter.trips.Load()
+	if _, err := items.Get(ctx, int32(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.trips.Load() - trips; got != 3 {
+		t.Errorf("a repeatable-read login read took %d round trips on the replica, want 3 (a read-only transaction)", got)
 	}
 	m, err := items.QueryMaps(ctx, "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_isolation') AS iso, "+
 		"current_setting('transaction_read_only') AS ro")

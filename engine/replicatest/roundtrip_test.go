@@ -106,13 +106,16 @@ func (c *tripCounter) close() {
 // counter, with a health checker that runs once at open (CheckPeriod one
 // hour), so the counter sees reads only. login opens the DB as the
 // superuser, for a repository that does not switch roles.
-func replicaBehind(t testing.TB, login bool) (*env, *tripCounter) {
+func replicaBehind(t testing.TB, login bool, edit ...func(*config.Config)) (*env, *tripCounter) {
 	counter := newTripCounter(t, "127.0.0.1:"+strconv.Itoa(standby.Port()))
 	e := newEnv(t, func(c *config.Config) {
 		c.Replicas.Servers = []config.Replica{{Host: "127.0.0.1", Port: counter.port()}}
 		c.Replicas.MaxLag, c.Replicas.CheckPeriod = 2*time.Hour, time.Hour
 		if login {
 			c.User = "postgres"
+		}
+		for _, f := range edit {
+			f(c)
 		}
 	})
 	return e, counter
