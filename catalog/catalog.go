@@ -1,7 +1,7 @@
 // Package catalog reads a live PostgreSQL schema from pg_catalog: schemas,
-// tables, columns (type, default, nullability, identity, comment),
-// constraints, indexes, enums, functions, triggers, row-level security
-// policies and table grants.
+// tables, columns (type, default, nullability, identity, generated
+// expression, collation, comment), constraints, indexes, enums, domains,
+// functions, triggers, row-level security policies and table grants.
 //
 // Definitions are kept in the server's own canonical text (format_type,
 // pg_get_expr, pg_get_constraintdef, pg_get_indexdef, pg_get_triggerdef,
@@ -36,6 +36,7 @@ type Database struct {
 	Schemas   []string // schema names, sorted
 	Tables    []*Table // sorted by schema and name
 	Enums     []Enum
+	Domains   []Domain
 	Functions []Function
 }
 
@@ -115,6 +116,15 @@ type Grant struct {
 type Enum struct {
 	Schema, Name string
 	Values       []string
+}
+
+// Domain is a domain type.
+type Domain struct {
+	Schema, Name string
+	// Def is the statement that creates it, with everything the catalog
+	// holds of it (base type, collation, default, NOT NULL, named checks);
+	// two domains with equal Def are the same.
+	Def string
 }
 
 // Function is a function with its full definition.
@@ -201,6 +211,9 @@ func inspect(ctx context.Context, q Querier, schemas []string) (*Database, error
 		return nil, err
 	}
 	if err := inspectEnums(ctx, q, db); err != nil {
+		return nil, err
+	}
+	if err := inspectDomains(ctx, q, db); err != nil {
 		return nil, err
 	}
 	if err := inspectFunctions(ctx, q, db); err != nil {
@@ -409,6 +422,24 @@ func inspectEnums(ctx context.Context, q Querier, db *Database) error {
 	return nil
 }
 
+func inspectDomains(ctx context.Context, q Querier, db *Database) error {
+	rows, err := collect(ctx, q, `SELECT n.nspname, t.typname, 'CREATE DOMAIN ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) ||
+			' AS ' || format_type(t.typbasetype, t.typtypmod) ||
+			coalesce(' COLLATE ' || (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
+				JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation AND t.typcollation <> bt.typcollation), '') ||
+			coalesce(' DEFAULT ' || t.typdefault, '') || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END ||
+			coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), '' ORDER BY k.conname)
+				FROM pg_constraint k WHERE k.contypid = t.oid), '')
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
+		WHERE t.typtype = 'd' AND n.nspname = ANY($1) AND `+fmt.Sprintf(notExtension, "t.oid")+`
+		ORDER BY 1, 2`, pgx.RowToStructByPos[Domain], db.Schemas)
+	if err != nil {
+		return fmt.Errorf("catalog: domains: %w", err)
+	}
+	db.Domains = rows
+	return nil
+}
+
 func inspectFunctions(ctx context.Context, q Querier, db *Database) error {
 	type fnRow struct {
 		Schema, Name, Args, Def string
@@ -441,6 +472,9 @@ func (d *Database) String() string {
 	}
 	for _, e := range d.Enums {
 		fmt.Fprintf(&b, "enum %s.%s %q\n", e.Schema, e.Name, e.Values)
+	}
+	for _, dm := range d.Domains {
+		fmt.Fprintf(&b, "domain %s.%s %s\n", dm.Schema, dm.Name, dm.Def)
 	}
 	for _, f := range d.Functions {
 		fmt.Fprintf(&b, "function %s.%s(%s)\n", f.Schema, f.Name, f.Args)

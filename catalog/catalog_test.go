@@ -104,3 +104,45 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("schemas %q", all.Schemas)
 	}
 }
+
+// TestInspectDomains: a domain's definition (base type, collation,
+// default, NOT NULL, named checks) is read as the statement that creates
+// it again: run in another database, it inspects the same.
+func TestInspectDomains(t *testing.T) {
+	t.Parallel()
+	a, b := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pgtest.Exec(t, a.URL, `CREATE SCHEMA "do""m"`,
+		`CREATE DOMAIN "do""m"."co;de" AS varchar(12) COLLATE "C" DEFAULT 'x' NOT NULL
+			CONSTRAINT "up per" CHECK (VALUE = upper(VALUE)) CONSTRAINT short CHECK (length(VALUE) > 1)`,
+		`CREATE DOMAIN "do""m".cents AS bigint`)
+	read := func(url string) *catalog.Database {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		db, err := catalog.Inspect(ctx, conn, `do"m`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	got := read(a.URL)
+	want := []catalog.Domain{
+		{Schema: `do"m`, Name: "cents", Def: `CREATE DOMAIN "do""m".cents AS bigint`},
+		{Schema: `do"m`, Name: "co;de", Def: `CREATE DOMAIN "do""m"."co;de" AS character varying(12) COLLATE pg_catalog."C" DEFAULT 'x'::character varying NOT NULL` +
+			` CONSTRAINT short CHECK ((length((VALUE)::text) > 1)) CONSTRAINT "up per" CHECK (((VALUE)::text = upper((VALUE)::text)))`},
+	}
+	if !slices.Equal(got.Domains, want) {
+		t.Fatalf("domains\n%q\nwant\n%q", got.Domains, want)
+	}
+	stmts := []string{`CREATE SCHEMA "do""m"`}
+	for _, d := range got.Domains {
+		stmts = append(stmts, d.Def)
+	}
+	pgtest.Exec(t, b.URL, stmts...)
+	if again := read(b.URL); !slices.Equal(again.Domains, got.Domains) {
+		t.Fatalf("re-created domains\n%q\nwant\n%q", again.Domains, got.Domains)
+	}
+}

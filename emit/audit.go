@@ -117,15 +117,6 @@ set_config('rls_var.user_id', 'uno-rls-audit', true), set_config('role', $1, tru
 		return nil, fmt.Errorf("emit: audit %s: switch to %s: %w", name, o.Roles.Writer, err)
 	}
 	add := func(problem string) { findings = append(findings, Finding{Problem: problem, Object: name}) }
-	if o.SignedIdentity {
-		// In the signed mode settings are not identity: forge every one
-		// (rls_var.* and the signed uno.* without a valid MAC); the table
-		// must stay closed.
-		if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.is_superuser', 'true', true), set_config('uno.is_superuser', 'true', true),
-set_config('uno.tenant_id', '', true), set_config('uno.user_id', 'uno-rls-audit', true), set_config('uno.identity_mac', 'forged', true)`); err != nil {
-			return nil, fmt.Errorf("emit: audit %s: %w", name, err)
-		}
-	}
 	// probe runs one statement in a savepoint; a 42501 refusal is what a
 	// closed table answers.
 	probe := func(sql string, args ...any) (tag pgconn.CommandTag, refused bool, err error) {
@@ -140,6 +131,22 @@ set_config('uno.tenant_id', '', true), set_config('uno.user_id', 'uno-rls-audit'
 			return tag, pgErr.Code == "42501", nil
 		}
 		return tag, false, err
+	}
+	if o.SignedIdentity {
+		// In the signed mode settings are not identity: forge the
+		// superuser flag (the table must stay closed), and try to write a
+		// superuser identity where the verified claims live (PostgreSQL
+		// must refuse it with 42501).
+		if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.is_superuser', 'true', true)`); err != nil {
+			return nil, fmt.Errorf("emit: audit %s: %w", name, err)
+		}
+		forged := `SELECT set_config('` + SignedParameter + `', '` + signedPrefix + `' || ` + xactMicros + ` || '_' ||
+encode(convert_to('{"is_superuser": true, "claims": {}}', 'UTF8'), 'hex'), true)`
+		if _, refused, err := probe(forged); err != nil {
+			return nil, fmt.Errorf("emit: audit %s: %w", name, err)
+		} else if !refused {
+			add("the writer role may set " + SignedParameter + ": signed identities can be forged")
+		}
 	}
 	var n int64
 	sp, err := tx.Begin(ctx)

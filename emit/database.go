@@ -41,8 +41,9 @@ type Database struct {
 	// SignedIdentity makes policies, the audit and history triggers and
 	// the RLS audit use the verified identity functions (uno_tenant_id(),
 	// uno_user_id(), uno_is_superuser()) instead of the rls_var.*
-	// settings, which any SQL in the transaction can change. See
-	// docs/SECURITY.md.
+	// settings, which any SQL in the transaction can change, and makes
+	// [Functions] grant the admin role SET on [SignedParameter] (run it
+	// as a superuser then). See docs/SECURITY.md.
 	SignedIdentity bool
 	// KeepRights leaves alone the rights others hold on a database that
 	// exists already: [CreateDatabase] neither changes its owner nor
@@ -474,7 +475,8 @@ func Privileges(d Database) Emitter {
 }
 
 // DropDatabase emits DROP DATABASE IF EXISTS … WITH (FORCE) (outside a
-// transaction) and drops the six roles. Run it on the maintenance database
+// transaction) and drops the six roles (revoking the admin role's SET on
+// SignedParameter first). Run it on the maintenance database
 // as a superuser. It first checks the roles: when one of them exists
 // without uno's [RoleMarker] (a role uno did not create), it fails with
 // SQLSTATE 42710 before dropping anything. A role that is missing is
@@ -484,8 +486,13 @@ func DropDatabase(d Database) Emitter {
 		out := []Statement{guardRoles(d.allRoles()...),
 			{Name: d.Name, Kind: KindDatabase, SQL: "DROP DATABASE IF EXISTS " + quote.Ident(d.Name) + " WITH (FORCE)", NoTx: true}}
 		for _, role := range d.allRoles() {
+			revoke := ""
+			if role == d.Roles.Admin {
+				// The signed mode's grant (signed.go) would keep the role.
+				revoke = grantLock + "\n        REVOKE ALL ON PARAMETER " + SignedParameter + " FROM " + quote.Ident(role) + ";\n        "
+			}
 			out = append(out, Statement{Name: role, Kind: KindRole, SQL: doBlock(refuseForeign(role) +
-				"    IF " + roleExists(role) + " THEN\n        DROP ROLE " + quote.Ident(role) + ";\n    END IF;\n")})
+				"    IF " + roleExists(role) + " THEN\n        " + revoke + "DROP ROLE " + quote.Ident(role) + ";\n    END IF;\n")})
 		}
 		return out
 	})

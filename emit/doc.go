@@ -61,11 +61,13 @@
 //
 // With Database.SignedIdentity (and Options.SignedIdentity), policies
 // and triggers take the tenant, user and superuser flag from
-// uno_tenant_id(), uno_user_id() and uno_is_superuser(), which return
-// the claims uno_sign_in bound to the transaction only when their MAC
-// verifies, so SQL inside the transaction cannot change the identity.
-// [IdentitySecret] stores the shared secret; package identity signs the
-// claims. docs/SECURITY.md has the threat model and the cost.
+// uno_tenant_id(), uno_user_id() and uno_is_superuser() (and named claims
+// from uno_claim(name)), which return the claims uno_sign_in verified for
+// the transaction. uno_sign_in checks the application's HMAC once per
+// transaction and keeps the claims in [SignedParameter], which only the
+// admin role may set, so SQL inside the transaction cannot change the
+// identity. [IdentitySecret] stores the shared secret; package identity
+// signs the claims. docs/SECURITY.md has the threat model and the cost.
 //
 // # Row-level security audit
 //

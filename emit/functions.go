@@ -157,9 +157,12 @@ END`
 //   - uno_rls_audit(): the row-level security audit, which anyone may run
 //     (see [AuditRLS]);
 //   - the signed identity's table uno_identity_secret and functions
-//     uno_sign_in, uno_identity, uno_tenant_id, uno_user_id and
-//     uno_is_superuser (SECURITY DEFINER; EXECUTE for the login and base
-//     roles), created in both modes (see docs/SECURITY.md).
+//     uno_sign_in (SECURITY DEFINER), uno_claims, uno_identity,
+//     uno_tenant_id, uno_user_id, uno_is_superuser and uno_claim (plain
+//     SQL, inlined; EXECUTE for the login and base roles), created in both
+//     modes; in the signed mode also GRANT SET ON PARAMETER
+//     backtrace_functions to the admin role, which needs a superuser (see
+//     docs/SECURITY.md).
 //
 // With Database.SignedIdentity the user-audit and history triggers take
 // the user from uno_user_id() instead of rls_var.user_id, and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 )
@@ -95,8 +96,9 @@ ignore_startup_parameters = extra_float_digits
 
 // TestSignedIdentityThroughPgBouncer: behind PgBouncer in transaction mode
 // with one server connection, two clients' transactions run on the same
-// backend; each signs in and sees its own tenant, and one replaying the
-// other's bound settings sees nothing.
+// backend; each signs in and sees its own tenant, and one trying to
+// replay the other's verified claims on that backend is refused (42501)
+// and keeps its own.
 func TestSignedIdentityThroughPgBouncer(t *testing.T) {
 	t.Parallel()
 	u := setUpMode(t, true, Note{})
@@ -134,10 +136,9 @@ func TestSignedIdentityThroughPgBouncer(t *testing.T) {
 		}
 	}
 	var pidA, pidB int
-	var captured [4]string
+	var captured string
 	if err := one.tx(one.roles.Reader, alice, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, `SELECT pg_backend_pid(), current_setting('uno.tenant_id'), current_setting('uno.user_id'),
-			current_setting('uno.is_superuser'), current_setting('uno.identity_mac')`).Scan(&pidA, &captured[0], &captured[1], &captured[2], &captured[3])
+		return conn.QueryRow(ctx, `SELECT pg_backend_pid(), current_setting('`+emit.SignedParameter+`')`).Scan(&pidA, &captured)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,15 +151,22 @@ func TestSignedIdentityThroughPgBouncer(t *testing.T) {
 		if tenant != "tenant-b" || n != 1 {
 			t.Errorf("client two as B: tenant %q, %d notes, want tenant-b and 1", tenant, n)
 		}
-		if _, err := conn.Exec(ctx, `SELECT set_config('uno.tenant_id', $1, true), set_config('uno.user_id', $2, true),
-			set_config('uno.is_superuser', $3, true), set_config('uno.identity_mac', $4, true)`, captured[0], captured[1], captured[2], captured[3]); err != nil {
+		// Replaying A's claims on the same backend: PostgreSQL refuses
+		// to set the parameter (42501); B's claims stay.
+		if _, err := exec(conn, `SELECT set_config('`+emit.SignedParameter+`', $1, true)`, captured); sqlState(err) != "42501" {
+			t.Errorf("client two replaying A's claims: %v, want 42501", err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != "tenant-b" {
+			t.Errorf("client two after the replay: tenant %q (%v), want tenant-b", tenant, err)
+		}
+		if _, err := conn.Exec(ctx, `SELECT set_config('rls_var.tenant_id', 'tenant-a', true)`); err != nil {
 			return err
 		}
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note`).Scan(&n); err != nil {
 			return err
 		}
-		if n != 0 {
-			t.Errorf("client two replaying A's settings on the same backend sees %d notes", n)
+		if n != 1 {
+			t.Errorf("client two after forging and replaying A's identity on the same backend sees %d notes, want B's 1", n)
 		}
 		return nil
 	})

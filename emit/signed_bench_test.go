@@ -2,7 +2,10 @@ package emit_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +118,8 @@ func BenchmarkSignedIdentity(b *testing.B) {
 	for _, w := range workloads {
 		b.Run(w.name, func(b *testing.B) {
 			var took [2][]time.Duration
+			cpu0, cpuOK0 := backendCPU(dbs[false].c.conn)
+			cpu1, cpuOK1 := backendCPU(dbs[true].c.conn)
 			i := 0
 			for b.Loop() {
 				for k := range 2 {
@@ -133,8 +138,34 @@ func BenchmarkSignedIdentity(b *testing.B) {
 			b.ReportMetric(float64(u.Nanoseconds()), "unsigned-ns/tx")
 			b.ReportMetric(float64(s.Nanoseconds()), "signed-ns/tx")
 			b.ReportMetric(float64(s)/float64(u), "signed/unsigned")
+			// The server backends' own CPU time, which waiting for a CPU
+			// on a loaded machine does not inflate (Linux, local server).
+			cpuU, okU := backendCPU(dbs[false].c.conn)
+			cpuS, okS := backendCPU(dbs[true].c.conn)
+			if cpuOK0 && cpuOK1 && okU && okS && i > 0 {
+				u, s := float64(cpuU-cpu0)/float64(i), float64(cpuS-cpu1)/float64(i)
+				b.ReportMetric(u, "unsigned-server-cpu-ns/tx")
+				b.ReportMetric(s, "signed-server-cpu-ns/tx")
+				b.ReportMetric(s/u, "server-cpu-signed/unsigned")
+			}
 		})
 	}
+}
+
+// backendCPU returns the CPU time the server backend of conn has used,
+// from /proc/<pid>/schedstat; false when that cannot be read (a remote
+// server, not Linux).
+func backendCPU(conn *pgx.Conn) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(conn.PgConn().PID())) + "/schedstat")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err == nil
 }
 
 func median(d []time.Duration) time.Duration {

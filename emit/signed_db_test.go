@@ -106,11 +106,12 @@ func count(t *testing.T, conn *pgx.Conn, sql string, args ...any) int {
 }
 
 // TestSignedIdentityResistsSQL: inside a transaction signed for tenant A,
-// raw SQL that sets rls_var.* (set_config, SET LOCAL, SET), forges the
-// uno.* settings, replays tenant B's bound settings captured from another
-// transaction, calls uno_sign_in with made-up claims, or tries SET ROLE
-// admin, sees and changes nothing of tenant B's: rows, history and audit
-// columns are as B left them.
+// raw SQL that sets rls_var.* (set_config, SET LOCAL, SET) or identity
+// v1's uno.* settings, writes or resets the parameter that holds the
+// verified claims (refused, 42501), replays tenant B's claims captured
+// from another transaction, runs RESET ALL, calls uno_sign_in with
+// made-up claims, or tries SET ROLE admin, sees and changes nothing of
+// tenant B's: rows, history and audit columns are as B left them.
 func TestSignedIdentityResistsSQL(t *testing.T) {
 	t.Parallel()
 	u := setUpMode(t, true, Note{})
@@ -135,18 +136,14 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// B's bound settings, captured from one of B's transactions.
-	var captured []string
+	// B's verified claims, captured from one of B's transactions.
+	var captured string
 	if err := c.tx(c.roles.Reader, bob, func(conn *pgx.Conn) error {
-		var t1, u1, s1, m1 string
-		err := conn.QueryRow(ctx, `SELECT current_setting('uno.tenant_id'), current_setting('uno.user_id'),
-			current_setting('uno.is_superuser'), current_setting('uno.identity_mac')`).Scan(&t1, &u1, &s1, &m1)
-		captured = []string{t1, u1, s1, m1}
-		return err
+		return conn.QueryRow(ctx, `SELECT current_setting('`+emit.SignedParameter+`')`).Scan(&captured)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if captured[0] != "tenant-b" || len(captured[3]) != 64 {
+	if !strings.HasPrefix(captured, "uno_") || len(captured) < 40 {
 		t.Fatalf("captured %q", captured)
 	}
 	const state = `SELECT string_agg(format('%s %s %s by=%s/%s deleted=%s', tenant_id, title, is_deleted, created_by_id, modified_by_id, deleted_by_id), E'\n' ORDER BY title)
@@ -154,33 +151,49 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
   FROM shop.note`
 	before := scalarOn[string](t, u.super, state)
 
-	forgeries := map[string][]string{
-		"set_config rls_var": {`SELECT set_config('rls_var.tenant_id', 'tenant-b', true), set_config('rls_var.is_superuser', 'true', true),
-			set_config('rls_var.user_id', 'mallory', true)`},
-		"SET LOCAL rls_var": {`SET LOCAL rls_var.tenant_id = 'tenant-b'`, `SET LOCAL rls_var.is_superuser = 'true'`},
-		"SET rls_var":       {`SET rls_var.tenant_id = 'tenant-b'`, `SET rls_var.is_superuser = 'true'`, `SET rls_var.user_id = 'mallory'`},
-		"set_config uno": {`SELECT set_config('uno.tenant_id', 'tenant-b', true), set_config('uno.is_superuser', 'true', true),
-			set_config('uno.user_id', 'mallory', true)`},
-		"SET uno superuser": {`SET uno.is_superuser = 'true'`},
-		"RESET ALL":         {`RESET ALL`, `SET LOCAL rls_var.tenant_id = 'tenant-b'`},
-		"replay B": {`SELECT set_config('uno.tenant_id', $1, true), set_config('uno.user_id', $2, true),
-			set_config('uno.is_superuser', $3, true), set_config('uno.identity_mac', $4, true)`},
+	// Each forgery runs its statements in order; the ones that write where
+	// the verified claims live must be refused by PostgreSQL (42501).
+	p := emit.SignedParameter
+	type forgery struct {
+		stmts   []string
+		refused bool
+	}
+	forgeries := map[string]forgery{
+		"set_config rls_var": {stmts: []string{`SELECT set_config('rls_var.tenant_id', 'tenant-b', true), set_config('rls_var.is_superuser', 'true', true),
+			set_config('rls_var.user_id', 'mallory', true)`}},
+		"SET LOCAL rls_var": {stmts: []string{`SET LOCAL rls_var.tenant_id = 'tenant-b'`, `SET LOCAL rls_var.is_superuser = 'true'`}},
+		"SET rls_var":       {stmts: []string{`SET rls_var.tenant_id = 'tenant-b'`, `SET rls_var.is_superuser = 'true'`, `SET rls_var.user_id = 'mallory'`}},
+		"set_config uno (v1 settings)": {stmts: []string{`SELECT set_config('uno.tenant_id', 'tenant-b', true), set_config('uno.is_superuser', 'true', true),
+			set_config('uno.user_id', 'mallory', true)`}},
+		"RESET ALL":                {stmts: []string{`RESET ALL`, `SET LOCAL ROLE ` + quote.Ident(w), `SET LOCAL rls_var.tenant_id = 'tenant-b'`}},
+		"replay B with set_config": {stmts: []string{`SELECT set_config('` + p + `', $1, true)`}, refused: true},
+		"replay B rebound to this transaction": {stmts: []string{`SELECT set_config('` + p + `',
+			'uno_' || (extract(epoch FROM transaction_timestamp()) * 1000000)::bigint || '_' || split_part($1, '_', 3), true)`}, refused: true},
+		"SET LOCAL parameter":      {stmts: []string{`SET LOCAL ` + p + ` = 'uno_1_7b7d'`}, refused: true},
+		"SET parameter":            {stmts: []string{`SET ` + p + ` = 'uno_1_7b7d'`}, refused: true},
+		"RESET parameter":          {stmts: []string{`RESET ` + p}, refused: true},
+		"set_config session-level": {stmts: []string{`SELECT set_config('` + p + `', $1, false)`}, refused: true},
+		"set_role helper to admin": {stmts: []string{`SELECT public.set_role('admin')`}, refused: true},
 	}
 	mac := make([]byte, 32)
 	_, _ = rand.Read(mac)
-	for name, stmts := range forgeries {
+	for name, f := range forgeries {
 		err := c.tx(w, alice, func(conn *pgx.Conn) error {
-			for _, s := range stmts {
+			for _, s := range f.stmts {
 				var args []any
 				if strings.Contains(s, "$1") {
-					args = []any{captured[0], captured[1], captured[2], captured[3]}
+					args = []any{captured}
 				}
-				if _, err := conn.Exec(ctx, s, args...); err != nil {
+				_, err := exec(conn, s, args...)
+				if f.refused && sqlState(err) != "42501" {
+					t.Errorf("%s: %s: %v, want 42501", name, s, err)
+				} else if !f.refused && err != nil {
 					t.Fatalf("%s: %s: %v", name, s, err)
 				}
 			}
 			// Made-up claims straight to the sign-in function are refused.
-			if _, err := exec(conn, "SELECT "+identity.SignInCall("public", 1), "tenant-b", "mallory", true, time.Now().UnixMilli(), mac); sqlState(err) != "28000" {
+			forged, _ := identity.Encode(identity.Claims{TenantID: "tenant-b", UserID: "mallory", Superuser: true})
+			if _, err := exec(conn, "SELECT "+identity.SignInCall("public", 1), time.Now().UnixMilli(), forged, mac); sqlState(err) != "28000" {
 				t.Errorf("%s: uno_sign_in with a made-up signature: %v, want 28000", name, err)
 			}
 			if n := count(t, conn, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`); n != 0 {
@@ -225,13 +238,15 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 		t.Errorf("forgeries changed the data:\n%s\n---\n%s", before, after)
 	}
 
-	// What the forgeries do to A's own view: settings A did not sign hide
-	// even A's rows (fail closed); rls_var.* are simply ignored.
+	// What the forgeries do to A's own view: rls_var.* and the settings
+	// of identity v1 are ignored, A stays A; RESET ALL drops the claims
+	// (fail closed).
 	err := c.tx(w, alice, func(conn *pgx.Conn) error {
 		if n := count(t, conn, `SELECT count(*) FROM shop.note`); n != 1 {
 			t.Errorf("A sees %d notes, want its 1", n)
 		}
-		if _, err := conn.Exec(ctx, `SELECT set_config('rls_var.user_id', 'mallory', true), set_config('rls_var.tenant_id', 'tenant-b', true)`); err != nil {
+		if _, err := conn.Exec(ctx, `SELECT set_config('rls_var.user_id', 'mallory', true), set_config('rls_var.tenant_id', 'tenant-b', true),
+			set_config('uno.user_id', 'mallory', true), set_config('uno.is_superuser', 'true', true)`); err != nil {
 			return err
 		}
 		var by string
@@ -241,23 +256,32 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 		if by != "alice" {
 			t.Errorf("created_by_id = %q with a forged rls_var.user_id, want alice", by)
 		}
-		if _, err := conn.Exec(ctx, `SELECT set_config('uno.tenant_id', 'tenant-a', true), set_config('uno.user_id', 'mallory', true)`); err != nil {
-			return err
-		}
-		if n := count(t, conn, `SELECT count(*) FROM shop.note`); n != 0 {
-			t.Errorf("A sees %d notes after changing its own claims, want 0", n)
-		}
 		var tenant, user *string
 		var super *bool
 		if err := conn.QueryRow(ctx, `SELECT uno_tenant_id(), uno_user_id(), uno_is_superuser()`).Scan(&tenant, &user, &super); err != nil {
 			return err
 		}
+		if deref(tenant) != "tenant-a" || deref(user) != "alice" || super == nil || *super {
+			t.Errorf("claims after forged settings: %v %v %v", deref(tenant), deref(user), super)
+		}
+		if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, "SET LOCAL ROLE "+quote.Ident(w)); err != nil {
+			return err
+		}
+		if n := count(t, conn, `SELECT count(*) FROM shop.note`); n != 0 {
+			t.Errorf("A sees %d notes after RESET ALL, want 0", n)
+		}
+		if err := conn.QueryRow(ctx, `SELECT uno_tenant_id(), uno_user_id(), uno_is_superuser()`).Scan(&tenant, &user, &super); err != nil {
+			return err
+		}
 		if tenant != nil || user != nil || super != nil {
-			t.Errorf("forged claims verify: %v %v %v", tenant, user, super)
+			t.Errorf("claims verify after RESET ALL: %v %v %v", tenant, user, super)
 		}
 		// A required user that does not verify stops the write.
 		if _, err := exec(conn, `INSERT INTO shop.note (tenant_id, title) VALUES ('tenant-a', 'a3')`); sqlState(err) != "42501" {
-			t.Errorf("insert with forged claims: %v, want 42501", err)
+			t.Errorf("insert after RESET ALL: %v, want 42501", err)
 		}
 		return nil
 	})
@@ -268,41 +292,21 @@ func TestSignedIdentityResistsSQL(t *testing.T) {
 		t.Errorf("history user %q, want alice", by)
 	}
 
-	// A session-level value left by an earlier transaction is worthless in
-	// the next one on the same backend.
-	if _, err := c.conn.Exec(ctx, `SELECT set_config('uno.tenant_id', $1, false), set_config('uno.user_id', $2, false),
-		set_config('uno.is_superuser', $3, false), set_config('uno.identity_mac', $4, false)`, captured[0], captured[1], captured[2], captured[3]); err != nil {
-		t.Fatal(err)
-	}
+	// Outside a transaction, and in a transaction that did not sign in,
+	// nothing verifies; the parameter cannot be set for the session or
+	// persisted for the role.
 	var tenant *string
 	if err := c.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
-		t.Errorf("captured value verifies outside its transaction: %v, %v", tenant, err)
+		t.Errorf("claims outside a signed transaction: %v, %v", tenant, err)
 	}
-	// Settings persisted with ALTER ROLE (PostgreSQL 15 refuses it for
-	// a role's own placeholder settings; were it allowed, they would
-	// reach new sessions without a valid MAC).
-	if _, err := c.conn.Exec(ctx, "ALTER ROLE CURRENT_USER SET uno.tenant_id = 'tenant-b'"); err == nil {
-		t.Log("the login role could persist uno.tenant_id for its next sessions")
-		later := newSignedConn(t, u)
-		err := later.tx(c.roles.Reader, alice, func(conn *pgx.Conn) error {
-			var n int
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`).Scan(&n); err != nil {
-				return err
-			}
-			if n != 0 {
-				t.Errorf("a persisted setting shows %d of B's notes", n)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+	if _, err := c.conn.Exec(ctx, `SELECT set_config('`+p+`', $1, false)`, captured); sqlState(err) != "42501" {
+		t.Errorf("session-level set_config of %s: %v, want 42501", p, err)
+	}
+	for _, alter := range []string{"ALTER ROLE CURRENT_USER SET " + p + " = 'uno_1_7b7d'",
+		"ALTER ROLE " + quote.Ident(w) + " SET " + p + " = 'uno_1_7b7d'"} {
+		if _, err := c.conn.Exec(ctx, alter); sqlState(err) != "42501" {
+			t.Errorf("%s: %v, want 42501", alter, err)
 		}
-		var tenant *string
-		if err := later.conn.QueryRow(ctx, `SELECT uno_tenant_id()`).Scan(&tenant); err != nil || tenant != nil {
-			t.Errorf("a persisted setting verifies in a new session: %v (%v)", tenant, err)
-		}
-	} else if sqlState(err) != "42501" {
-		t.Errorf("ALTER ROLE CURRENT_USER SET uno.tenant_id: %v, want success or 42501", err)
 	}
 	// A signature made with another secret, or too old, is refused.
 	other, _ := identity.NewSigner(identity.NewSecret())
@@ -343,7 +347,10 @@ func TestSignedPoliciesPlanOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(plan, "\n")
-	if strings.Count(text, "InitPlan") < 2 || strings.Contains(text, "SubPlan") || !strings.Contains(text, "uno_tenant_id()") {
+	// The verified functions are inlined: their InitPlans read the
+	// parameter, once per statement; no per-row SubPlan, no function call.
+	if strings.Count(text, "InitPlan") < 2 || strings.Contains(text, "SubPlan") ||
+		!strings.Contains(text, "current_setting('"+emit.SignedParameter+"'") || strings.Contains(text, "uno_tenant_id()") {
 		t.Errorf("plan does not evaluate the identity once per statement:\n%s", text)
 	}
 
@@ -354,7 +361,11 @@ func TestSignedPoliciesPlanOnce(t *testing.T) {
 	// A policy reading a setting, and a secret readable by the reader.
 	pgtest.Exec(t, u.pg.URL,
 		`CREATE POLICY leak ON shop.note FOR SELECT TO PUBLIC USING (current_setting('rls_var.is_superuser', true) = 'true')`,
-		"GRANT SELECT ON public.uno_identity_secret TO "+quote.Ident(c.roles.Reader))
+		"GRANT SELECT ON public.uno_identity_secret TO "+quote.Ident(c.roles.Reader),
+		"GRANT SET ON PARAMETER "+emit.SignedParameter+" TO "+quote.Ident(c.roles.Writer))
+	t.Cleanup(func() {
+		pgtest.Exec(t, u.pg.URL, "REVOKE SET ON PARAMETER "+emit.SignedParameter+" FROM "+quote.Ident(c.roles.Writer))
+	})
 	findings, err := emit.AuditRLS(ctx, u.db.Pool(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -369,6 +380,8 @@ func TestSignedPoliciesPlanOnce(t *testing.T) {
 		"shop.note: tenant table with a policy reading a setting (current_setting), which SQL can forge: leak",
 		`"public"."uno_identity_secret": identity secret readable by ` + c.roles.Reader,
 		"shop.note: tenant table shows 50 rows to forged identity settings",
+		emit.SignedParameter + ": role that may set " + emit.SignedParameter + ", where the verified claims live: " + c.roles.Writer,
+		"shop.note: the writer role may set " + emit.SignedParameter + ": signed identities can be forged",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("findings lack %q:\n%s", want, joined)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/pgtest"
 )
@@ -60,15 +61,17 @@ func TestSignedIdentityOnStandby(t *testing.T) {
 		if tenant != "tenant-a" || n != 2 {
 			t.Errorf("on the standby as A: tenant %q, %d notes, want tenant-a and 2", tenant, n)
 		}
-		if _, err := conn.Exec(ctx, `SELECT set_config('rls_var.tenant_id', 'tenant-b', true), set_config('rls_var.is_superuser', 'true', true),
-			set_config('uno.tenant_id', 'tenant-b', true)`); err != nil {
+		if _, err := conn.Exec(ctx, `SELECT set_config('rls_var.tenant_id', 'tenant-b', true), set_config('rls_var.is_superuser', 'true', true)`); err != nil {
 			return err
 		}
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note`).Scan(&n); err != nil {
+		if _, err := exec(conn, `SELECT set_config('`+emit.SignedParameter+`', 'uno_1_7b7d', true)`); sqlState(err) != "42501" {
+			t.Errorf("setting %s on the standby: %v, want 42501", emit.SignedParameter, err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM shop.note WHERE tenant_id = 'tenant-b'`).Scan(&n); err != nil {
 			return err
 		}
 		if n != 0 {
-			t.Errorf("forged settings on the standby show %d notes", n)
+			t.Errorf("forged settings on the standby show %d of B's notes", n)
 		}
 		return nil
 	})

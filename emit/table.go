@@ -57,6 +57,11 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 				schemas = append(schemas, et.Schema)
 			}
 		}
+		for _, dt := range t.Domains {
+			if dt.Schema != "" && !slices.Contains(schemas, dt.Schema) {
+				schemas = append(schemas, dt.Schema)
+			}
+		}
 	}
 	slices.Sort(schemas)
 	for _, s := range schemas {
@@ -70,6 +75,15 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 			}
 			enums[et.QuotedName] = true
 			out = append(out, enumStatement(et))
+		}
+	}
+	for _, t := range order {
+		for _, dt := range t.Domains {
+			if enums[dt.QuotedName] {
+				continue
+			}
+			enums[dt.QuotedName] = true
+			out = append(out, domainStatement(dt))
 		}
 	}
 	emitted := map[*model.Table]bool{}
@@ -96,7 +110,11 @@ func (e *TableEmitter) Emit() ([]Statement, error) {
 			}
 		}
 		for _, ix := range t.Indexes {
-			out = append(out, createIndex(t, ix.Name, ix.QuotedName, false, ix.Columns, ix.Using, ix.Where))
+			s := createIndex(t, ix.Name, ix.QuotedName, false, ix.Columns, ix.Using, ix.Where)
+			if len(ix.Expressions) > 0 {
+				s = expressionIndex(t, ix)
+			}
+			out = append(out, s)
 		}
 	}
 	for _, t := range order {
@@ -166,6 +184,30 @@ func enumStatement(et *model.EnumType) Statement {
 	return Statement{Name: objectName(et.Schema, et.Name), Kind: KindType, SQL: doBlock(body)}
 }
 
+// domainStatement creates a domain unless a type of its name exists.
+func domainStatement(dt *model.DomainType) Statement {
+	body := "    IF to_regtype(" + literal(dt.QuotedName) + ") IS NULL THEN\n        " +
+		createDomain(dt) + ";\n    END IF;\n"
+	return Statement{Name: objectName(dt.Schema, dt.Name), Kind: KindType, SQL: doBlock(body)}
+}
+
+// createDomain returns CREATE DOMAIN for a model's domain: name AS type
+// [DEFAULT …] [NOT NULL] [CHECK (…)].
+func createDomain(dt *model.DomainType) string {
+	d := dt.Def
+	sql := "CREATE DOMAIN " + dt.QuotedName + " AS " + d.Type
+	if d.Default != "" {
+		sql += " DEFAULT " + d.Default
+	}
+	if d.NotNull {
+		sql += " NOT NULL"
+	}
+	if d.Check != "" {
+		sql += " CHECK (" + d.Check + ")"
+	}
+	return sql
+}
+
 func columnList(b *strings.Builder, cols []*model.Column) {
 	b.WriteByte('(')
 	for i, c := range cols {
@@ -183,8 +225,12 @@ func createTable(t *model.Table, fks []*model.Constraint) string {
 	st := sqlbuild.Table{Schema: t.Schema, Name: t.Name, IfNotExists: true,
 		Columns: make([]sqlbuild.Column, len(t.Columns))}
 	for i, c := range t.Columns {
-		st.Columns[i] = sqlbuild.Column{Name: c.Name, Type: c.SQLType, Identity: c.Identity,
-			Default: c.Default, NotNull: !c.Nullable}
+		typ := c.SQLType
+		if c.Serial {
+			typ = c.SerialType()
+		}
+		st.Columns[i] = sqlbuild.Column{Name: c.Name, Type: typ, Collation: c.Collation, Identity: c.Identity,
+			Generated: c.Expression, Default: c.Default, NotNull: !c.Nullable}
 	}
 	constraint := func(c *model.Constraint, def func(b *strings.Builder)) {
 		var b strings.Builder
@@ -200,16 +246,44 @@ func createTable(t *model.Table, fks []*model.Constraint) string {
 			constraint(u, func(b *strings.Builder) {
 				b.WriteString("UNIQUE ")
 				columnList(b, u.Columns)
+				deferrable(b, u)
 			})
 		}
 	}
 	for _, c := range t.Checks {
 		constraint(c, func(b *strings.Builder) { b.WriteString("CHECK (" + c.Check + ")") })
 	}
+	for _, x := range t.Exclusions {
+		constraint(x, func(b *strings.Builder) { exclusionDef(b, x) })
+	}
 	for _, fk := range fks {
 		constraint(fk, func(b *strings.Builder) { foreignKeyDef(b, fk) })
 	}
 	return st.SQL()
+}
+
+// deferrable writes the deferrability clause of a unique or foreign key.
+func deferrable(b *strings.Builder, c *model.Constraint) {
+	if c.Deferrable || c.InitiallyDeferred {
+		b.WriteString(" DEFERRABLE")
+	}
+	if c.InitiallyDeferred {
+		b.WriteString(" INITIALLY DEFERRED")
+	}
+}
+
+// exclusionDef writes EXCLUDE USING method (elements) [WHERE (predicate)].
+func exclusionDef(b *strings.Builder, x *model.Constraint) {
+	b.WriteString("EXCLUDE USING ")
+	b.WriteString(quote.Ident(x.Using))
+	b.WriteString(" (")
+	b.WriteString(strings.Join(x.Elements, ", "))
+	b.WriteByte(')')
+	if x.Where != "" {
+		b.WriteString(" WHERE (")
+		b.WriteString(x.Where)
+		b.WriteByte(')')
+	}
 }
 
 // foreignKeyDef writes FOREIGN KEY (…) REFERENCES … without the name.
@@ -228,6 +302,7 @@ func foreignKeyDef(b *strings.Builder, fk *model.Constraint) {
 		b.WriteString(" ON UPDATE ")
 		b.WriteString(string(fk.OnUpdate))
 	}
+	deferrable(b, fk)
 }
 
 func addForeignKey(fk *model.Constraint) Statement {
@@ -268,6 +343,39 @@ func createIndex(t *model.Table, name, quoted string, unique bool, cols []*model
 		b.WriteString(where)
 	}
 	return Statement{Name: objectName(t.Schema, name), Kind: KindIndex, SQL: b.String()}
+}
+
+// expressionIndex renders an index with expressions: its columns, then
+// each expression in parentheses.
+func expressionIndex(t *model.Table, ix *model.Index) Statement {
+	var b strings.Builder
+	b.WriteString("CREATE INDEX IF NOT EXISTS ")
+	b.WriteString(ix.QuotedName)
+	b.WriteString(" ON ")
+	b.WriteString(t.QuotedName)
+	if ix.Using != "" {
+		b.WriteString(" USING ")
+		b.WriteString(quote.Ident(ix.Using))
+	}
+	b.WriteString(" (")
+	for i, c := range ix.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.QuotedName)
+	}
+	for i, e := range ix.Expressions {
+		if i > 0 || len(ix.Columns) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + e + ")")
+	}
+	b.WriteByte(')')
+	if ix.Where != "" {
+		b.WriteString(" WHERE ")
+		b.WriteString(ix.Where)
+	}
+	return Statement{Name: objectName(t.Schema, ix.Name), Kind: KindIndex, SQL: b.String()}
 }
 
 // literal quotes s with quote.Literal, without the space quote.Literal

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/uno-db/uno/dberr"
 )
@@ -42,6 +45,10 @@ type history struct {
 	started    time.Time
 	statsReset *time.Time
 	at         time.Time
+	// addr is the remote address of the connection the transaction ran
+	// on: the lookup asks that server and no other host of the
+	// configuration. Nil when unknown.
+	addr net.Addr
 }
 
 // sameRun reports whether h and o prove that no crash or failover happened
@@ -172,11 +179,12 @@ func parseNextXid(s string) (uint64, error) {
 // a crash recovery not yet finished): ask again later.
 var errRecovering = errors.New("the server is in recovery")
 
-// lookup asks a fresh connection once about transaction xid.
+// lookup asks a fresh connection once about transaction xid, on the server
+// the transaction ran on (see [DB.lookupConn]).
 func (db *DB) lookup(ctx context.Context, xid uint64, then history) (verdict, string, error) {
 	var v verdict
 	var why string
-	err := db.WithConn(ctx, func(ctx context.Context, c *Conn) error {
+	err := db.lookupConn(ctx, then.addr, func(c *pgx.Conn) error {
 		var now history
 		var next string
 		var ckptTime time.Time
@@ -203,7 +211,44 @@ func (db *DB) lookup(ctx context.Context, xid uint64, then history) (verdict, st
 		v, why = judge(xid, then, now, status, future, ckptNext, ckptTime, fmt.Sprintf("%08X", ckptTL))
 		return nil
 	})
-	return v, why, err
+	return v, why, dberr.Classify(err)
+}
+
+// errOtherHost is the reason resolution gives up when the server that ran
+// the transaction cannot be told apart among the configured hosts.
+var errOtherHost = errors.New("the server that ran the transaction is not among the configured hosts; " +
+	"no other host is asked")
+
+// lookupConn runs f on a fresh connection to the server at addr, the
+// remote address of the connection a transaction ran on: with several
+// hosts (host=a,b and target_session_attrs) the pool could reach another
+// server, whose answer about a transaction id is about somebody else's
+// transaction. The connection is made with config.Config.ConnConfigAt,
+// pinned to that address (TLS as configured, no target_session_attrs
+// check), and closed afterwards. Without addr, or with one host whose
+// names no longer resolve to addr, a pooled connection is used as before;
+// with several hosts and no match, f is not run.
+func (db *DB) lookupConn(ctx context.Context, addr net.Addr, f func(c *pgx.Conn) error) error {
+	var cc *pgx.ConnConfig
+	if addr != nil {
+		var err error
+		if cc, err = db.cfg.ConnConfigAt(ctx, addr); err != nil && len(db.cfg.Hosts()) > 1 {
+			return fmt.Errorf("%w: %w", errOtherHost, err)
+		}
+	}
+	if cc == nil {
+		return db.WithConn(ctx, func(ctx context.Context, c *Conn) error { return f(c.Raw()) })
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	return f(conn)
 }
 
 // resolve finds out whether transaction xid, whose connection was lost with

@@ -16,12 +16,14 @@ type signedIdentity struct {
 // SignIdentities turns on signed identity for db (see docs/SECURITY.md):
 // from then on, a transaction begun with a non-zero [Identity] also calls
 // uno_sign_in in FunctionSchema (default public) in its BEGIN batch, in
-// the same round trip, with the tenant, user and superuser flag signed by
-// signer. The database must have been set up in the signed mode
-// (emit.Database.SignedIdentity, emit.IdentitySecret with the same
-// secret); a bad signature fails the BEGIN with SQLSTATE 28000. Only
-// UserID, TenantID and Superuser are signed: Identity.Claims stay plain
-// rls_var.* settings. A nil signer turns signing off. It applies to every
+// the same round trip, with the tenant, user, superuser flag and
+// Identity.Claims signed by signer. The database must have been set up in
+// the signed mode (emit.Database.SignedIdentity, emit.IdentitySecret with
+// the same secret); a bad signature fails the BEGIN with SQLSTATE 28000.
+// SQL reads the verified values with uno_tenant_id(), uno_user_id(),
+// uno_is_superuser() and uno_claim(name); the rls_var.* settings are set
+// as well, unverified, for code that reads them. A nil signer turns
+// signing off. It applies to every
 // user of db (the factory shares one DB per server, database and login);
 // call it once, before use.
 func (db *DB) SignIdentities(signer *identity.Signer, functionSchema string) {
@@ -39,7 +41,7 @@ func (db *DB) addSignIn(b *strings.Builder, args *[]any, id Identity) error {
 	if s == nil || id.isZero() {
 		return nil
 	}
-	sargs, err := s.signer.Args(identity.Claims{TenantID: id.TenantID, UserID: id.UserID, Superuser: id.Superuser}, time.Now())
+	sargs, err := s.signer.Args(identity.Claims{TenantID: id.TenantID, UserID: id.UserID, Superuser: id.Superuser, Extra: id.Claims}, time.Now())
 	if err != nil {
 		return err
 	}

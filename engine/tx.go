@@ -439,6 +439,7 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	}
 	// Give the dead connection back before asking a fresh one: with a
 	// full pool the lookup would otherwise wait for it.
+	then.addr = serverAddr(tx.conn) // the lookup asks this server only (resolve.go)
 	tx.release(false)
 	return db.resolve(ctx, *xid, then, err)
 }

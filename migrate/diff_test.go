@@ -65,6 +65,8 @@ type colSpec struct {
 	index  bool
 	def    bool
 	check  bool
+	// collate (text columns) and deferrable (unique ones): issue 13's tags.
+	collate, deferrable bool
 }
 
 type tableSpec struct {
@@ -75,11 +77,16 @@ type tableSpec struct {
 	identity  bool
 	enumCol   bool
 	enumStage int
+	// A serial column s and a generated column g = id * (generated+1)
+	// (none when 0), right after the key; kept as they are by mutate, as
+	// re-creating a column moves it to the end of the table.
+	serial    bool
+	generated int
 }
 
 func randomTable(r *rand.Rand, name string, idx int) tableSpec {
 	t := tableSpec{name: name, identity: r.IntN(2) == 0, parentFK: idx > 0 && r.IntN(4) == 0,
-		enumCol: r.IntN(3) == 0, enumStage: 1}
+		enumCol: r.IntN(3) == 0, enumStage: 1, serial: r.IntN(4) == 0, generated: r.IntN(3)}
 	if r.IntN(2) == 0 {
 		t.doc = "table " + name
 	}
@@ -98,6 +105,8 @@ func randomCol(r *rand.Rand, name string) colSpec {
 	if ct.t.Kind() == reflect.Slice || ct.t == reflect.TypeFor[types.Date]() {
 		c.unique = false
 	}
+	c.collate = ct.group == "text" && r.IntN(3) == 0
+	c.deferrable = c.unique && r.IntN(2) == 0
 	return c
 }
 
@@ -131,9 +140,15 @@ func mutate(r *rand.Rand, t tableSpec) tableSpec {
 			c.index = !c.index
 		case 5:
 			c.def = !c.def && c.typ.def != ""
+		case 6:
+			c.collate = !c.collate && c.typ.group == "text"
+		case 7:
+			c.deferrable = !c.deferrable
 		}
+		c.deferrable = c.deferrable && c.unique
 		n.cols = append(n.cols, c)
 	}
+
 	for i := 0; i < r.IntN(3); i++ {
 		n.cols = append(n.cols, randomCol(r, fmt.Sprintf("n%d_%d", len(t.cols), i)))
 	}
@@ -164,10 +179,23 @@ func (t tableSpec) structType() reflect.Type {
 		}
 		fields = append(fields, reflect.StructField{Name: "Mood", Type: typ, Tag: `uno:"mood,default:'happy'"`})
 	}
+	if t.serial {
+		fields = append(fields, reflect.StructField{Name: "S", Type: reflect.TypeFor[int32](), Tag: `uno:"s,serial"`})
+	}
+	if t.generated > 0 {
+		fields = append(fields, reflect.StructField{Name: "G", Type: reflect.TypeFor[*int64](),
+			Tag: reflect.StructTag(fmt.Sprintf(`uno:"g,generated:\"id\" * %d"`, t.generated+1))})
+	}
 	for i, c := range t.cols {
 		opts := []string{c.name}
 		if c.unique {
 			opts = append(opts, "unique")
+		}
+		if c.deferrable {
+			opts = append(opts, "deferrable")
+		}
+		if c.collate {
+			opts = append(opts, "collate:C")
 		}
 		if c.index {
 			opts = append(opts, "index")
@@ -304,7 +332,8 @@ func TestRandomModelsZeroDrift(t *testing.T) {
 			t.Fatalf("round %d (seed %d): drift after the migration:\n%s\nplan was:\n%s", round, seed, p.SQL(), plan.SQL())
 		}
 		if got.String() != want2.String() {
-			t.Fatalf("round %d (seed %d): inspected state differs:\n%s\nwant:\n%s", round, seed, got, want2)
+			t.Fatalf("round %d (seed %d): inspected state differs (- want, + got):\n%s\nplan was:\n%s", round, seed,
+				lineDiff(want2.String(), got.String()), plan.SQL())
 		}
 	}
 	if changes < rounds {

@@ -13,6 +13,7 @@ import (
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/sqlbuild"
 )
 
 // Target describes a live database and the statements of its desired
@@ -140,6 +141,7 @@ func Reverse(live, desired *catalog.Database, opts Options) Plan {
 	touched := *live
 	touched.Tables = slices.DeleteFunc(slices.Clone(live.Tables), func(t *catalog.Table) bool { return desired.Table(t.Schema, t.Name) == nil })
 	touched.Enums = slices.DeleteFunc(slices.Clone(live.Enums), func(e catalog.Enum) bool { return findEnum(desired, e.Schema, e.Name) == nil })
+	touched.Domains = slices.DeleteFunc(slices.Clone(live.Domains), func(d catalog.Domain) bool { return findDomain(desired, d.Schema, d.Name) == nil })
 	touched.Functions = slices.DeleteFunc(slices.Clone(live.Functions), func(f catalog.Function) bool { return !hasFunction(desired, f) })
 	return diff(after, &touched, Options{DropUnknown: true, DropUnmanaged: true, Concurrent: opts.Concurrent}, true)
 }
@@ -155,11 +157,15 @@ func liveTypes(ctx context.Context, cfg config.Config) ([]emit.Statement, error)
 }
 
 // LiveTypes returns statements that create, in an empty database, the
-// schemas, sequences, domains and composite types of the database q reads
-// (outside system schemas and extensions), in creation order. Models may
+// schemas (with their owners, grants and default privileges, see
+// liveSchemas), sequences, domains and composite types of the database q
+// reads (outside system schemas and extensions), in creation order. Models may
 // name them (a type: tag, a nextval default), so the scratch database
 // where the desired state is built needs them; the catalog does not
-// compare them, so they never show in a plan. Enums are not copied: the
+// compare them, so they never show in a plan. Sequences an identity
+// column owns, and those a serial column owns under the name PostgreSQL
+// gives it (<table>_<column>_seq), are left out: the models' serial and
+// identity columns make them again under the same names. Enums are not copied: the
 // models create theirs, and a copy would hide labels they add. It reads
 // in a read-only transaction.
 func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error) {
@@ -175,7 +181,10 @@ func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error
 		SELECT c.oid, c.relnamespace AS nsp, 'CREATE SEQUENCE IF NOT EXISTS ' || c.oid::regclass::text ||
 				' AS ' || format_type(s.seqtypid, NULL) AS ddl
 			FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
-			WHERE c.relkind = 'S'
+			WHERE c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d
+				JOIN pg_class r ON r.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = d.refobjsubid
+				WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+				  AND (d.deptype = 'i' OR d.deptype = 'a' AND c.relnamespace = r.relnamespace AND c.relname = r.relname || '_' || a.attname || '_seq'))
 		UNION ALL
 		SELECT t.oid, t.typnamespace, 'CREATE DOMAIN ' || t.oid::regtype::text || ' AS ' || format_type(t.typbasetype, t.typtypmod) ||
 				coalesce(' COLLATE ' || (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
@@ -202,14 +211,63 @@ func LiveTypes(ctx context.Context, q catalog.Beginner) ([]emit.Statement, error
 	if err != nil {
 		return nil, fmt.Errorf("migrate: live types: %w", dberr.Classify(err))
 	}
-	var out []emit.Statement
-	seen := map[string]bool{}
+	out, err := liveSchemas(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	for _, o := range objs {
-		if !seen[o.Schema] {
-			seen[o.Schema] = true
-			out = append(out, emit.Statement{Name: o.Schema, Kind: emit.KindSchema, SQL: "CREATE SCHEMA IF NOT EXISTS " + quote.Ident(o.Schema)})
-		}
 		out = append(out, emit.Statement{Name: o.Schema, Kind: emit.KindType, SQL: o.DDL})
+	}
+	return out, nil
+}
+
+// liveSchemas returns statements that create the live database's schemas
+// (but public) as they are: with their owner, their grants and their
+// default privileges, so the models' DDL, run as the role that runs it
+// live, may create in them what it may live, and new tables get the
+// grants they get live. What the user building the scratch database may
+// not do (make another role the owner, set another role's default
+// privileges without being a member) is skipped: the schema is then
+// the user's.
+func liveSchemas(ctx context.Context, tx pgx.Tx) ([]emit.Statement, error) {
+	rows, err := tx.Query(ctx, `SELECT n.nspname, pg_get_userbyid(n.nspowner)::text,
+			ARRAY(SELECT format('GRANT %s ON SCHEMA %I TO %s%s', a.privilege_type, n.nspname,
+					CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+					CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+				FROM aclexplode(n.nspacl) a WHERE a.grantee <> n.nspowner ORDER BY a.grantee, a.privilege_type),
+			ARRAY(SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT %s ON %s TO %s%s',
+					pg_get_userbyid(d.defaclrole), n.nspname, a.privilege_type,
+					CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' ELSE 'TYPES' END,
+					CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+					CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+				FROM pg_default_acl d, aclexplode(d.defaclacl) a
+				WHERE d.defaclnamespace = n.oid AND d.defaclobjtype IN ('r', 'S', 'f', 'T')
+				ORDER BY d.defaclrole, d.defaclobjtype, a.grantee, a.privilege_type)
+		FROM pg_namespace n
+		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\_%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e')
+		ORDER BY n.nspname`)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: live schemas: %w", dberr.Classify(err))
+	}
+	type row struct {
+		Schema, Owner    string
+		Grants, Defaults []string
+	}
+	schemas, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: live schemas: %w", dberr.Classify(err))
+	}
+	var out []emit.Statement
+	for _, s := range schemas {
+		qs := quote.Ident(s.Schema)
+		out = append(out, emit.Statement{Name: s.Schema, Kind: emit.KindSchema, SQL: sqlbuild.DoBlock(
+			"    CREATE SCHEMA IF NOT EXISTS " + qs + " AUTHORIZATION " + quote.Ident(s.Owner) + ";\n" +
+				"EXCEPTION WHEN insufficient_privilege THEN\n    CREATE SCHEMA IF NOT EXISTS " + qs + ";\n")})
+		for _, g := range append(s.Grants, s.Defaults...) {
+			out = append(out, emit.Statement{Name: s.Schema, Kind: emit.KindGrant, SQL: sqlbuild.DoBlock(
+				"    " + g + ";\nEXCEPTION WHEN insufficient_privilege THEN NULL;\n")})
+		}
 	}
 	return out, nil
 }

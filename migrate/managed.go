@@ -29,10 +29,10 @@ import (
 // weakens an unmanaged object is destructive and linted.
 
 // conventionPrefixes are the prefixes of uno's constraint and index names.
-var conventionPrefixes = []string{"pk_", "uq_", "fk_", "ck_", "ix_"}
+var conventionPrefixes = []string{"pk_", "uq_", "fk_", "ck_", "ix_", "ex_"}
 
 // conventionName reports whether name is one uno's naming convention gives
-// a constraint or index of table: pk_<table>, or uq_/fk_/ck_/ix_<table>_…,
+// a constraint or index of table: pk_<table>, or uq_/fk_/ck_/ix_/ex_<table>_…,
 // also in the shortened form of [model.ShortenName].
 func conventionName(table, name string) bool {
 	for _, p := range conventionPrefixes {

@@ -10,7 +10,7 @@ import (
 	"github.com/uno-db/uno/sqlbuild"
 )
 
-// Schemas, enum types and functions: objects outside tables.
+// Schemas, enum types, domains and functions: objects outside tables.
 
 func (p *planner) schemas(live, desired *catalog.Database) {
 	for _, s := range desired.Schemas {
@@ -102,6 +102,40 @@ func (p *planner) dropFunctions(live, desired *catalog.Database) {
 		if !hasFunction(desired, lf) {
 			p.add(Change{Statement: stmt(lf.Schema+"."+lf.Name, emit.KindFunction,
 				"DROP FUNCTION "+quote.Qualified(lf.Schema, lf.Name)+"("+lf.Args+")"), Destructive: true})
+		}
+	}
+}
+
+func findDomain(d *catalog.Database, schema, name string) *catalog.Domain {
+	for i := range d.Domains {
+		if d.Domains[i].Schema == schema && d.Domains[i].Name == name {
+			return &d.Domains[i]
+		}
+	}
+	return nil
+}
+
+// domains creates the domains live lacks. A domain that exists with
+// another definition is not altered (a warning says so): columns and
+// rows depend on it.
+func (p *planner) domains(live, desired *catalog.Database) {
+	for _, dd := range desired.Domains {
+		ld := findDomain(live, dd.Schema, dd.Name)
+		switch {
+		case ld == nil:
+			p.add(Change{Statement: stmt(dd.Schema+"."+dd.Name, emit.KindType, dd.Def)})
+		case ld.Def != dd.Def:
+			p.warnings = append(p.warnings, "domain "+dd.Schema+"."+dd.Name+" differs from the models ("+ld.Def+
+				" live, "+dd.Def+" wanted); plans do not alter domains")
+		}
+	}
+}
+
+func (p *planner) dropDomains(live, desired *catalog.Database) {
+	for _, ld := range live.Domains {
+		if findDomain(desired, ld.Schema, ld.Name) == nil {
+			p.add(Change{Statement: stmt(ld.Schema+"."+ld.Name, emit.KindType,
+				"DROP DOMAIN "+quote.Qualified(ld.Schema, ld.Name)), Destructive: true})
 		}
 	}
 }

@@ -104,7 +104,7 @@ func firstLine(s string) string {
 
 // Options tune the planner.
 type Options struct {
-	// DropUnknown drops tables, enums and functions of the live database that
+	// DropUnknown drops tables, enums, domains and functions of the live database that
 	// the desired state lacks (destructive). Without it they are left alone.
 	// It implies DropUnmanaged: a plan that drops what it does not know
 	// claims the tables it keeps whole, as a down plan does.
@@ -146,6 +146,7 @@ func diff(live, desired *catalog.Database, opts Options, reverse bool) Plan {
 	want := p.effective(live, desired)
 	p.schemas(live, want)
 	p.enums(live, want)
+	p.domains(live, want)
 	p.functions(live, want)
 	var newTables, oldTables [][2]*catalog.Table
 	for _, dt := range want.Tables {
@@ -190,6 +191,7 @@ func diff(live, desired *catalog.Database, opts Options, reverse bool) Plan {
 					"DROP TABLE "+qt(lt)+" CASCADE"), Destructive: true})
 			}
 		}
+		p.dropDomains(live, want)
 		p.dropEnums(live, want)
 		p.dropFunctions(live, want)
 	}

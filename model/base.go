@@ -58,8 +58,8 @@ type Tenant struct {
 
 // TableDefiner is implemented by a model that declares table-level options
 // a field tag cannot express: composite or partial unique constraints,
-// indexes with a method or a predicate, named checks, composite foreign
-// keys. Registration calls TableDef once on the zero value.
+// indexes with a method, a predicate or expressions, named checks,
+// composite foreign keys, exclusion constraints. Registration calls TableDef once on the zero value.
 type TableDefiner interface {
 	TableDef() TableDef
 }
@@ -71,6 +71,7 @@ type TableDef struct {
 	Indexes     []IndexDef      // indexes, unique or not
 	Checks      []CheckDef      // named check constraints
 	ForeignKeys []ForeignKeyDef // foreign keys, composite ones included
+	Excludes    []ExcludeDef    // exclusion constraints
 
 	// UniqueAcrossTenants keeps the unique keys of a tenant model (one
 	// with a tenant_id column) as declared. By default tenant_id is put
@@ -85,16 +86,25 @@ type UniqueDef struct {
 	Name    string   // explicit name; empty for the convention
 	Columns []string // column names in order
 	Where   string   // trusted SQL predicate
+	// Deferrable makes the constraint DEFERRABLE; InitiallyDeferred
+	// also INITIALLY DEFERRED. A partial (Where) or soft-deleting
+	// unique is an index and cannot be deferred.
+	Deferrable, InitiallyDeferred bool
 }
 
-// IndexDef is an index over Columns, using Using (btree when empty: gin,
-// gist, brin, hash, …), restricted to rows matching Where.
+// IndexDef is an index over Columns and Expressions, using Using (btree
+// when empty: gin, gist, brin, hash, …), restricted to rows matching
+// Where.
 type IndexDef struct {
-	Name    string   // explicit name; empty for the convention
+	Name    string   // explicit name; empty for the convention (required with Expressions)
 	Columns []string // column names in order
-	Unique  bool     // a unique index, reported like a unique constraint
-	Using   string   // access method; empty for btree
-	Where   string   // trusted SQL predicate
+	// Expressions are indexed expressions (trusted SQL, such as
+	// lower("email")), each put in parentheses, after Columns; a
+	// parenthesised plain column counts as the column. Not for a Unique.
+	Expressions []string
+	Unique      bool   // a unique index, reported like a unique constraint
+	Using       string // access method; empty for btree
+	Where       string // trusted SQL predicate
 }
 
 // CheckDef is a check constraint; Name is the part after ck_<table>_.
@@ -112,6 +122,24 @@ type ForeignKeyDef struct {
 	RefColumns []string // referenced columns; empty for RefTable's primary key
 	OnDelete   Action   // empty: NO ACTION
 	OnUpdate   Action   // empty: NO ACTION
+	// Deferrable makes the foreign key DEFERRABLE; InitiallyDeferred
+	// also INITIALLY DEFERRED.
+	Deferrable, InitiallyDeferred bool
+}
+
+// ExcludeDef is an exclusion constraint: EXCLUDE USING Using (Elements…)
+// WHERE (Where).
+type ExcludeDef struct {
+	// Name is the constraint's name, used as given (required). A name of
+	// uno's convention for the table, ex_<table>_…, lets a plan drop the
+	// constraint once the model no longer declares it.
+	Name string
+	// Using is the index access method; empty for gist, the usual one.
+	Using string
+	// Elements are trusted SQL, each an element and its operator, such
+	// as `"during" WITH &&` or `"room_id" WITH =` (btree_gist).
+	Elements []string
+	Where    string // trusted SQL predicate; empty for all rows
 }
 
 // SQLConfiger is implemented by a model that sets its SQL configuration

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -24,6 +25,8 @@ type pendingFK struct {
 	refColumns []string // empty: the target's primary key
 	onDelete   Action
 	onUpdate   Action
+	deferrable bool
+	deferred   bool // INITIALLY DEFERRED
 }
 
 // pendingRel is a relationship field resolved once the batch is known.
@@ -43,12 +46,20 @@ type group struct {
 	using   string
 	unique  bool
 	field   string
+	// deferrable and deferred (INITIALLY DEFERRED) for a unique group.
+	deferrable, deferred bool
 }
 
 type enumRef struct {
 	col   *Column
 	typ   reflect.Type
 	array bool
+	field string
+}
+
+type domainRef struct {
+	col   *Column
+	typ   reflect.Type
 	field string
 }
 
@@ -66,6 +77,7 @@ type builder struct {
 	groups   []*group // unique and index groups in order of appearance
 	checks   []checkRef
 	enums    []enumRef
+	domains  []domainRef
 	tableTag bool
 }
 
@@ -250,6 +262,10 @@ func (b *builder) columnType(c *Column, f reflect.StructField, tag Tag) (sqlMapp
 	var m sqlMapping
 	if o, ok := tag.Lookup("type"); ok {
 		m = sqlMapping{sqlType: o.Value, nullable: nilable(f.Type), integer: integerTypes[strings.ToUpper(o.Value)]}
+	} else if dt := domainGoType(f.Type); dt != nil {
+		// The domain's name depends on the schema: resolved in finish.
+		m = sqlMapping{nullable: nilable(f.Type)}
+		b.domains = append(b.domains, domainRef{col: c, typ: dt, field: c.Field})
 	} else {
 		var err error
 		if m, err = mapGoType(f.Type); err != nil {
@@ -290,35 +306,102 @@ func (b *builder) columnNullability(c *Column, f reflect.StructField, tag Tag, m
 	return true
 }
 
-// columnGeneration reads default and identity: an identity needs an
-// integer type, excludes a default, and makes the column NOT NULL.
+// columnGeneration reads default, identity, serial, generated and
+// collate: an identity or serial needs an integer type, and a column has
+// at most one of default, identity, serial and generated; identity and
+// serial make it NOT NULL.
 func (b *builder) columnGeneration(c *Column, f reflect.StructField, tag Tag, m sqlMapping) bool {
 	if o, ok := tag.Lookup("default"); ok {
 		c.Default = o.Value
 	}
-	o, ok := tag.Lookup("identity")
-	if !ok {
-		return true
+	if o, ok := tag.Lookup("generated"); ok {
+		c.Expression = o.Value
 	}
-	switch strings.ToLower(o.Value) {
-	case "", "bydefault", "by default":
-		c.Identity = "BY DEFAULT"
-	case "always":
-		c.Identity = "ALWAYS"
-	default:
-		b.fail(c.Field, fmt.Errorf("%w: identity:%s is not always or bydefault", ErrBadTag, o.Value))
+	c.Serial = tag.Has("serial")
+	if o, ok := tag.Lookup("collate"); ok {
+		coll, err := collationSQL(o.Value)
+		if err != nil {
+			b.fail(c.Field, err)
+			return false
+		}
+		c.Collation = coll
+	}
+	if o, ok := tag.Lookup("identity"); ok {
+		switch strings.ToLower(o.Value) {
+		case "", "bydefault", "by default":
+			c.Identity = "BY DEFAULT"
+		case "always":
+			c.Identity = "ALWAYS"
+		default:
+			b.fail(c.Field, fmt.Errorf("%w: identity:%s is not always or bydefault", ErrBadTag, o.Value))
+			return false
+		}
+	}
+	var set []string
+	for _, k := range []string{"default", "identity", "serial", "generated"} {
+		if tag.Has(k) {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 1 {
+		b.fail(c.Field, fmt.Errorf("%w: both %s and %s", ErrBadTag, set[0], set[1]))
 		return false
 	}
-	if !m.integer {
-		b.fail(c.Field, fmt.Errorf("%w: identity on non-integer type %s", ErrBadTag, f.Type))
+	if (c.Identity != "" || c.Serial) && !m.integer {
+		b.fail(c.Field, fmt.Errorf("%w: %s on non-integer type %s", ErrBadTag, set[0], f.Type))
 		return false
 	}
-	if c.Default != "" {
-		b.fail(c.Field, fmt.Errorf("%w: both identity and default", ErrBadTag))
+	if c.Serial && serialType(c.SQLType) == "" {
+		b.fail(c.Field, fmt.Errorf("%w: serial on type %s (smallint, integer or bigint)", ErrBadTag, c.SQLType))
 		return false
 	}
-	c.Nullable = false
+	if c.Identity != "" || c.Serial {
+		c.Nullable = false
+	}
 	return true
+}
+
+// serialType returns the serial pseudo-type of an integer SQL type, or "".
+func serialType(sqlType string) string {
+	switch strings.ToUpper(sqlType) {
+	case "SMALLINT", "INT2":
+		return "SMALLSERIAL"
+	case "INTEGER", "INT", "INT4":
+		return "SERIAL"
+	case "BIGINT", "INT8":
+		return "BIGSERIAL"
+	}
+	return ""
+}
+
+// SerialType returns the serial pseudo-type (SMALLSERIAL, SERIAL or
+// BIGSERIAL) a serial column is created with, or "" for another column.
+func (c *Column) SerialType() string {
+	if !c.Serial {
+		return ""
+	}
+	return serialType(c.SQLType)
+}
+
+// quotedCollation matches a collation written as quoted SQL: "name" or
+// "schema"."name".
+var quotedCollation = regexp.MustCompile(`^"(?:[^"]|"")+"(?:\."(?:[^"]|"")+")?$`)
+
+// collationSQL returns the SQL of a collate option: a bare name is quoted
+// whole (so en_US.utf8 is one name, found on the search_path, where
+// pg_catalog comes first); a value in double quotes ("s"."c") is taken as
+// written.
+func collationSQL(v string) (string, error) {
+	if strings.HasPrefix(v, `"`) {
+		if !quotedCollation.MatchString(v) {
+			return "", fmt.Errorf("%w: collate:%s is neither a name nor \"name\" or \"schema\".\"name\"", ErrBadTag, v)
+		}
+		return v, nil
+	}
+	if err := checkName("collation", v); err != nil {
+		return "", err
+	}
+	return quote.Ident(v), nil
 }
 
 // columnConstraints records the check, unique and index options: a
@@ -333,6 +416,10 @@ func (b *builder) columnConstraints(c *Column, tag Tag) bool {
 	_, hasIndex := tag.Lookup("index")
 	if hasUsing && !hasUnique && !hasIndex {
 		b.fail(c.Field, fmt.Errorf("%w: using without index or unique", ErrBadTag))
+		return false
+	}
+	deferrable, deferred, ok := b.deferrable(c, tag)
+	if !ok {
 		return false
 	}
 	for _, kind := range []string{"unique", "index"} {
@@ -351,8 +438,34 @@ func (b *builder) columnConstraints(c *Column, tag Tag) bool {
 		if hasUsing {
 			g.using = using.Value
 		}
+		if kind == "unique" && deferrable {
+			g.deferrable, g.deferred = true, g.deferred || deferred
+		}
 	}
 	return true
+}
+
+// deferrable reads the deferrable option: "" or immediate for
+// DEFERRABLE, deferred for DEFERRABLE INITIALLY DEFERRED. It applies to
+// the unique and the foreign key the tag declares, and needs one of them.
+func (b *builder) deferrable(c *Column, tag Tag) (deferrable, deferred, ok bool) {
+	o, has := tag.Lookup("deferrable")
+	if !has {
+		return false, false, true
+	}
+	switch strings.ToLower(o.Value) {
+	case "", "immediate":
+	case "deferred":
+		deferred = true
+	default:
+		b.fail(c.Field, fmt.Errorf("%w: deferrable:%s is not immediate or deferred", ErrBadTag, o.Value))
+		return false, false, false
+	}
+	if !tag.Has("unique") && !tag.Has("fk") {
+		b.fail(c.Field, fmt.Errorf("%w: deferrable without unique or fk", ErrBadTag))
+		return false, false, false
+	}
+	return true, deferred, true
 }
 
 // columnForeignKey reads fk (table, table.column or schema.table.column)
@@ -370,6 +483,7 @@ func (b *builder) columnForeignKey(c *Column, tag Tag) bool {
 		return true
 	}
 	fk := &pendingFK{field: c.Field, columns: []*Column{c}}
+	fk.deferrable, fk.deferred, _ = b.deferrable(c, tag)
 	parts := strings.Split(fkOpt.Value, ".")
 	switch len(parts) {
 	case 1:
@@ -516,6 +630,7 @@ func (b *builder) finish() {
 		return
 	}
 	b.resolveEnums()
+	b.resolveDomains()
 	if !b.keyColumns() {
 		return
 	}
@@ -527,7 +642,9 @@ func (b *builder) finish() {
 	b.scopeUniques(def)
 	b.applySQLConfig()
 	b.softDeleteUniques()
+	b.checkDeferrable()
 	b.addChecks(def)
+	b.addExclusions(def)
 	b.defForeignKeys(def)
 	b.t.constraints = map[string]*Constraint{}
 }
@@ -569,6 +686,23 @@ func (b *builder) resolveEnums() {
 		}
 		if !slices.ContainsFunc(t.Enums, func(x *EnumType) bool { return x.GoType == et.GoType }) {
 			t.Enums = append(t.Enums, et)
+		}
+	}
+}
+
+// resolveDomains reads the domains of the domain columns, in the table's
+// schema, and lists each once.
+func (b *builder) resolveDomains() {
+	t := b.t
+	for _, d := range b.domains {
+		dt, err := domainOf(d.typ, t.Schema)
+		if err != nil {
+			b.fail(d.field, err)
+			continue
+		}
+		d.col.Domain, d.col.SQLType = dt, dt.QuotedName
+		if !slices.ContainsFunc(t.Domains, func(x *DomainType) bool { return x.GoType == dt.GoType }) {
+			t.Domains = append(t.Domains, dt)
 		}
 	}
 }
@@ -623,6 +757,7 @@ func (b *builder) uniquesAndIndexes(def TableDef) {
 			u := b.constraint(Unique, "", b.naming.Unique(t.Name, names), g.columns)
 			u.Using = g.using
 			u.AsIndex = g.using != ""
+			u.Deferrable, u.InitiallyDeferred = g.deferrable, g.deferred
 			t.Uniques = append(t.Uniques, u)
 		} else {
 			t.Indexes = append(t.Indexes, b.index("", b.naming.Index(t.Name, names), g.columns, g.using, ""))
@@ -635,9 +770,14 @@ func (b *builder) uniquesAndIndexes(def TableDef) {
 		}
 		c := b.constraint(Unique, u.Name, b.naming.Unique(t.Name, u.Columns), cols)
 		c.Where, c.AsIndex = u.Where, u.Where != ""
+		c.Deferrable, c.InitiallyDeferred = u.Deferrable || u.InitiallyDeferred, u.InitiallyDeferred
 		t.Uniques = append(t.Uniques, c)
 	}
 	for _, ix := range def.Indexes {
+		if len(ix.Expressions) > 0 {
+			b.expressionIndex(ix)
+			continue
+		}
 		cols := b.columns(ix.Columns, "TableDef.Indexes")
 		if cols == nil {
 			continue
@@ -649,6 +789,63 @@ func (b *builder) uniquesAndIndexes(def TableDef) {
 			continue
 		}
 		t.Indexes = append(t.Indexes, b.index(ix.Name, b.naming.Index(t.Name, ix.Columns), cols, ix.Using, ix.Where))
+	}
+}
+
+// expressionIndex builds an index of TableDef with expressions: it needs
+// a name (the convention names columns) and cannot be unique.
+func (b *builder) expressionIndex(ix IndexDef) {
+	t := b.t
+	if ix.Name == "" || ix.Unique {
+		b.fail("", fmt.Errorf("%w: TableDef.Indexes entry with Expressions needs a Name and cannot be Unique", ErrBadTag))
+		return
+	}
+	var cols []*Column
+	if len(ix.Columns) > 0 {
+		if cols = b.columns(ix.Columns, "TableDef.Indexes"); cols == nil {
+			return
+		}
+	}
+	for _, e := range ix.Expressions {
+		if strings.TrimSpace(e) == "" || strings.ContainsRune(e, 0) {
+			b.fail("", fmt.Errorf("%w: TableDef.Indexes %s has an empty expression or a NUL byte", ErrBadTag, ix.Name))
+			return
+		}
+	}
+	x := b.index(ix.Name, "", cols, ix.Using, ix.Where)
+	x.Expressions = slices.Clone(ix.Expressions)
+	t.Indexes = append(t.Indexes, x)
+}
+
+// addExclusions builds the exclusion constraints of TableDef.
+func (b *builder) addExclusions(def TableDef) {
+	t := b.t
+	for _, x := range def.Excludes {
+		if x.Name == "" || len(x.Elements) == 0 {
+			b.fail("", fmt.Errorf("%w: TableDef.Excludes needs a name and elements", ErrBadTag))
+			continue
+		}
+		bad := slices.ContainsFunc(x.Elements, func(e string) bool { return strings.TrimSpace(e) == "" || strings.ContainsRune(e, 0) })
+		if bad || strings.ContainsRune(x.Where, 0) || strings.ContainsRune(x.Using, 0) {
+			b.fail("", fmt.Errorf("%w: TableDef.Excludes %s has an empty element or a NUL byte", ErrBadTag, x.Name))
+			continue
+		}
+		c := b.constraint(Exclusion, x.Name, "", nil)
+		c.Using, c.Elements, c.Where = x.Using, slices.Clone(x.Elements), x.Where
+		if c.Using == "" {
+			c.Using = "gist"
+		}
+		t.Exclusions = append(t.Exclusions, c)
+	}
+}
+
+// checkDeferrable refuses a deferrable unique that is emitted as an index
+// (partial, with a method, or soft-deleting): indexes cannot be deferred.
+func (b *builder) checkDeferrable() {
+	for _, u := range b.t.Uniques {
+		if u.Deferrable && u.AsIndex {
+			b.fail("", fmt.Errorf("%w: unique %s is a unique index (partial, with a method or soft-deleting) and cannot be deferrable", ErrBadTag, u.Name))
+		}
 	}
 }
 
@@ -722,7 +919,7 @@ func (b *builder) defForeignKeys(def TableDef) {
 			continue
 		}
 		p := &pendingFK{field: "", name: fk.Name, columns: cols, refTable: fk.RefTable, refColumns: fk.RefColumns,
-			onDelete: fk.OnDelete, onUpdate: fk.OnUpdate}
+			onDelete: fk.OnDelete, onUpdate: fk.OnUpdate, deferrable: fk.Deferrable || fk.InitiallyDeferred, deferred: fk.InitiallyDeferred}
 		if i := strings.IndexByte(fk.RefTable, '.'); i >= 0 {
 			p.refSchema, p.refTable = fk.RefTable[:i], fk.RefTable[i+1:]
 		}

@@ -309,7 +309,7 @@ func addFK(t *Table, naming Naming, p *pendingFK, target *Table, refCols []*Colu
 		return fmt.Errorf("%w: foreign key has %d columns but %s has %d", ErrUnknownReference, len(p.columns), target.Name, len(refCols))
 	}
 	if !isKey(target, refCols) {
-		return fmt.Errorf("%w: %s(%s) is not the primary key or a unique constraint (unique indexes, such as a soft-deleting table's partial ones, cannot be referenced)",
+		return fmt.Errorf("%w: %s(%s) is not the primary key or a unique constraint (unique indexes, such as a soft-deleting table's partial ones, and deferrable uniques cannot be referenced)",
 			ErrUnknownReference, target.Name, strings.Join(columnNames(refCols), ", "))
 	}
 	for _, c := range p.columns {
@@ -319,7 +319,7 @@ func addFK(t *Table, naming Naming, p *pendingFK, target *Table, refCols []*Colu
 	}
 	fk := &Constraint{
 		Table: t, Kind: ForeignKey, Columns: p.columns, RefTable: target, RefColumns: refCols,
-		OnDelete: p.onDelete, OnUpdate: p.onUpdate,
+		OnDelete: p.onDelete, OnUpdate: p.onUpdate, Deferrable: p.deferrable, InitiallyDeferred: p.deferred,
 	}
 	fk.Name = p.name
 	if fk.Name == "" {
@@ -340,7 +340,7 @@ func isKey(t *Table, cols []*Column) bool {
 		return true
 	}
 	for _, u := range t.Uniques {
-		if !u.AsIndex && slices.Equal(u.Columns, cols) {
+		if !u.AsIndex && !u.Deferrable && slices.Equal(u.Columns, cols) {
 			return true
 		}
 	}
@@ -447,13 +447,13 @@ func (s *snapshot) index(t *Table) []error {
 		s.constraints[key] = c
 	}
 	add(t.PrimaryKey)
-	for _, list := range [][]*Constraint{t.Uniques, t.Checks, t.ForeignKeys} {
+	for _, list := range [][]*Constraint{t.Uniques, t.Checks, t.ForeignKeys, t.Exclusions} {
 		for _, c := range list {
 			add(c)
 		}
 	}
 	relNames := map[string]bool{}
-	for _, c := range append([]*Constraint{t.PrimaryKey}, t.Uniques...) {
+	for _, c := range append(append([]*Constraint{t.PrimaryKey}, t.Uniques...), t.Exclusions...) {
 		relNames[c.Name] = true
 	}
 	for _, ix := range t.Indexes {

@@ -31,12 +31,15 @@ type Table struct {
 	Uniques     []*Constraint // Kind Unique, constraints and unique indexes
 	Checks      []*Constraint // Kind Check
 	ForeignKeys []*Constraint // Kind ForeignKey
+	Exclusions  []*Constraint // Kind Exclusion
 	Indexes     []*Index      // non-unique indexes
 	Relations   []*Relation   // relationship fields, in struct order
 	Enums       []*EnumType   // enum types used by columns, in column order
+	Domains     []*DomainType // domains used by columns, in column order
 
 	// Generated lists the columns the database fills when an INSERT leaves
-	// them out (a default or an identity): the RETURNING list.
+	// them out (a default, an identity, a serial or a generated
+	// expression): the RETURNING list.
 	Generated []*Column
 	// SoftDelete is set when the table has a BOOLEAN is_deleted column;
 	// DeletedColumn is that column.
@@ -99,24 +102,39 @@ type Column struct {
 	GoType     reflect.Type // the field's Go type
 	Ordinal    int          // position in Table.Columns
 
-	SQLType    string    // e.g. VARCHAR(26), JSONB, BIGINT[], "sales"."status"
-	Enum       *EnumType // the enum type of the column (or of its array elements)
-	Nullable   bool      // false: NOT NULL
-	Default    string    // trusted SQL expression; empty when none
-	Identity   string    // "", "ALWAYS" or "BY DEFAULT"
-	PrimaryKey bool      // a member of the primary key
-	Comment    string    // the doc tag of the field
+	SQLType string    // e.g. VARCHAR(26), JSONB, BIGINT[], "sales"."status"
+	Enum    *EnumType // the enum type of the column (or of its array elements)
+	// Domain is the column's domain, for a field of a [Domainer] type.
+	Domain     *DomainType
+	Nullable   bool   // false: NOT NULL
+	Default    string // trusted SQL expression; empty when none
+	Identity   string // "", "ALWAYS" or "BY DEFAULT"
+	PrimaryKey bool   // a member of the primary key
+	Comment    string // the doc tag of the field
+	// Expression is the expression of a STORED generated column (trusted
+	// SQL, the generated option); empty for an ordinary column.
+	Expression string
+	// Collation is the column's COLLATE name as SQL (quoted, maybe
+	// schema-qualified); empty for the type's default.
+	Collation string
+	// Serial makes the column SMALLSERIAL, SERIAL or BIGSERIAL (by its
+	// integer SQLType): a sequence owned by the column fills it.
+	Serial bool
 
 	access access // how the field is read as a query argument
 }
 
 // Generated reports whether the database fills the column when an INSERT
-// leaves it out: it has a default or is an identity.
-func (c *Column) Generated() bool { return c.Default != "" || c.Identity != "" }
+// leaves it out: it has a default, is an identity or a serial, or is
+// computed by a generated expression.
+func (c *Column) Generated() bool {
+	return c.Default != "" || c.Identity != "" || c.Serial || c.Expression != ""
+}
 
-// Insertable reports whether an INSERT may give the column a value:
-// every column but a GENERATED ALWAYS identity.
-func (c *Column) Insertable() bool { return c.Identity != "ALWAYS" }
+// Insertable reports whether an INSERT (or UPDATE) may give the column a
+// value: every column but a GENERATED ALWAYS identity and a generated
+// (computed) column.
+func (c *Column) Insertable() bool { return c.Identity != "ALWAYS" && c.Expression == "" }
 
 // Addr returns the address of the column's field in the struct v points
 // to, as a typed pointer (*string, *types.Decimal, …) in an interface; v
@@ -146,6 +164,7 @@ const (
 	Unique
 	ForeignKey
 	Check
+	Exclusion
 )
 
 // String returns the SQL words for the kind.
@@ -159,6 +178,8 @@ func (k ConstraintKind) String() string {
 		return "FOREIGN KEY"
 	case Check:
 		return "CHECK"
+	case Exclusion:
+		return "EXCLUDE"
 	}
 	return "UNKNOWN"
 }
@@ -175,10 +196,11 @@ const (
 	SetDefault Action = "SET DEFAULT"
 )
 
-// Constraint is a primary key, unique, check or foreign key constraint.
+// Constraint is a primary key, unique, check, foreign key or exclusion
+// constraint.
 type Constraint struct {
 	Table      *Table         // the table the constraint is on
-	Kind       ConstraintKind // primary key, unique, foreign key or check
+	Kind       ConstraintKind // primary key, unique, foreign key, check or exclusion
 	Name       string         // the name PostgreSQL reports, unquoted
 	QuotedName string         // the name, quoted
 	Columns    []*Column      // constrained columns in order; none for a Check
@@ -192,8 +214,17 @@ type Constraint struct {
 	// PostgreSQL then reports violations under the index name, which is
 	// Name.
 	Where   string // trusted SQL predicate; empty for a full constraint
-	Using   string // index access method of a unique index; empty for btree
+	Using   string // index access method of a unique index or exclusion; empty for btree
 	AsIndex bool   // emitted as CREATE UNIQUE INDEX
+
+	// Elements are the elements of an Exclusion, each trusted SQL such as
+	// `"during" WITH &&`; its Where (in parentheses) and Using apply too.
+	Elements []string
+
+	// Deferrable makes a Unique or ForeignKey DEFERRABLE;
+	// InitiallyDeferred makes it INITIALLY DEFERRED as well.
+	Deferrable        bool
+	InitiallyDeferred bool
 
 	// RefTable and RefColumns are the target of a ForeignKey.
 	RefTable   *Table    // referenced table
@@ -208,8 +239,10 @@ type Index struct {
 	Name       string    // the index name, unquoted
 	QuotedName string    // the name, quoted
 	Columns    []*Column // indexed columns in order
-	Using      string    // access method; empty for btree
-	Where      string    // trusted SQL predicate; empty for a full index
+	// Expressions are indexed expressions (trusted SQL), after Columns.
+	Expressions []string
+	Using       string // access method; empty for btree
+	Where       string // trusted SQL predicate; empty for a full index
 }
 
 // RelationKind tells relationships apart.

@@ -8,10 +8,11 @@ import (
 // Tag is a parsed `uno:"…"` struct tag: an optional name followed by
 // comma-separated options, each a bare key or key:value.
 //
-// The SQL value of default, check and type runs to the next comma that is
-// outside parentheses, brackets, single-quoted strings and double-quoted
-// identifiers, so SQL such as `default:'a,b'` or `check:(x IN (1, 2))` needs
-// no escaping; other values and the name run to the next comma.
+// The SQL value of default, check, type, generated and collate runs to the
+// next comma that is outside parentheses, brackets, single-quoted strings
+// and double-quoted identifiers, so SQL such as `default:'a,b'` or
+// `check:(x IN (1, 2))` needs no escaping; other values and the name run
+// to the next comma.
 type Tag struct {
 	Name    string      // the column name; empty for the default
 	Options []TagOption // in tag order
@@ -64,6 +65,10 @@ var fieldOptions = map[string]valueRule{
 	"ondelete":     requiredValue,
 	"onupdate":     requiredValue,
 	"type":         requiredValue,
+	"generated":    requiredValue,
+	"collate":      requiredValue,
+	"serial":       noValue,
+	"deferrable":   optionalValue,
 	"belongs_to":   optionalValue,
 	"has_many":     optionalValue,
 	"many_to_many": requiredValue,
@@ -77,16 +82,16 @@ var tableOptions = map[string]valueRule{
 
 // sqlOptions take SQL as their value: it may hold commas inside
 // parentheses, brackets and quotes.
-var sqlOptions = map[string]bool{"default": true, "check": true, "type": true}
+var sqlOptions = map[string]bool{"default": true, "check": true, "type": true, "generated": true, "collate": true}
 
 // ParseFieldTag parses the tag of a model field: the column name (empty
 // for the default) followed by options. It checks syntax, option names and
 // value presence; whether options fit the field is checked at registration.
 //
-// The name and the values of options other than default, check and type
-// run to the next comma and are taken verbatim (quotes included); the SQL
-// values of default, check and type run to the next comma outside
-// parentheses, brackets, '…' and "…".
+// The name and the values of options other than default, check, type,
+// generated and collate run to the next comma and are taken verbatim
+// (quotes included); the SQL values of those five run to the next comma
+// outside parentheses, brackets, '…' and "…".
 func ParseFieldTag(s string) (Tag, error) {
 	name, rest, _ := strings.Cut(s, ",")
 	t := Tag{Name: strings.TrimSpace(name)}
@@ -156,8 +161,8 @@ func parseOptions(parts []string, allowed map[string]valueRule) ([]TagOption, er
 }
 
 // splitOptions splits s into options at commas; inside the value of a
-// default, check or type option, commas within (), [], '…' and "…" do not
-// split.
+// default, check, type, generated or collate option, commas within (),
+// [], '…' and "…" do not split.
 func splitOptions(s string) ([]string, error) {
 	var parts []string
 	for {

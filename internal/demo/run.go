@@ -59,6 +59,7 @@ type tour struct {
 	renamed         *Customer                  // grace as read back and renamed in step 4
 	hank            Customer                   // Globex's customer Hank, created in step 13
 	customersBefore int64                      // Acme's customers before step 11
+	identitySecret  []byte                     // the signed identity's secret (step 16)
 }
 
 // Run is `uno demo`: it walks through uno on a throwaway database and fails
@@ -109,6 +110,7 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 		t.tenantIsolation,
 		t.softDelete,
 		t.migrateAddColumn,
+		t.signedIdentity,
 	} {
 		if err := step(); err != nil {
 			return err

@@ -8,12 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/uno-db/uno/cli"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/emit"
 	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/identity"
 	"github.com/uno-db/uno/internal/progress"
 	"github.com/uno-db/uno/model"
+	"github.com/uno-db/uno/quote"
 	"github.com/uno-db/uno/repo"
 	"github.com/uno-db/uno/types"
 )
@@ -378,3 +382,94 @@ func (t *tour) migrateAddColumn() error {
 	t.say("15. migrated: customer.phone exists, no drift left, and %s's phone is %s", g2.Name, phone)
 	return nil
 }
+
+// signedIdentity is step 16: a forged set_config of rls_var.tenant_id
+// inside a transaction. With plain settings it shows Globex Acme's
+// customers; after switching the database to the signed mode (the same
+// emitters `uno db create` runs, with SignedIdentity) the forgery is
+// ignored: Globex still sees only its own customer, and the parameter
+// where the verified claims live refuses SQL (42501).
+func (t *tour) signedIdentity() error {
+	globex := engine.TxOptions{Role: engine.RoleReader, Identity: engine.Identity{TenantID: string(t.globex.ID)}}
+	// forged runs Globex's transaction: its own count, then the count
+	// of Acme's customers after forging the tenant and superuser settings.
+	forged := func() (own, acme int64, verified *string, err error) {
+		err = t.db.WithTx(t.ctx, globex, func(ctx context.Context, tx *engine.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM customer`).Scan(&own); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `SELECT set_config('rls_var.tenant_id', $1, true), set_config('rls_var.is_superuser', 'true', true)`,
+				string(t.acme.ID)); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT count(*), (SELECT `+quote.Qualified("public", emit.FuncTenantID)+`()) FROM customer WHERE tenant_id = $1`,
+				string(t.acme.ID)).Scan(&acme, &verified)
+		})
+		return own, acme, verified, err
+	}
+	own, leaked, _, err := forged()
+	if err != nil {
+		return err
+	}
+	if own != 1 || leaked == 0 {
+		return failf("16", "plain settings: Globex saw %d of its own and %d of Acme's customers after the forgery, want 1 and some", own, leaked)
+	}
+	t.say("16. plain rls_var settings: inside Globex's transaction, SELECT set_config('rls_var.tenant_id', <Acme>, true) shows Globex %d of Acme's customers", leaked)
+
+	// The signed mode: uno_sign_in and the verified functions, the
+	// shared secret, and the tenant policies on uno_tenant_id().
+	d := emit.Database{Name: t.target.Database, Roles: t.target.Roles, SignedIdentity: true}
+	var emitters []emit.Emitter
+	emitters = append(emitters, emit.Functions(d), emit.IdentitySecret(d, t.secret()))
+	for _, tbl := range t.reg.Tables() {
+		if tbl.TenantColumn != nil {
+			emitters = append(emitters, emit.TenantRLS(tbl, d.Options()))
+		}
+	}
+	super, err := pgx.Connect(t.ctx, t.dsn)
+	if err != nil {
+		return err
+	}
+	defer super.Close(context.WithoutCancel(t.ctx))
+	var r emit.Runner
+	if _, err := r.Run(t.ctx, super, emitters...); err != nil {
+		return err
+	}
+	signer, err := identity.NewSigner(t.secret())
+	if err != nil {
+		return err
+	}
+	t.db.SignIdentities(signer, "")
+
+	own, leaked, verified, err := forged()
+	if err != nil {
+		return err
+	}
+	if own != 1 || leaked != 0 || verified == nil || *verified != string(t.globex.ID) {
+		return failf("16", "signed: Globex saw %d of its own and %d of Acme's customers after the forgery (verified tenant %v), want 1 and 0", own, leaked, verified)
+	}
+	// Writing where the verified claims live is refused by PostgreSQL.
+	err = t.db.WithTx(t.ctx, globex, func(ctx context.Context, tx *engine.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT set_config($1, 'uno_1_' || $2::text, true)`, emit.SignedParameter, hexOf(string(t.acme.ID))+"__1_7b7d")
+		return err
+	})
+	if dberr.Code(err) != "42501" {
+		return failf("16", "setting %s from the transaction: %v, want SQLSTATE 42501", emit.SignedParameter, err)
+	}
+	if err := emit.CheckRLS(t.ctx, t.db.Pool(), d.Options()); err != nil {
+		return failf("16", "RLS audit in the signed mode: %v", err)
+	}
+	t.say("16. signed identity (uno_sign_in in the BEGIN batch, policies on uno_tenant_id()): the same forgery is ignored: Globex sees %d of Acme's customers and still its own %d; setting %s from SQL fails with SQLSTATE %s; the RLS audit passes",
+		leaked, own, emit.SignedParameter, dberr.Code(err))
+	return nil
+}
+
+// secret is the demo's signed-identity secret, made once.
+func (t *tour) secret() []byte {
+	if t.identitySecret == nil {
+		t.identitySecret = identity.NewSecret()
+	}
+	return t.identitySecret
+}
+
+func hexOf(s string) string { return fmt.Sprintf("%x", s) }

@@ -3,13 +3,16 @@
 // like sqlboiler's, Jet's or atlas's inspection.
 //
 // The models say what uno's tags can say: columns with their types,
-// nullability, defaults, identity and comments; primary keys; unique
-// constraints, single-column foreign keys and checks; plain column
-// indexes. Constraints and indexes keep their live names: the migration
-// planner matches a declared key to a live one of the same definition.
-// What the tags cannot say (exclusion constraints, expression and partial
-// indexes, triggers, policies, generated expressions, collations,
-// deferrability, serial's default) is left out and reported in
+// nullability, defaults, identity, serial, stored generated expressions,
+// collations and comments; primary keys; unique constraints, foreign keys
+// and checks; plain column indexes. A TableDef method says the rest that
+// uno can declare: deferrable unique constraints and foreign keys,
+// composite foreign keys, partial, expression and unique indexes, and
+// exclusion constraints, under their live names. The migration planner
+// matches a declared key to a live one of the same definition, so names
+// need not follow uno's convention. What uno cannot declare (triggers,
+// policies, ordered or opclass index elements, deferrable primary keys and
+// exclusions, NOT VALID checks) is left out and reported in
 // [Result.Warnings]; the planner leaves such objects alone, so a diff
 // right after generating is empty.
 package gogen
@@ -179,6 +182,60 @@ type field struct {
 	hasCheck     bool
 }
 
+// tableDef collects what a table's field tags cannot say, written as a
+// TableDef method: Go source of each entry, by TableDef field.
+type tableDef struct {
+	uniques, indexes, fks, excludes []string
+	acrossTenants                   bool
+}
+
+func (d *tableDef) empty() bool {
+	return len(d.uniques)+len(d.indexes)+len(d.fks)+len(d.excludes) == 0 && !d.acrossTenants
+}
+
+// write writes the TableDef method of the struct sname.
+func (d *tableDef) write(b *bytes.Buffer, sname string) {
+	fmt.Fprintf(b, "// TableDef declares what the field tags of %s cannot say.\nfunc (%s) TableDef() model.TableDef {\n\treturn model.TableDef{\n", sname, sname)
+	for _, part := range []struct {
+		field, typ string
+		list       []string
+	}{{"Uniques", "UniqueDef", d.uniques}, {"Indexes", "IndexDef", d.indexes}, {"ForeignKeys", "ForeignKeyDef", d.fks}, {"Excludes", "ExcludeDef", d.excludes}} {
+		if len(part.list) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\t\t%s: []model.%s{\n", part.field, part.typ)
+		for _, e := range part.list {
+			fmt.Fprintf(b, "\t\t\t{%s},\n", e)
+		}
+		b.WriteString("\t\t},\n")
+	}
+	if d.acrossTenants {
+		b.WriteString("\t\tUniqueAcrossTenants: true,\n")
+	}
+	b.WriteString("\t}\n}\n\n")
+}
+
+// goStrings renders a []string literal.
+func goStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[]string{" + strings.Join(q, ", ") + "}"
+}
+
+// deferrableFields renders the Deferrable and InitiallyDeferred fields of
+// a definition's deferrability clause ("" when none).
+func deferrableFields(clause string) string {
+	switch {
+	case strings.Contains(clause, "INITIALLY DEFERRED"):
+		return ", InitiallyDeferred: true"
+	case strings.Contains(clause, "DEFERRABLE") && !strings.Contains(clause, "NOT DEFERRABLE"):
+		return ", Deferrable: true"
+	}
+	return ""
+}
+
 func (g *gen) table(t *catalog.Table) string {
 	sname := g.unique(goName(t.Name))
 	if t.Schema != "public" && g.used[goName(t.Name)] && sname != goName(t.Name) {
@@ -193,8 +250,13 @@ func (g *gen) table(t *catalog.Table) string {
 		fields[i] = f
 		byCol[c.Name] = f
 	}
-	g.constraints(t, byCol)
-	g.indexes(t, byCol, fields)
+	def := &tableDef{}
+	if t.Column("tenant_id") != nil {
+		// Keep the unique keys as they are: not scoped by tenant.
+		def.acrossTenants = true
+	}
+	g.constraints(t, byCol, def)
+	g.indexes(t, byCol, fields, def)
 	if len(t.Triggers) > 0 || len(t.Policies) > 0 || t.RowSecurity {
 		g.warn("table %s.%s: triggers, policies and row-level security are not in the model (left alone by plans)", t.Schema, t.Name)
 	}
@@ -216,6 +278,9 @@ func (g *gen) table(t *catalog.Table) string {
 		fmt.Fprintf(&g.body, "\t%s %s %s\n", n, f.goType, tag("uno", uno, "doc", t.Columns[i].Comment))
 	}
 	g.body.WriteString("}\n\n")
+	if !def.empty() {
+		def.write(&g.body, sname)
+	}
 	return sname
 }
 
@@ -280,17 +345,95 @@ func (g *gen) columnType(t *catalog.Table, c catalog.Column, f *field) string {
 	}
 	switch {
 	case c.Generated != "":
-		g.warn("column %s.%s.%s: its generated expression is not in the model (left alone by plans)", t.Schema, t.Name, c.Name)
-	case strings.HasPrefix(c.Default, "nextval("):
-		g.warn("column %s.%s.%s: serial default %s is not in the model (left alone by plans)", t.Schema, t.Name, c.Name, c.Default)
+		f.opts = append(f.opts, "generated:"+c.Generated)
+	case isSerial(t, c):
+		// The sequence a serial column makes, owned by the column.
+		f.opts = append(f.opts, "serial")
 	case c.Default != "":
+		// A nextval default of another sequence names it: the desired
+		// state is built with the live sequences (migrate.LiveTypes).
 		f.opts = append(f.opts, "default:"+c.Default)
 	}
 	if c.Collation != "" {
-		g.warn("column %s.%s.%s: collation %s is not in the model (left alone by plans)", t.Schema, t.Name, c.Name, c.Collation)
+		if coll, ok := collateOption(c.Collation); ok {
+			f.opts = append(f.opts, "collate:"+coll)
+		} else {
+			g.warn("column %s.%s.%s: collation %s cannot be written in a tag (left alone by plans)", t.Schema, t.Name, c.Name, c.Collation)
+		}
 	}
 	return goType
 }
+
+// isSerial reports whether c is a serial column: an integer column whose
+// default is nextval of the sequence PostgreSQL names for it,
+// <table>_<column>_seq in the table's schema.
+func isSerial(t *catalog.Table, c catalog.Column) bool {
+	if c.Type != "smallint" && c.Type != "integer" && c.Type != "bigint" {
+		return false
+	}
+	seq := formatName(t.Schema, t.Name+"_"+c.Name+"_seq")
+	return c.Default == "nextval("+sqlString(seq)+"::regclass)"
+}
+
+// sqlString is s as a SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// collateOption returns the collate tag value of a collation as the
+// catalog prints it (schema.name, each part quoted when needed): a bare
+// name for pg_catalog's, else "schema"."name"; ok is false when a tag
+// cannot hold it.
+func collateOption(coll string) (string, bool) {
+	parts := splitQualified(coll)
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" || strings.ContainsRune(coll, 0) {
+		return "", false
+	}
+	if parts[0] == "pg_catalog" && !strings.HasPrefix(parts[1], `"`) && !strings.Contains(parts[1], ",") {
+		return parts[1], true
+	}
+	return identQuote(parts[0]) + "." + identQuote(parts[1]), true
+}
+
+// splitQualified splits schema.name (each part maybe quoted) into the
+// unquoted parts.
+func splitQualified(s string) []string {
+	var out []string
+	for s != "" {
+		var part string
+		if strings.HasPrefix(s, `"`) {
+			i := 1
+			for ; i < len(s); i++ {
+				if s[i] == '"' {
+					if i+1 < len(s) && s[i+1] == '"' {
+						i++
+						continue
+					}
+					break
+				}
+			}
+			if i >= len(s) {
+				return nil
+			}
+			part, s = strings.ReplaceAll(s[1:i], `""`, `"`), s[i+1:]
+		} else {
+			j := strings.IndexByte(s, '.')
+			if j < 0 {
+				j = len(s)
+			}
+			part, s = s[:j], s[j:]
+		}
+		out = append(out, part)
+		if s == "" {
+			break
+		}
+		if s[0] != '.' {
+			return nil
+		}
+		s = s[1:]
+	}
+	return out
+}
+
+func identQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // enum returns the Go type of the enum typ (format_type text), written
 // once, when it lives in the table's schema; else "".
@@ -343,7 +486,7 @@ var (
 	pkRE     = regexp.MustCompile(`^PRIMARY KEY \((.+)\)( DEFERRABLE.*)?$`)
 	uniqueRE = regexp.MustCompile(`^UNIQUE \((.+)\)( DEFERRABLE.*)?$`)
 	checkRE  = regexp.MustCompile(`^CHECK \((.+)\)$`)
-	fkRE     = regexp.MustCompile(`^FOREIGN KEY \(([^,]+)\) REFERENCES (.+)\((.+)\)((?: ON (?:DELETE|UPDATE) (?:CASCADE|RESTRICT|SET NULL|SET DEFAULT))*)( DEFERRABLE.*)?$`)
+	fkRE     = regexp.MustCompile(`^FOREIGN KEY \((.+?)\) REFERENCES (.+?)\((.+?)\)((?: ON (?:DELETE|UPDATE) (?:CASCADE|RESTRICT|SET NULL|SET DEFAULT))*)( DEFERRABLE.*)?$`)
 	actionRE = regexp.MustCompile(`ON (DELETE|UPDATE) (CASCADE|RESTRICT|SET NULL|SET DEFAULT)`)
 )
 
@@ -382,7 +525,7 @@ func splitTop(s string) []string {
 	return append(out, s[start:])
 }
 
-func (g *gen) constraints(t *catalog.Table, byCol map[string]*field) {
+func (g *gen) constraints(t *catalog.Table, byCol map[string]*field, def *tableDef) {
 	group := 0
 	for _, c := range t.Constraints {
 		skip := func(why string) {
@@ -412,6 +555,10 @@ func (g *gen) constraints(t *catalog.Table, byCol map[string]*field) {
 				skip("not a plain column key")
 				continue
 			}
+			if d := deferrableFields(m[2]); d != "" {
+				def.uniques = append(def.uniques, fmt.Sprintf("Name: %q, Columns: %s%s", c.Name, goStrings(cols), d))
+				continue
+			}
 			if len(cols) == 1 {
 				byCol[cols[0]].opts = append(byCol[cols[0]].opts, "unique")
 				continue
@@ -421,7 +568,7 @@ func (g *gen) constraints(t *catalog.Table, byCol map[string]*field) {
 				byCol[col].opts = append(byCol[col].opts, fmt.Sprintf("unique:u%d", group))
 			}
 		case "f":
-			g.foreignKey(t, c, byCol, skip)
+			g.foreignKey(t, c, byCol, def, skip)
 		case "c":
 			m := checkRE.FindStringSubmatch(c.Def)
 			if m == nil {
@@ -438,74 +585,262 @@ func (g *gen) constraints(t *catalog.Table, byCol map[string]*field) {
 			if !placed {
 				skip("no column to carry it")
 			}
+		case "x":
+			x, ok := exclusion(c.Def)
+			if !ok {
+				skip("a deferrable exclusion or one uno cannot read")
+				continue
+			}
+			def.excludes = append(def.excludes, fmt.Sprintf("Name: %q, %s", c.Name, x))
 		default:
-			skip("exclusion constraints cannot be declared")
+			skip("an unknown kind")
 		}
 	}
 }
 
-func (g *gen) foreignKey(t *catalog.Table, c catalog.Constraint, byCol map[string]*field, skip func(string)) {
+// exclusion parses pg_get_constraintdef of an exclusion constraint,
+// EXCLUDE USING m (elements) [WHERE (pred)], into the fields of an
+// ExcludeDef; ok is false for a deferrable one or any other shape.
+func exclusion(def string) (string, bool) {
+	rest, ok := strings.CutPrefix(def, "EXCLUDE USING ")
+	if !ok {
+		return "", false
+	}
+	method, rest, ok := strings.Cut(rest, " ")
+	if !ok || !plainIdent.MatchString(method) {
+		return "", false
+	}
+	elems, rest, ok := parenthesised(rest)
+	if !ok {
+		return "", false
+	}
+	where := ""
+	if r, has := strings.CutPrefix(rest, " WHERE "); has {
+		if where, rest, ok = parenthesised(r); !ok {
+			return "", false
+		}
+	}
+	if rest != "" {
+		return "", false
+	}
+	out := "Elements: " + goStrings(splitTopLevel(elems))
+	if method != "gist" {
+		out = fmt.Sprintf("Using: %q, ", method) + out
+	}
+	if where != "" {
+		out += fmt.Sprintf(", Where: %q", where)
+	}
+	return out, true
+}
+
+// parenthesised returns the inside of the parenthesised text s starts
+// with and what follows it; quotes are respected.
+func parenthesised(s string) (inside, rest string, ok bool) {
+	if !strings.HasPrefix(s, "(") {
+		return "", "", false
+	}
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			quote = c
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return s[1:i], s[i+1:], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// splitTopLevel splits s at commas outside parentheses and quotes.
+func splitTopLevel(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			quote = c
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+func (g *gen) foreignKey(t *catalog.Table, c catalog.Constraint, byCol map[string]*field, def *tableDef, skip func(string)) {
 	m := fkRE.FindStringSubmatch(c.Def)
 	if m == nil {
-		skip("not a single-column foreign key")
+		skip("not a foreign key uno can read")
 		return
 	}
 	cols, ok1 := columnList(m[1])
 	refCols, ok2 := columnList(m[3])
-	if !ok1 || !ok2 || len(refCols) != 1 || strings.ContainsAny(c.RefSchema+c.RefTable+refCols[0], ".,") {
-		skip("not a single-column foreign key")
+	if !ok1 || !ok2 || len(refCols) != len(cols) || strings.ContainsAny(c.RefSchema+c.RefTable, ".,") {
+		skip("not a foreign key uno can read")
 		return
 	}
 	if !slices.ContainsFunc(g.tables, func(x *catalog.Table) bool { return x.Schema == c.RefSchema && x.Name == c.RefTable }) {
 		skip("it references a table without a model")
 		return
 	}
+	actions := actionRE.FindAllStringSubmatch(m[4], -1)
+	if deferred := deferrableFields(m[5]); deferred != "" || len(cols) > 1 || strings.ContainsAny(refCols[0], ".,") {
+		// Composite or deferrable: a TableDef entry.
+		e := fmt.Sprintf("Name: %q, Columns: %s, RefTable: %q, RefColumns: %s", c.Name, goStrings(cols), c.RefSchema+"."+c.RefTable, goStrings(refCols))
+		for _, a := range actions {
+			e += fmt.Sprintf(", On%s: model.%s", map[string]string{"DELETE": "Delete", "UPDATE": "Update"}[a[1]],
+				map[string]string{"CASCADE": "Cascade", "RESTRICT": "Restrict", "SET NULL": "SetNull", "SET DEFAULT": "SetDefault"}[a[2]])
+		}
+		def.fks = append(def.fks, e+deferred)
+		return
+	}
 	f := byCol[cols[0]]
 	f.opts = append(f.opts, "fk:"+c.RefSchema+"."+c.RefTable+"."+refCols[0])
-	for _, a := range actionRE.FindAllStringSubmatch(m[4], -1) {
+	for _, a := range actions {
 		f.opts = append(f.opts, "on"+strings.ToLower(a[1])+":"+strings.ToLower(strings.ReplaceAll(a[2], " ", "")))
 	}
 }
 
-var indexRE = regexp.MustCompile(`^CREATE INDEX \S+ ON \S+ USING (\w+) \((.+)\)$`)
+var indexRE = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX _ ON _ USING (\w+) (\(.+)$`)
 
-func (g *gen) indexes(t *catalog.Table, byCol map[string]*field, fields []*field) {
+// indexes puts plain column indexes in field tags, and partial,
+// expression and unique indexes in TableDef; ordered, opclass or
+// collated elements, INCLUDE and storage parameters stay unmanaged.
+func (g *gen) indexes(t *catalog.Table, byCol map[string]*field, fields []*field, def *tableDef) {
 	group := 0
 	for _, ix := range t.Indexes {
+		unmanaged := func() {
+			g.warn("table %s.%s: index %s is not in the model: ordered, opclass, collated, INCLUDE or WITH (left alone by plans)", t.Schema, t.Name, ix.Name)
+		}
 		// Names in the definition make the regexp unreliable; strip the
 		// name and table first.
-		def := indexShape(ix.Def)
-		m := indexRE.FindStringSubmatch(def)
-		cols, ok := []string(nil), m != nil
-		if ok {
-			cols, ok = columnList(m[2])
-		}
-		if ok && len(cols) > 1 {
-			// A group's columns come in field order.
-			var order []string
-			for _, f := range fields {
-				if slices.Contains(cols, f.name) {
-					order = append(order, f.name)
-				}
-			}
-			ok = slices.Equal(order, cols)
-		}
-		if !ok {
-			g.warn("table %s.%s: index %s is not in the model: expression, partial, unique or ordered (left alone by plans)", t.Schema, t.Name, ix.Name)
+		m := indexRE.FindStringSubmatch(indexShape(ix.Def))
+		if m == nil {
+			unmanaged()
 			continue
 		}
-		opt := "index"
-		if len(cols) > 1 {
-			group++
-			opt = fmt.Sprintf("index:i%d", group)
+		unique, method := m[1] != "", m[2]
+		inside, rest, ok := parenthesised(m[3])
+		where := ""
+		if r, has := strings.CutPrefix(rest, " WHERE "); ok && has {
+			where, rest, ok = parenthesised(r)
 		}
-		for i, col := range cols {
-			byCol[col].opts = append(byCol[col].opts, opt)
-			if m[1] != "btree" && i == 0 {
-				byCol[col].opts = append(byCol[col].opts, "using:"+m[1])
-			}
+		if !ok || rest != "" {
+			unmanaged()
+			continue
+		}
+		elems := splitTopLevel(inside)
+		cols, plain := columnList(inside)
+		exprs := true
+		for _, e := range elems {
+			_, col := columnList(e)
+			exprs = exprs && (col || isExpression(e))
+		}
+		if !plain && !exprs {
+			unmanaged()
+			continue
+		}
+		if plain && !unique && where == "" && g.tagIndex(cols, method, byCol, fields, &group) {
+			continue
+		}
+		if unique && !plain {
+			unmanaged()
+			continue
+		}
+		e := fmt.Sprintf("Name: %q", ix.Name)
+		if plain {
+			e += ", Columns: " + goStrings(cols)
+		} else {
+			e += ", Expressions: " + goStrings(elems)
+		}
+		if unique {
+			e += ", Unique: true"
+		}
+		if method != "btree" {
+			e += fmt.Sprintf(", Using: %q", method)
+		}
+		if where != "" {
+			e += fmt.Sprintf(", Where: %q", where)
+		}
+		def.indexes = append(def.indexes, e)
+	}
+}
+
+// isExpression reports whether an index element is a bare expression: a
+// parenthesised one or a function call, with nothing after it (no
+// opclass, order or collation).
+func isExpression(e string) bool {
+	if strings.HasPrefix(e, "(") {
+		_, rest, ok := parenthesised(e)
+		return ok && rest == ""
+	}
+	i := strings.IndexByte(e, '(')
+	if i <= 0 {
+		return false
+	}
+	name := e[:i]
+	for _, p := range splitQualified(name) {
+		if p == "" {
+			return false
 		}
 	}
+	_, rest, ok := parenthesised(e[i:])
+	return ok && rest == ""
+}
+
+// tagIndex writes a plain column index as index options on its fields
+// when the tags can say it: a group's columns come in field order.
+func (g *gen) tagIndex(cols []string, method string, byCol map[string]*field, fields []*field, group *int) bool {
+	if len(cols) > 1 {
+		var order []string
+		for _, f := range fields {
+			if slices.Contains(cols, f.name) {
+				order = append(order, f.name)
+			}
+		}
+		if !slices.Equal(order, cols) {
+			return false
+		}
+	}
+	opt := "index"
+	if len(cols) > 1 {
+		*group++
+		opt = fmt.Sprintf("index:i%d", *group)
+	}
+	for i, col := range cols {
+		byCol[col].opts = append(byCol[col].opts, opt)
+		if method != "btree" && i == 0 {
+			byCol[col].opts = append(byCol[col].opts, "using:"+method)
+		}
+	}
+	return true
 }
 
 var indexHeadRE = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX ("(?:[^"]|"")*"|\S+) ON (ONLY )?("(?:[^"]|"")*"|[^\s."]+)\.("(?:[^"]|"")*"|\S+) `)
@@ -513,8 +848,8 @@ var indexHeadRE = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX ("(?:[^"]|"")*"|\S
 // indexShape replaces the index and table names of a definition by _.
 func indexShape(def string) string {
 	m := indexHeadRE.FindStringSubmatch(def)
-	if m == nil || m[1] != "" || m[3] != "" {
+	if m == nil || m[3] != "" {
 		return def
 	}
-	return "CREATE INDEX _ ON _ " + def[len(m[0]):]
+	return "CREATE " + m[1] + "INDEX _ ON _ " + def[len(m[0]):]
 }

@@ -30,6 +30,8 @@ func sample() *catalog.Database {
 			}, Indexes: []catalog.Index{
 				{Name: "order_note_idx", Def: "CREATE INDEX order_note_idx ON public.\"order\" USING btree (note)"},
 				{Name: "order_lower", Def: "CREATE INDEX order_lower ON public.\"order\" USING btree (lower(note))"},
+				{Name: "order_desc", Def: "CREATE INDEX order_desc ON public.\"order\" USING btree (note DESC)"},
+				{Name: "order_part", Def: "CREATE UNIQUE INDEX order_part ON public.\"order\" USING btree (code, \"m\") WHERE (note IS NOT NULL)"},
 			}},
 			{Schema: `we"ird`, Name: "line", Columns: []catalog.Column{
 				{Name: "order_id", Type: "bigint", NotNull: true},
@@ -38,6 +40,8 @@ func sample() *catalog.Database {
 				{Name: "line_pkey", Type: "p", Def: `PRIMARY KEY (order_id, "n;o")`},
 				{Name: "line_fk", Type: "f", Def: "FOREIGN KEY (order_id) REFERENCES public.\"order\"(id) ON DELETE CASCADE",
 					RefSchema: "public", RefTable: "order"},
+				{Name: "line_no", Type: "x", Def: `EXCLUDE USING gist ("n;o" WITH =) WHERE (("n;o" > 0))`},
+				{Name: "line_def", Type: "u", Def: `UNIQUE ("n;o") DEFERRABLE INITIALLY DEFERRED`},
 			}},
 		},
 	}
@@ -77,7 +81,19 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("no field matching %s in\n%s", re, src)
 		}
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "order_lower") {
+	for _, want := range []string{
+		`{Name: "order_lower", Expressions: []string{"lower(note)"}}`,
+		`{Name: "order_part", Columns: []string{"code", "m"}, Unique: true, Where: "note IS NOT NULL"}`,
+		`{Name: "line_no", Elements: []string{"\"n;o\" WITH ="}, Where: "(\"n;o\" > 0)"}`,
+		`{Name: "line_def", Columns: []string{"n;o"}, InitiallyDeferred: true}`,
+		"func (Order) TableDef() model.TableDef {",
+		"func (Line) TableDef() model.TableDef {",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("missing %s in\n%s", want, src)
+		}
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "order_desc") {
 		t.Errorf("warnings %q", res.Warnings)
 	}
 	if _, err := gogen.Generate(sample(), gogen.Options{Tables: []string{"nope"}}); !errors.Is(err, gogen.ErrUnknownTable) {

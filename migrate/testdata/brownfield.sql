@@ -4,7 +4,7 @@
 -- a view and a materialized view, a domain, a composite type, an enum and
 -- an enum array, a stored generated column, a trigger, row-level security
 -- with a policy, grants to another role, deferrable constraints, a
--- collation, and hostile names. {{auditor}} is replaced by a role name.
+-- collation, a shared sequence, and hostile names. {{auditor}} is replaced by a role name.
 
 CREATE SCHEMA sales;
 CREATE SCHEMA "we""ird";
@@ -52,6 +52,17 @@ CREATE TABLE sales.event (
 ) PARTITION BY RANGE (at);
 CREATE TABLE sales.event_2026 PARTITION OF sales.event FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 
+CREATE SEQUENCE sales."ticket no" AS integer;
+CREATE TABLE sales.ticket (
+    id smallserial PRIMARY KEY,
+    "no" integer NOT NULL DEFAULT nextval('sales."ticket no"'),
+    code text COLLATE "POSIX" NOT NULL,
+    fee sales.money12,
+    order_id integer REFERENCES sales."order" (id) DEFERRABLE,
+    CONSTRAINT ticket_code UNIQUE (code) DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX "ticket up;per" ON sales.ticket (upper(code), "no") WHERE "no" > 0;
+
 CREATE VIEW sales.big_orders AS SELECT id, total FROM sales."order" WHERE total > 100;
 CREATE MATERIALIZED VIEW sales.customer_totals AS SELECT customer_id, sum(total) AS total FROM sales."order" GROUP BY 1;
 
@@ -80,5 +91,6 @@ INSERT INTO sales.customer (email, name, tier) VALUES ('a@example.com', 'Ann', 1
 INSERT INTO sales."order" (customer_id, status, tags, total, during)
     VALUES (1, 'paid', '{new,paid}', 120.50, '[2026-01-01,2026-01-02)'), (2, 'new', NULL, 5, NULL);
 INSERT INTO sales.order_line VALUES (1, 1, 'x', 2), (1, 2, 'y', 1);
+INSERT INTO sales.ticket (code, fee, order_id) VALUES ('t-1', 3, 1);
 INSERT INTO sales.event VALUES (1, '2026-05-01', '{"a": 1}');
 INSERT INTO "we""ird"."user" VALUES ('root;', 1, true);
