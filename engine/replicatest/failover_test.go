@@ -26,10 +26,14 @@ import (
 //     primary; the standby, whose WAL receiver was cut first, never saw the
 //     transaction; the standby is promoted and hands the same transaction
 //     id to another transaction, which commits on the new timeline; the
-//     old primary crashes and the held connection drops. Resolution, which
-//     can now reach only the new primary, must answer ErrCommitUnknown,
-//     never "committed" (which is what pg_xact_status says there).
-//  2. writes through the same DB then reach the new primary.
+//     old primary crashes, the held connection drops, and the old
+//     primary's address (the proxy's) moves to the new primary, as a
+//     virtual IP or DNS name that follows the primary would. Resolution,
+//     which asks the address the connection reached, now reaches the new
+//     primary there and must answer ErrCommitUnknown, never "committed"
+//     (which is what pg_xact_status says there).
+//  2. the address goes dead; writes through the same DB then reach the
+//     new primary as the second host of the configuration.
 func TestFailover(t *testing.T) {
 	ctx := context.Background()
 	old, err := pgcluster.New()
@@ -87,7 +91,7 @@ func TestFailover(t *testing.T) {
 	}
 	cfg.RuntimeParams = map[string]string{"synchronous_commit": "on"}
 	cfg.Retry = config.Retry{InitialDelay: 5 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
-		MaxElapsed: 20 * time.Second, ResolveBudget: 20 * time.Second}
+		MaxElapsed: 20 * time.Second, ResolveBudget: 10 * time.Second}
 	f, err := engine.NewFactory(engine.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -178,12 +182,17 @@ func TestFailover(t *testing.T) {
 	}
 
 	// The old primary crashes with the COMMIT unsent; the client's
-	// connection drops.
+	// connection drops, and the old primary's address (the proxy's) now
+	// leads to the new primary. Resolution retries while the address
+	// refuses.
 	if err := old.StopMode(pgcluster.Immediate); err != nil {
 		held.CutBefore()
 		t.Fatal(err)
 	}
-	held.CutAfter()
+	addr := proxy.Addr()
+	held.CutBefore()
+	proxy.Close()
+	moved := newTripCounterAt(t, addr, "127.0.0.1:"+strconv.Itoa(next.Port()))
 	err = <-done
 	t.Logf("transaction %d, id reused and committed on the new timeline: %v", xid, err)
 	if err == nil {
@@ -192,6 +201,10 @@ func TestFailover(t *testing.T) {
 	if !errors.Is(err, dberr.ErrCommitUnknown) {
 		t.Errorf("want ErrCommitUnknown, got %v", err)
 	}
+	if moved.accepted.Load() == 0 {
+		t.Error("resolution never reached the new primary at the old primary's address")
+	}
+	moved.close()
 
 	// The checker saw the promotion and the new timeline: the server is
 	// no longer used as a replica.

@@ -23,6 +23,7 @@ import (
 type tripCounter struct {
 	ln    net.Listener
 	trips atomic.Int64
+	accepted atomic.Int64 // connections accepted
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns []net.Conn
@@ -30,7 +31,13 @@ type tripCounter struct {
 
 func newTripCounter(t testing.TB, target string) *tripCounter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newTripCounterAt(t, "127.0.0.1:0", target)
+}
+
+// newTripCounterAt is newTripCounter listening on addr.
+func newTripCounterAt(t testing.TB, addr, target string) *tripCounter {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +50,7 @@ func newTripCounter(t testing.TB, target string) *tripCounter {
 			if err != nil {
 				return
 			}
+			c.accepted.Add(1)
 			server, err := net.Dial("tcp", target)
 			if err != nil {
 				client.Close()
