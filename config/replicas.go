@@ -175,9 +175,8 @@ func ParseReplicaHosts(s string) ([]Replica, error) {
 // ForReplica returns the settings for connecting to replica i of
 // c.Replicas.Servers: c's settings on the replica's host and port (the
 // primary's port when the replica gives none), without replicas of its own
-// and without a target_session_attrs check (a standby is read-only). A
-// primary parsed with several hosts cannot be retargeted: it returns a
-// *FieldError.
+// and without a target_session_attrs check (a standby is read-only). Of a
+// primary parsed with several hosts, the first host's settings are used.
 func (c Config) ForReplica(i int) (Config, error) {
 	c = c.WithDefaults()
 	if i < 0 || i >= len(c.Replicas.Servers) {
@@ -185,11 +184,20 @@ func (c Config) ForReplica(i int) (Config, error) {
 	}
 	s := c.Replicas.Servers[i]
 	if c.pg != nil {
-		if len(endpoints(&c.pg.Config)) > 1 {
-			return Config{}, fieldErr("Host", "several primary hosts: replicas need a single primary host to derive their settings from")
-		}
 		c.pg = c.pg.Copy()
 		c.pg.ValidateConnect = nil
+		if len(endpoints(&c.pg.Config)) > 1 {
+			// Several primary candidates (a standby may be one): keep
+			// the first host's settings only (its TLS variants), to be
+			// moved to the replica's host and port below.
+			first := c.pg.Fallbacks[:0:0]
+			for _, f := range c.pg.Fallbacks {
+				if f.Host == c.pg.Host && f.Port == c.pg.Port {
+					first = append(first, f)
+				}
+			}
+			c.pg.Fallbacks = first
+		}
 	}
 	c.Host = s.Host
 	if s.Port != 0 {

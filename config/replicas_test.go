@@ -110,11 +110,27 @@ func TestForReplica(t *testing.T) {
 	if _, err := c.ForReplica(2); !errors.Is(err, config.ErrInvalid) {
 		t.Errorf("ForReplica(2) = %v", err)
 	}
-	multi, err := config.Parse("postgres://u@a:1,b:2/d?replicas=r")
+	// Several primary candidates (target_session_attrs picks the
+	// writable one; a replica may be listed among them): the replica
+	// takes the first host's settings, every TLS variant retargeted.
+	multi, err := config.Parse("postgres://u@a:1,b:2/d?sslmode=prefer&target_session_attrs=read-write&replicas=r:3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := multi.ForReplica(0); !errors.Is(err, config.ErrInvalid) {
-		t.Errorf("ForReplica of a multi-host primary = %v", err)
+	rc, err := multi.ForReplica(0)
+	if err != nil {
+		t.Fatalf("ForReplica of a multi-host primary: %v", err)
+	}
+	cc, err := rc.ConnConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Host != "r" || cc.Port != 3 || cc.ValidateConnect != nil || len(cc.Fallbacks) == 0 {
+		t.Errorf("replica of a multi-host primary: %s:%d, %d fallbacks", cc.Host, cc.Port, len(cc.Fallbacks))
+	}
+	for _, f := range cc.Fallbacks {
+		if f.Host != "r" || f.Port != 3 {
+			t.Errorf("replica of a multi-host primary falls back to %s:%d", f.Host, f.Port)
+		}
 	}
 }

@@ -54,6 +54,31 @@ func (c Consistency) String() string {
 	return "Consistency(" + strconv.Itoa(int(c)) + ")"
 }
 
+type consistencyKey struct{}
+
+// WithConsistency returns ctx asking the reads made with it for
+// consistency c: repository reads (Get, GetBy, Filter, Count, Stream,
+// Query, Load) outside a transaction then run as a ReadOnly transaction
+// with c, on a replica when c allows it and one can serve. It takes
+// precedence over the repository's own setting, so WithConsistency(ctx,
+// Strong) keeps a call on the primary. Writes ignore it, and so do
+// transactions begun with explicit [TxOptions]: their Consistency field
+// decides.
+func WithConsistency(ctx context.Context, c Consistency) context.Context {
+	return context.WithValue(ctx, consistencyKey{}, c)
+}
+
+// ConsistencyFromContext returns the consistency [WithConsistency] put in
+// ctx; ok is false when none was.
+func ConsistencyFromContext(ctx context.Context) (c Consistency, ok bool) {
+	c, ok = ctx.Value(consistencyKey{}).(Consistency)
+	return c, ok
+}
+
+// HasReplicas reports whether db was opened with replicas
+// (config.Replicas.Servers): only then can a read leave the primary.
+func (db *DB) HasReplicas() bool { return db.replicas != nil }
+
 // ErrReplicaSerializable is returned, before anything is sent, for a
 // transaction that asks for replica consistency with Serializable
 // isolation: a hot standby cannot run serializable transactions.
@@ -73,7 +98,7 @@ type ReplicaStat struct {
 	Ejections int64         // times it was taken out of rotation
 	Lag       time.Duration // staleness at the last check, from the primary's WAL samples
 	Replayed  Token         // replay position at the last check
-	Timeline  int64         // timeline of its last checkpoint or restartpoint
+	Timeline  int64         // timeline of its last restartpoint; once promoted, its new timeline
 	LastError string        // why the last check failed, if it did
 }
 
@@ -113,6 +138,15 @@ type replicaSet struct {
 
 	primaryReads atomic.Int64
 
+	// txReads is set once a replica session answered that its isolation
+	// is not READ COMMITTED: ReadOnReplica then reads in transactions.
+	txReads atomic.Bool
+
+	// The primary's WAL page and segment sizes and its maximum data
+	// alignment in bytes, learnt by the checker's first check (0 until
+	// then), for recordEnd.
+	walBlock, walSegment, maxAlign atomic.Uint64
+
 	mu      sync.Mutex
 	samples []walSample // the primary's WAL position over the last MaxLag and more
 
@@ -131,8 +165,9 @@ type replica struct {
 	name string
 	db   *DB
 
-	healthy  atomic.Bool
-	promoted atomic.Bool
+	healthy      atomic.Bool
+	promoted     atomic.Bool
+	timelineSeen atomic.Bool // the checker recorded its timeline after the promotion
 
 	reads, fallbacks, ejections atomic.Int64
 
@@ -256,9 +291,13 @@ func (r *replica) markPromoted() {
 	r.eject("promoted: out of recovery")
 }
 
-// checkSQL is the health check of a replica.
+// checkSQL is the health check of a replica: whether it is in recovery,
+// its replay position and its timeline (of its last restartpoint while in
+// recovery; once promoted, of the WAL it writes, which changes at once,
+// while the checkpoint's changes only with the next checkpoint).
 const checkSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), " +
-	"(SELECT timeline_id FROM pg_control_checkpoint())"
+	"CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())::int8 " +
+	"ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int8 END"
 
 // check runs until the set is closed: every CheckPeriod it samples the
 // primary's WAL position, then checks each replica in turn. One goroutine
@@ -287,10 +326,21 @@ func (rs *replicaSet) checkOnce() {
 		case <-ctx.Done():
 		}
 	}()
+	if rs.maxAlign.Load() == 0 {
+		// Once: a failure (a function the login role may not run) leaves
+		// tokens and samples at the insert position, which is safe.
+		var block, segment, align int64
+		if err := rs.primary.pool.QueryRow(ctx, walSizesSQL).Scan(&block, &segment, &align); err == nil &&
+			block > 0 && segment > 0 && align > 0 {
+			rs.walBlock.Store(uint64(block))
+			rs.walSegment.Store(uint64(segment))
+			rs.maxAlign.Store(uint64(align))
+		}
+	}
 	var lsn string
 	if err := rs.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err == nil {
 		if tok, err := ParseToken(lsn); err == nil {
-			rs.addSample(walSample{at: time.Now(), lsn: tok.lsn})
+			rs.addSample(walSample{at: time.Now(), lsn: rs.recordEnd(tok.lsn)})
 		}
 	}
 	for _, r := range rs.members {
@@ -299,6 +349,36 @@ func (rs *replicaSet) checkOnce() {
 		}
 		rs.checkReplica(ctx, r)
 	}
+}
+
+// walSizesSQL reads the primary's WAL page and segment sizes and data
+// alignment for [replicaSet.recordEnd].
+const walSizesSQL = "SELECT current_setting('wal_block_size')::int8, " +
+	"(SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size' AND unit = 'B'), " +
+	"(SELECT max_data_alignment::int8 FROM pg_control_init())"
+
+// recordEnd turns a WAL insert position into the end of the last record
+// inserted before it. They differ when that record ended exactly at a page
+// boundary: the insert position then points past the next page's header
+// (24 bytes, or 40 on a segment's first page, with 8-byte alignment), and
+// a standby's replay position (the end of the last record it replayed)
+// reaches it only with the next record, which on a quiet primary may be
+// minutes away. Any other position is the end of the last record.
+// Unchanged while the sizes are unknown.
+func (rs *replicaSet) recordEnd(lsn uint64) uint64 {
+	block, segment, align := rs.walBlock.Load(), rs.walSegment.Load(), rs.maxAlign.Load()
+	if block == 0 || segment == 0 || align == 0 {
+		return lsn
+	}
+	// SizeOfXLogShortPHD and SizeOfXLogLongPHD: 20 and 36 bytes of
+	// header, rounded up to the alignment.
+	shortHeader, longHeader := (20+align-1)/align*align, (36+align-1)/align*align
+	page := lsn - lsn%block
+	switch off := lsn - page; {
+	case off == shortHeader && page%segment != 0, off == longHeader && page%segment == 0:
+		return page
+	}
+	return lsn
 }
 
 func (rs *replicaSet) addSample(s walSample) {
@@ -318,8 +398,12 @@ func (rs *replicaSet) addSample(s walSample) {
 
 // lagOf returns how stale a replica that replayed up to lsn is at most: the
 // time since the newest primary sample it has replayed (zero when it has
-// replayed the newest sample). ok is false when it has replayed none of the
-// samples held.
+// replayed the newest sample). When it has replayed none of the samples
+// held, it is at least as stale as the oldest: while that one is within
+// MaxLag (the checker has just started: a replica a few milliseconds
+// behind the first sample is not ejected for it) that is its lag, else ok
+// is false. Reads verify the replay position in their BEGIN round trip
+// anyway.
 func (rs *replicaSet) lagOf(lsn uint64, now time.Time) (lag time.Duration, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -330,6 +414,9 @@ func (rs *replicaSet) lagOf(lsn uint64, now time.Time) (lag time.Duration, ok bo
 			}
 			return now.Sub(rs.samples[i].at), true
 		}
+	}
+	if len(rs.samples) > 0 && now.Sub(rs.samples[0].at) <= rs.cfg.MaxLag {
+		return now.Sub(rs.samples[0].at), true
 	}
 	return 0, false
 }
@@ -350,7 +437,7 @@ func (rs *replicaSet) boundFor(now time.Time) (lsn uint64, ok bool) {
 }
 
 func (rs *replicaSet) checkReplica(ctx context.Context, r *replica) {
-	if r.promoted.Load() {
+	if r.promoted.Load() && r.timelineSeen.Load() {
 		return
 	}
 	var inRecovery bool
@@ -362,6 +449,12 @@ func (rs *replicaSet) checkReplica(ctx context.Context, r *replica) {
 		return
 	}
 	if !inRecovery {
+		// Record the new timeline once; a promoted replica is not
+		// checked again.
+		r.mu.Lock()
+		r.timeline = timeline
+		r.mu.Unlock()
+		r.timelineSeen.Store(true)
 		r.markPromoted()
 		return
 	}
@@ -582,6 +675,7 @@ func (tx *Tx) noteCommitPosition(ctx context.Context, results []*pgconn.Result) 
 	if results[0].Err == nil && results[0].CommandTag.String() == "COMMIT" && pos.Err == nil &&
 		len(pos.Rows) == 1 && len(pos.Rows[0]) == 1 {
 		if tok, err := ParseToken(string(pos.Rows[0][0])); err == nil {
+			tok.lsn = tx.db.replicas.recordEnd(tok.lsn)
 			noteCommit(ctx, tok)
 		}
 	}
@@ -612,3 +706,283 @@ func textParams(args []any) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// errReplicaBehind and errReplicaLeft are the verdicts of a replica read's
+// check (see [DB.ReadOnReplica]): the replica has not replayed the read's
+// position, or it left recovery (promoted). errNotReadCommitted: the
+// session's isolation is not READ COMMITTED, so the check and the query
+// would share a snapshot taken before the check.
+var (
+	errReplicaBehind    = errors.New("uno: replica behind the read's position")
+	errReplicaLeft      = errors.New("uno: replica out of recovery")
+	errNotReadCommitted = errors.New("uno: replica session not in READ COMMITTED")
+)
+
+// readCheckSQL is [replicaCheckSQL] for a read outside a transaction: it
+// runs in the same implicit transaction as the read's first query, sent in
+// the same round trip just before it. In READ COMMITTED that query takes
+// its snapshot after the check ran, and replay only moves forward, so it
+// sees what the check saw; in another isolation level it would share the
+// check's snapshot, taken before the replay position was read, so the
+// check reports that too.
+const readCheckSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false), " +
+	"current_setting('transaction_isolation') = 'read committed'"
+
+// ReadOnReplica runs fn, a read outside any transaction as the login role
+// (no role switch, no identity), with consistency c: for [Strong], or
+// without replicas, on the primary's pool; otherwise on a connection of a
+// replica, whose replay check rides in the round trip of fn's first query
+// (a read costs the round trips of its queries, and the release guard's
+// when the connection goes back), and,
+// when no replica can serve (behind past the wait budget, unreachable,
+// promoted), on the primary's pool. fn may run more than once (once per
+// replica tried, then on the primary) and must pass on the errors its
+// querier returns (wrapped or not); a read fn does not write, and a
+// standby refuses writes. Use [DB.WithTx] with [TxOptions.Consistency] for
+// reads that need a role, an identity or several statements in one
+// snapshot.
+func (db *DB) ReadOnReplica(ctx context.Context, c Consistency, fn func(ctx context.Context, q Querier) error) error {
+	rs := db.replicas
+	if c == Strong || rs == nil {
+		return fn(ctx, db.pool)
+	}
+	if c != ReadYourWrites && c != BoundedStaleness {
+		return fmt.Errorf("uno: unknown consistency %v", c)
+	}
+	inTx := func() error {
+		return db.WithTx(ctx, TxOptions{ReadOnly: true, Consistency: c},
+			func(ctx context.Context, tx *Tx) error { return fn(ctx, tx) })
+	}
+	if rs.txReads.Load() {
+		return inTx()
+	}
+	var target uint64
+	var budget time.Duration
+	if c == ReadYourWrites {
+		target = TokenFromContext(ctx).lsn
+		budget = rs.cfg.WaitBudget
+	} else {
+		var ok bool
+		if target, ok = rs.boundFor(time.Now()); !ok {
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+	}
+	deadline := time.Now().Add(budget)
+	r := rs.pick()
+	for wait := 500 * time.Microsecond; ; wait *= 2 {
+		if r == nil {
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+		verdict, err := r.read(ctx, Token{lsn: target}, fn)
+		switch {
+		case verdict == nil:
+			r.reads.Add(1)
+			return err
+		case errors.Is(verdict, errNotReadCommitted):
+			// The sessions' default isolation is not READ COMMITTED
+			// (a setting of the DB's login or configuration): from now
+			// on a transaction checks before it begins instead.
+			rs.txReads.Store(true)
+			return inTx()
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("uno: read on replica %s: the context ended: %w", r.name, cerr)
+		}
+		if !errors.Is(verdict, errReplicaBehind) {
+			// Unreachable or promoted: try another replica, else the primary.
+			r.fallbacks.Add(1)
+			r = rs.pick()
+			continue
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			r.fallbacks.Add(1)
+			rs.primaryReads.Add(1)
+			return fn(ctx, db.pool)
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("uno: read on replica %s: the context ended while waiting for replay: %w", r.name, ctx.Err())
+		}
+	}
+}
+
+// read runs fn on a connection of r with the check of target before its
+// first query. verdict is non-nil when the check (or borrowing the
+// connection) failed: fn's result is then void, and err is fn's error.
+func (r *replica) read(ctx context.Context, target Token, fn func(ctx context.Context, q Querier) error) (verdict, err error) {
+	actx, cancel := context.WithTimeout(ctx, r.db.cfg.ConnectTimeout)
+	pc, err := r.db.pool.Acquire(actx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			r.eject("unreachable: " + err.Error())
+		}
+		return fmt.Errorf("%w: %s: %w", errReplicaDown, r.name, err), err
+	}
+	// fn may have run any read (a repository's raw Query included): the
+	// release guard checks the connection before it goes back, as after
+	// WithConn; that is one more round trip.
+	defer r.db.release(pc, true)
+	q := &replicaQuerier{r: r, conn: pc.Conn(), target: target.String()}
+	err = fn(ctx, q)
+	return q.verdict, err
+}
+
+// replicaQuerier is the [Querier] of a read on a replica: its first query
+// is sent with the replay check in one batch (one round trip); the rest
+// run as they are once the check passed. After a failed check every call
+// returns the verdict.
+type replicaQuerier struct {
+	r       *replica
+	conn    *pgx.Conn
+	target  string
+	checked bool
+	verdict error
+}
+
+// judge records the check's answer and returns the verdict, nil when the
+// replica may serve the read.
+func (q *replicaQuerier) judge(ctx context.Context, err error, inRecovery, replayed, readCommitted bool) error {
+	switch {
+	case err != nil:
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) || ctx.Err() != nil || !q.conn.IsClosed() {
+			// The server answered (the error is the query's: a batch
+			// prepares every statement first), or the caller gave up:
+			// the error is fn's, not the replica's.
+			return nil
+		}
+		q.r.eject("unreachable: " + err.Error())
+		q.verdict = fmt.Errorf("%w: %s: %w", errReplicaDown, q.r.name, err)
+	case !inRecovery:
+		q.r.markPromoted()
+		q.verdict = errReplicaLeft
+	case !readCommitted:
+		q.verdict = errNotReadCommitted
+	case !replayed:
+		q.verdict = errReplicaBehind
+	default:
+		q.checked = true
+	}
+	return q.verdict
+}
+
+// check runs the check on its own, for a first call that is not a query.
+func (q *replicaQuerier) check(ctx context.Context) error {
+	if q.checked || q.verdict != nil {
+		return q.verdict
+	}
+	var rec, replayed, rc bool
+	err := q.conn.QueryRow(ctx, readCheckSQL, q.target).Scan(&rec, &replayed, &rc)
+	if v := q.judge(ctx, err, rec, replayed, rc); v != nil {
+		return v
+	}
+	return err
+}
+
+// Exec runs sql after the check.
+func (q *replicaQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := q.check(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return q.conn.Exec(ctx, sql, args...)
+}
+
+// Query runs sql; the first query carries the check in its round trip.
+func (q *replicaQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if q.verdict != nil {
+		return nil, q.verdict
+	}
+	if q.checked {
+		return q.conn.Query(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(readCheckSQL, q.target)
+	b.Queue(sql, args...)
+	br := q.conn.SendBatch(ctx, b)
+	var rec, replayed, rc bool
+	err := br.QueryRow().Scan(&rec, &replayed, &rc)
+	if v := q.judge(ctx, err, rec, replayed, rc); v != nil {
+		_ = br.Close()
+		return nil, v
+	}
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// QueryRow runs sql as [replicaQuerier.Query] and reads its one row.
+func (q *replicaQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := q.Query(ctx, sql, args...)
+	return &oneRow{rows: rows, err: err}
+}
+
+// SendBatch sends b after the check.
+func (q *replicaQuerier) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := q.check(ctx); err != nil {
+		return errBatch{err}
+	}
+	return q.conn.SendBatch(ctx, b)
+}
+
+// CopyFrom is refused by a standby; it runs after the check like the rest.
+func (q *replicaQuerier) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if err := q.check(ctx); err != nil {
+		return 0, err
+	}
+	return q.conn.CopyFrom(ctx, table, columns, src)
+}
+
+// batchRows are the rows of a query sent in a batch behind the check;
+// closing them ends the batch.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+// Close closes the rows and the batch.
+func (b *batchRows) Close() {
+	b.Rows.Close()
+	_ = b.br.Close()
+}
+
+// oneRow is the pgx.Row of a query's rows: the first row, pgx.ErrNoRows
+// without one.
+type oneRow struct {
+	rows pgx.Rows
+	err  error
+}
+
+// Scan reads the first row into dest and closes the rows.
+func (r *oneRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+var _ Querier = (*replicaQuerier)(nil)

@@ -82,3 +82,33 @@ func TestTextParams(t *testing.T) {
 		t.Error("a float was rendered")
 	}
 }
+
+func TestRecordEnd(t *testing.T) {
+	rs := &replicaSet{}
+	if got := rs.recordEnd(0x3000028); got != 0x3000028 {
+		t.Errorf("sizes unknown: %x", got)
+	}
+	rs.walBlock.Store(8192)
+	rs.walSegment.Store(16 << 20)
+	rs.maxAlign.Store(8)
+	for _, c := range []struct{ in, want uint64 }{
+		{0x3000028, 0x3000000}, // first page of a segment: long header
+		{0x3000018, 0x3000018}, // a segment's first page has the long header: unchanged
+		{0x3002018, 0x3002000}, // another page: short header
+		{0x3002028, 0x3002028}, // 40 bytes into another page: a record's end
+		{0x3002020, 0x3002020},
+		{0x3002000, 0x3002000},
+		{0x4436780, 0x4436780},
+	} {
+		if got := rs.recordEnd(c.in); got != c.want {
+			t.Errorf("recordEnd(%x) = %x, want %x", c.in, got, c.want)
+		}
+	}
+	rs.maxAlign.Store(4) // 20- and 36-byte headers
+	if got := rs.recordEnd(0x3002014); got != 0x3002000 {
+		t.Errorf("4-byte alignment: %x", got)
+	}
+	if got := rs.recordEnd(0x3002018); got != 0x3002018 {
+		t.Errorf("4-byte alignment, 24 bytes in: %x", got)
+	}
+}

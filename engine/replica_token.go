@@ -99,3 +99,10 @@ func noteCommit(ctx context.Context, t Token) {
 		b.raise(t.lsn)
 	}
 }
+
+// TracksWrites reports whether ctx carries a read-your-writes token holder
+// ([TrackWrites], [WithToken]) that commits made with it raise.
+func TracksWrites(ctx context.Context) bool {
+	_, ok := ctx.Value(tokenKey{}).(*tokenBox)
+	return ok
+}

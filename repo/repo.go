@@ -103,6 +103,8 @@ type Options struct {
 	// then succeed only when the stored value still equals the struct's,
 	// and report dberr.ErrConflict otherwise. Empty: no check.
 	Version string
+	// Consistency: where reads outside a transaction run (engine.Strong, the zero value: the primary); see replica.go.
+	Consistency engine.Consistency
 }
 
 // Repository is the generic repository of one registered model T: the Go
@@ -536,6 +538,9 @@ func (r *Repository[T]) on(ctx context.Context, write, one bool, fn func(ctx con
 	q := r.s.db.Querier(ctx)
 	if err := connFree(q); err != nil {
 		return err
+	}
+	if done, err := r.onReplica(ctx, q, write, fn); done {
+		return r.mapError(err)
 	}
 	var err error
 	if r.s.db.IsPool(q) && r.s.switchRoles {

@@ -17,6 +17,7 @@ import (
 	"github.com/uno-db/uno/internal/pgcluster"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/quote"
+	"github.com/uno-db/uno/repo"
 )
 
 var primary, standby *pgcluster.Cluster
@@ -446,6 +447,19 @@ func TestReplicaStopped(t *testing.T) {
 	if r, err := e.read(ctx, engine.ReadYourWrites, 1, "a"); err != nil || !r.onReplica {
 		t.Fatalf("before the stop: %+v, %v", r, err)
 	}
+	// A login-role repository on a DB of its own (as the superuser),
+	// whose replica pool holds a connection opened before the stop.
+	lcfg := e.cfg
+	lcfg.User = "postgres"
+	ldb, err := e.f.Open(context.Background(), lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := itemRepo(t, ldb, repo.Options{Roles: repo.RolesLogin, Consistency: engine.ReadYourWrites})
+	loginReads := func() int64 { return ldb.ReplicaStats().Replicas[0].Reads }
+	if _, err := login.Get(ctx, int32(1)); err != nil || loginReads() != 1 {
+		t.Fatalf("login-role read before the stop: %v, %d replica reads", err, loginReads())
+	}
 	if err := standby.StopMode(pgcluster.Fast); err != nil {
 		t.Fatal(err)
 	}
@@ -473,6 +487,14 @@ func TestReplicaStopped(t *testing.T) {
 	if st := e.stat(); st.Healthy || st.Ejections < 1 {
 		t.Errorf("stats with the replica down: %+v", st)
 	}
+	for i := range 10 {
+		if got, err := login.Get(ctx, int32(1)); err != nil || got.Name != "item 1" {
+			t.Fatalf("login-role read %d with the replica down: %+v, %v", i, got, err)
+		}
+	}
+	if st := ldb.ReplicaStats(); st.Replicas[0].Reads != 1 || st.PrimaryReads < 10 {
+		t.Errorf("login-role stats with the replica down: %+v", st)
+	}
 	if err := standby.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -481,6 +503,11 @@ func TestReplicaStopped(t *testing.T) {
 	waitFor(t, "a read on the restarted replica", func() bool {
 		r, err := e.read(ctx, engine.ReadYourWrites, 1, "a")
 		return err == nil && r.onReplica && r.found
+	})
+	waitFor(t, "a login-role read on the restarted replica", func() bool {
+		before := loginReads()
+		_, err := login.Get(ctx, int32(1))
+		return err == nil && loginReads() == before+1
 	})
 }
 
@@ -514,6 +541,8 @@ func TestPromotion(t *testing.T) {
 		// primary just got tells them apart (the promoted server forked
 		// before it), and found was checked above.
 	}
+	// The checker records the new timeline once.
+	waitFor(t, "the checker to see the new timeline", func() bool { return e.stat().Timeline > tlBefore })
 	st := e.stat()
 	if !st.Promoted || st.Healthy || st.Ejections < 1 {
 		t.Errorf("stats after promotion: %+v", st)
