@@ -732,8 +732,7 @@ const readCheckSQL = "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_ls
 // (no role switch, no identity), with consistency c: for [Strong], or
 // without replicas, on the primary's pool; otherwise on a connection of a
 // replica, whose replay check rides in the round trip of fn's first query
-// (a read costs the round trips of its queries, and the release guard's
-// when the connection goes back), and,
+// (a read costs the round trips of its queries and nothing more), and,
 // when no replica can serve (behind past the wait budget, unreachable,
 // promoted), on the primary's pool. fn may run more than once (once per
 // replica tried, then on the primary) and must pass on the errors its
@@ -825,10 +824,7 @@ func (r *replica) read(ctx context.Context, target Token, fn func(ctx context.Co
 		}
 		return fmt.Errorf("%w: %s: %w", errReplicaDown, r.name, err), err
 	}
-	// fn may have run any read (a repository's raw Query included): the
-	// release guard checks the connection before it goes back, as after
-	// WithConn; that is one more round trip.
-	defer r.db.release(pc, true)
+	defer pc.Release()
 	q := &replicaQuerier{r: r, conn: pc.Conn(), target: target.String()}
 	err = fn(ctx, q)
 	return q.verdict, err
