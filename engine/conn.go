@@ -291,37 +291,13 @@ func (db *DB) release(pc *pgxpool.Conn, check bool) {
 		return
 	}
 	if !check || conn.PgConn().IsBusy() || conn.PgConn().TxStatus() != 'I' {
-		markGuarded(conn) // the caller ran the guard; pgxpool destroys busy connections and ones inside a transaction
-		pc.Release()
+		pc.Release() // pgxpool destroys busy connections and ones inside a transaction
 		return
 	}
 	if !db.runGuard(context.Background(), conn) {
 		db.markSuspect()
 	}
-	markGuarded(conn)
 	pc.Release()
-}
-
-// guardedKey marks, in pgconn's CustomData, a connection that went back to
-// the pool through uno, which ran the release guard on it (or closed it).
-// Connections given back another way (db.Pool(), db.SQL()) lack the mark,
-// and the pool's PrepareConn hook runs the guard on them before the next
-// borrower gets them.
-const guardedKey = "uno.guard.done"
-
-// markGuarded marks conn as released through uno's guard.
-func markGuarded(conn *pgx.Conn) { conn.PgConn().CustomData()[guardedKey] = true }
-
-// guardUnguarded is the pool's PrepareConn hook: a connection handed back
-// without uno's guard is guarded now, and destroyed when it is dirty; the
-// mark is cleared for the borrower.
-func (db *DB) guardUnguarded(ctx context.Context, conn *pgx.Conn) (bool, error) {
-	data := conn.PgConn().CustomData()
-	if done, _ := data[guardedKey].(bool); !done && !db.runGuard(ctx, conn) {
-		return false, nil
-	}
-	data[guardedKey] = false
-	return true, nil
 }
 
 // Discards reports how many connections the release guard destroyed because

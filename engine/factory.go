@@ -192,7 +192,6 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 	callbacks := f.opts.Callbacks
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		db.connects.Add(1)
-		markGuarded(conn) // a new connection is clean
 		for _, cb := range callbacks {
 			if err := cb.Run(ctx, conn); err != nil {
 				return &CallbackError{Name: cb.Name, Err: err}
@@ -208,9 +207,6 @@ func (f *Factory) newDB(cfg config.Config) (*DB, error) {
 	pc.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool {
 		return p.IdleDuration > time.Second || time.Now().UnixNano() < db.suspectUntil.Load()
 	}
-	// A connection given back without uno's guard (through db.Pool() or
-	// db.SQL()) is guarded before it is handed out again.
-	pc.PrepareConn = db.guardUnguarded
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, fmt.Errorf("uno: open pool for %s: %w", cfg.Key(), err)
@@ -243,8 +239,7 @@ type DB struct {
 func (db *DB) Config() config.Config { return db.cfg }
 
 // Pool returns the native pgx pool: batches, pipelining and COPY. Work done
-// directly on it bypasses uno's role switching; a connection given back to
-// it is checked by the release guard before it is handed out again.
+// directly on it bypasses uno's role switching and release guard.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // SQL returns a *sql.DB over the same pool, through pgx's stdlib adapter,

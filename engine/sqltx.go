@@ -356,7 +356,6 @@ func (db *DB) sqlRelease(ctx context.Context, c *sql.Conn) {
 			if !db.runGuard(ctx, conn) {
 				db.markSuspect()
 			}
-			markGuarded(conn)
 		}
 		return nil
 	})
