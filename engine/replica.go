@@ -587,37 +587,14 @@ func (r *replica) begin(ctx context.Context, opts TxOptions, target Token, begin
 	}
 	p.SendPipelineSync()
 	var results []*pgconn.Result
-	var firstErr error
-	if err := p.Flush(); err != nil {
-		firstErr = err
-	} else {
-		for {
-			res, err := p.GetResults()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				var pgErr *pgconn.PgError
-				if !errors.As(err, &pgErr) {
-					break
-				}
-				continue
-			}
-			if res == nil {
-				break
-			}
-			if rr, ok := res.(*pgconn.ResultReader); ok {
-				got := rr.Read()
-				if got.Err != nil && firstErr == nil {
-					firstErr = got.Err
-				}
-				results = append(results, got)
-			}
+	firstErr := drainPipeline(p, func(res any) error {
+		if rr, ok := res.(*pgconn.ResultReader); ok {
+			got := rr.Read()
+			results = append(results, got)
+			return got.Err
 		}
-	}
-	if cerr := p.Close(); cerr != nil && firstErr == nil {
-		firstErr = cerr
-	}
+		return nil
+	})
 	tx = &Tx{db: r.db, pc: pc, opts: opts}
 	tx.queries = queries{conn: pc.Conn(), ended: &tx.ended}
 	if pg.IsClosed() {

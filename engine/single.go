@@ -858,34 +858,13 @@ func (c *stmtCache) prepare(ctx context.Context, pg *pgconn.PgConn, sql string) 
 	p.SendPrepare(name, sql, nil)
 	p.SendPipelineSync()
 	var sd *pgconn.StatementDescription
-	var firstErr error
-	if err := p.Flush(); err != nil {
-		firstErr = err
-	} else {
-		for {
-			res, err := p.GetResults()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				var pgErr *pgconn.PgError
-				if !errors.As(err, &pgErr) {
-					break
-				}
-				continue
-			}
-			if d, ok := res.(*pgconn.StatementDescription); ok {
-				sd = d
-				sd.Name, sd.SQL = name, sql // pgconn's pipeline leaves them empty
-			}
-			if _, ok := res.(*pgconn.PipelineSync); ok || res == nil {
-				break
-			}
+	firstErr := drainPipeline(p, func(res any) error {
+		if d, ok := res.(*pgconn.StatementDescription); ok {
+			sd = d
+			sd.Name, sd.SQL = name, sql // pgconn's pipeline leaves them empty
 		}
-	}
-	if err := p.Close(); err != nil && firstErr == nil {
-		firstErr = err
-	}
+		return nil
+	})
 	c.sentEvicted = nil
 	if firstErr != nil {
 		return nil, firstErr

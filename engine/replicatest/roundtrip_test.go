@@ -21,12 +21,12 @@ import (
 // spoke (or first), one more. Pipelined messages sent before any answer
 // count once.
 type tripCounter struct {
-	ln    net.Listener
-	trips atomic.Int64
+	ln       net.Listener
+	trips    atomic.Int64
 	accepted atomic.Int64 // connections accepted
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
 }
 
 func newTripCounter(t testing.TB, target string) *tripCounter {
