@@ -639,6 +639,33 @@ func parenthesised(s string) (inside, rest string, ok bool) {
 	if !strings.HasPrefix(s, "(") {
 		return "", "", false
 	}
+	walkOutsideQuotes(s, func(i int, c byte, depth int) bool {
+		if c == ')' && depth == 0 {
+			inside, rest, ok = s[1:i], s[i+1:], true
+			return false
+		}
+		return true
+	})
+	return inside, rest, ok
+}
+
+// splitTopLevel splits s at commas outside parentheses and quotes.
+func splitTopLevel(s string) []string {
+	var out []string
+	start := 0
+	walkOutsideQuotes(s, func(i int, c byte, depth int) bool {
+		if c == ',' && depth == 0 {
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+		return true
+	})
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// walkOutsideQuotes calls f with each byte of s that is outside single and
+// double quotes, and the parenthesis depth after it, until f returns false.
+func walkOutsideQuotes(s string, f func(i int, c byte, depth int) bool) {
 	depth := 0
 	var quote byte
 	for i := 0; i < len(s); i++ {
@@ -656,42 +683,11 @@ func parenthesised(s string) (inside, rest string, ok bool) {
 			depth++
 		case ')':
 			depth--
-			if depth == 0 {
-				return s[1:i], s[i+1:], true
-			}
+		}
+		if !f(i, c, depth) {
+			return
 		}
 	}
-	return "", "", false
-}
-
-// splitTopLevel splits s at commas outside parentheses and quotes.
-func splitTopLevel(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if quote != 0 {
-			if c == quote {
-				quote = 0
-			}
-			continue
-		}
-		switch c {
-		case '\'', '"':
-			quote = c
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, strings.TrimSpace(s[start:i]))
-				start = i + 1
-			}
-		}
-	}
-	return append(out, strings.TrimSpace(s[start:]))
 }
 
 func (g *gen) foreignKey(t *catalog.Table, c catalog.Constraint, byCol map[string]*field, def *tableDef, skip func(string)) {
