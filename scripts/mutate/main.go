@@ -82,13 +82,14 @@ type options struct {
 	equivalent string
 	files      map[string]bool
 	out        string
+	tests      []string
 	verbose    bool
 	keep       bool
 }
 
 func main() {
 	var o options
-	var ops, files string
+	var ops, files, tests string
 	flag.StringVar(&ops, "ops", "ror,lcr,nif,ids", "mutation operators, comma-separated: ror, lcr, nif, ids, sdl")
 	flag.IntVar(&o.jobs, "j", 1, "mutants run at once")
 	flag.IntVar(&o.sample, "sample", 0, "run a deterministic sample of this many mutants (0: all)")
@@ -97,6 +98,7 @@ func main() {
 	flag.DurationVar(&o.min, "min", 10*time.Second, "least time limit of a mutant")
 	flag.StringVar(&o.equivalent, "equivalent", "", "file of equivalent mutants, left out of the score")
 	flag.StringVar(&files, "files", "", "mutate only these files (base names, comma-separated)")
+	flag.StringVar(&tests, "tests", "", "also run the tests of these packages (comma-separated patterns), e.g. a package's external test package in another directory")
 	flag.StringVar(&o.out, "json", "", "also write every mutant's outcome to this JSON file")
 	flag.BoolVar(&o.verbose, "v", false, "print each mutant's outcome as it comes")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (instrumented sources and binary)")
@@ -126,6 +128,11 @@ func main() {
 			o.files[strings.TrimSpace(f)] = true
 		}
 	}
+	for _, t := range strings.Split(tests, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			o.tests = append(o.tests, t)
+		}
+	}
 	if o.jobs < 1 {
 		o.jobs = 1
 	}
@@ -150,16 +157,40 @@ type pkgInfo struct {
 	Module       struct{ Dir string }
 }
 
+// testPkg is a package whose tests run against the mutants, and its
+// test binary.
+type testPkg struct {
+	info  pkgInfo
+	bin   string
+	short string // prefix of its test names
+}
+
+func goList(pattern string) (pkgInfo, error) {
+	var p pkgInfo
+	out, err := exec.Command("go", "list", "-json", pattern).Output()
+	if err != nil {
+		return p, fmt.Errorf("go list %s: %w", pattern, err)
+	}
+	if err := json.Unmarshal(out, &p); err != nil {
+		return p, fmt.Errorf("go list %s: %w", pattern, err)
+	}
+	return p, nil
+}
+
 func run(pattern string, o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out, err := exec.Command("go", "list", "-json", pattern).Output()
+	p, err := goList(pattern)
 	if err != nil {
-		return fmt.Errorf("go list %s: %w", pattern, err)
+		return err
 	}
-	var p pkgInfo
-	if err := json.Unmarshal(out, &p); err != nil {
-		return fmt.Errorf("go list %s: %w", pattern, err)
+	tpkgs := []*testPkg{{info: p}}
+	for _, t := range o.tests {
+		tp, err := goList(t)
+		if err != nil {
+			return err
+		}
+		tpkgs = append(tpkgs, &testPkg{info: tp})
 	}
 	work, err := os.MkdirTemp("", "mutate-")
 	if err != nil {
@@ -175,7 +206,7 @@ func run(pattern string, o options) error {
 	var sites []*site
 	overlay := map[string]string{}
 	h := sha256.New()
-	fmt.Fprintf(h, "v2 ops=%v\n", sortedKeys(o.ops))
+	fmt.Fprintf(h, "v3 ops=%v\n", sortedKeys(o.ops))
 	for _, name := range p.GoFiles {
 		path := filepath.Join(p.Dir, name)
 		src, err := os.ReadFile(path)
@@ -205,27 +236,32 @@ func run(pattern string, o options) error {
 		return err
 	}
 	overlay[filepath.Join(p.Dir, "zz_unomut_hook.go")] = hook
-	for _, name := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
-		b, err := os.ReadFile(filepath.Join(p.Dir, name))
-		if err != nil {
-			return err
+	for _, tp := range tpkgs {
+		for _, name := range slices.Concat(tp.info.TestGoFiles, tp.info.XTestGoFiles) {
+			b, err := os.ReadFile(filepath.Join(tp.info.Dir, name))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s/%s\n%s\n", tp.info.ImportPath, name, b)
 		}
-		fmt.Fprintf(h, "%s\n%s\n", name, b)
 	}
 	ov, _ := json.Marshal(map[string]any{"Replace": overlay})
 	ovPath := filepath.Join(work, "overlay.json")
 	if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
 		return err
 	}
-	bin := filepath.Join(work, "pkg.test")
 	start := time.Now()
-	build := exec.Command("go", "test", "-c", "-o", bin, "-overlay", ovPath, p.ImportPath)
-	build.Dir = p.Module.Dir
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build of the instrumented package failed: %w\n%s", err, b)
+	for i, tp := range tpkgs {
+		tp.bin = filepath.Join(work, fmt.Sprintf("pkg%d.test", i))
+		tp.short = filepath.Base(tp.info.ImportPath)
+		build := exec.Command("go", "test", "-c", "-o", tp.bin, "-overlay", ovPath, tp.info.ImportPath)
+		build.Dir = p.Module.Dir
+		if b, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build of %s's tests on the instrumented package failed: %w\n%s", tp.info.ImportPath, err, b)
+		}
 	}
-	fmt.Fprintf(os.Stderr, "%d mutation sites in %s; instrumented test binary built in %v\n",
-		len(sites), p.ImportPath, time.Since(start).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "%d mutation sites in %s; %d instrumented test binaries built in %v\n",
+		len(sites), p.ImportPath, len(tpkgs), time.Since(start).Round(time.Second))
 	if os.Getenv("UNO_TEST_DATABASE_URL") == "" {
 		fmt.Fprintln(os.Stderr, "note: UNO_TEST_DATABASE_URL is not set; each test process starts a cluster of its own")
 	}
@@ -233,7 +269,7 @@ func run(pattern string, o options) error {
 	// Which tests reach which sites, and how long each takes.
 	binHash := make([]byte, 0)
 	sum := h.Sum(binHash)
-	reach, err := coverage(ctx, p, bin, work, hex.EncodeToString(sum[:12]), len(sites), o)
+	reach, err := coverage(ctx, tpkgs, work, hex.EncodeToString(sum[:12]), len(sites), o)
 	if err != nil {
 		return err
 	}
@@ -304,7 +340,7 @@ func run(pattern string, o options) error {
 				if ctx.Err() != nil {
 					continue
 				}
-				m.Outcome = runMutant(ctx, p, bin, m, reach, k, o)
+				m.Outcome = runMutant(ctx, tpkgs, m, reach, k, o)
 				mu.Lock()
 				done++
 				if o.verbose || m.Outcome != "killed" {
@@ -670,7 +706,7 @@ type testRun struct {
 
 type reachMap struct {
 	Tests map[string]*testRun `json:"tests"`
-	Suite float64             `json:"suite"` // seconds of all passing tests run together
+	Suite map[string]float64  `json:"suite"` // per test package, seconds of its passing tests run together
 }
 
 func (r *reachMap) order() []string {
@@ -684,7 +720,7 @@ func (r *reachMap) order() []string {
 
 // coverage runs each test alone, unmutated, recording the sites it
 // reaches and its time; the result is cached under key.
-func coverage(ctx context.Context, p pkgInfo, bin, work, key string, nsites int, o options) (*reachMap, error) {
+func coverage(ctx context.Context, tpkgs []*testPkg, work, key string, nsites int, o options) (*reachMap, error) {
 	cacheDir, err := os.UserCacheDir()
 	if err != nil {
 		cacheDir = os.TempDir()
@@ -698,22 +734,24 @@ func coverage(ctx context.Context, p pkgInfo, bin, work, key string, nsites int,
 			return &r, nil
 		}
 	}
-	list := exec.Command(bin, "-test.list", ".")
-	list.Dir = p.Dir
-	out, err := list.Output()
-	if err != nil {
-		return nil, fmt.Errorf("listing tests: %w", err)
-	}
 	var tests []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		t := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(t, "Test") || strings.HasPrefix(t, "Example") || strings.HasPrefix(t, "Fuzz") {
-			tests = append(tests, t)
+	for _, tp := range tpkgs {
+		list := exec.Command(tp.bin, "-test.list", ".")
+		list.Dir = tp.info.Dir
+		out, err := list.Output()
+		if err != nil {
+			return nil, fmt.Errorf("listing tests of %s: %w", tp.info.ImportPath, err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			t := strings.TrimSpace(sc.Text())
+			if strings.HasPrefix(t, "Test") || strings.HasPrefix(t, "Example") || strings.HasPrefix(t, "Fuzz") {
+				tests = append(tests, tp.short+"."+t)
+			}
 		}
 	}
 	fmt.Fprintf(os.Stderr, "mapping %d tests to the sites they reach\n", len(tests))
-	r := &reachMap{Tests: map[string]*testRun{}}
+	r := &reachMap{Tests: map[string]*testRun{}, Suite: map[string]float64{}}
 	var mu sync.Mutex
 	jobs := make(chan string)
 	var wg sync.WaitGroup
@@ -726,7 +764,8 @@ func coverage(ctx context.Context, p pkgInfo, bin, work, key string, nsites int,
 				trace := filepath.Join(work, fmt.Sprintf("trace-%d", i))
 				_ = os.Remove(trace)
 				t0 := time.Now()
-				res := runTests(ctx, p, bin, []string{t}, "", trace, 10*time.Minute)
+				tp, name := split(tpkgs, t)
+				res := runTests(ctx, tp, []string{name}, "", trace, 10*time.Minute)
 				tr := &testRun{Seconds: time.Since(t0).Seconds(), Failed: res != "passed"}
 				if b, err := os.ReadFile(trace); err == nil {
 					for _, l := range strings.Fields(string(b)) {
@@ -750,18 +789,23 @@ func coverage(ctx context.Context, p pkgInfo, bin, work, key string, nsites int,
 	}
 	close(jobs)
 	wg.Wait()
-	var passing []string
-	for _, t := range r.order() {
-		if !r.Tests[t].Failed {
-			passing = append(passing, t)
+	for _, tp := range tpkgs {
+		var passing []string
+		for _, t := range r.order() {
+			if q, name := split(tpkgs, t); q == tp && !r.Tests[t].Failed {
+				passing = append(passing, name)
+			}
 		}
+		if len(passing) == 0 {
+			continue
+		}
+		t0 := time.Now()
+		if res := runTests(ctx, tp, passing, "", "", 20*time.Minute); res != "passed" {
+			return nil, fmt.Errorf("the passing tests of %s together, without a mutant: %s", tp.info.ImportPath, res)
+		}
+		r.Suite[tp.short] = time.Since(t0).Seconds()
 	}
-	t0 := time.Now()
-	if res := runTests(ctx, p, bin, passing, "", "", 20*time.Minute); res != "passed" {
-		return nil, fmt.Errorf("the passing tests together, without a mutant: %s", res)
-	}
-	r.Suite = time.Since(t0).Seconds()
-	fmt.Fprintf(os.Stderr, "mapped in %v; the suite takes %.0fs\n", time.Since(start).Round(time.Second), r.Suite)
+	fmt.Fprintf(os.Stderr, "mapped in %v; suites take %v (seconds)\n", time.Since(start).Round(time.Second), r.Suite)
 	if err := os.MkdirAll(cacheDir, 0o755); err == nil {
 		b, _ := json.Marshal(r)
 		_ = os.WriteFile(cacheFile, b, 0o644)
@@ -769,16 +813,28 @@ func coverage(ctx context.Context, p pkgInfo, bin, work, key string, nsites int,
 	return r, nil
 }
 
+// split turns a qualified test name (package.TestName) into its package
+// and the test's own name.
+func split(tpkgs []*testPkg, qualified string) (*testPkg, string) {
+	short, name, _ := strings.Cut(qualified, ".")
+	for _, tp := range tpkgs {
+		if tp.short == short {
+			return tp, name
+		}
+	}
+	return tpkgs[0], name
+}
+
 // runTests runs the named tests in bin with the mutant pick ("" for none)
 // and returns "passed", "failed" or "timeout". The tests get a temporary
 // directory of their own; a cluster a killed test left running there is
 // stopped and the directory removed.
-func runTests(ctx context.Context, p pkgInfo, bin string, tests []string, pick, trace string, limit time.Duration) string {
+func runTests(ctx context.Context, tp *testPkg, tests []string, pick, trace string, limit time.Duration) string {
 	var quoted []string
 	for _, t := range tests {
 		quoted = append(quoted, regexp.QuoteMeta(t))
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(bin), "tmp-")
+	tmp, err := os.MkdirTemp(filepath.Dir(tp.bin), "tmp-")
 	if err != nil {
 		return "failed"
 	}
@@ -786,9 +842,9 @@ func runTests(ctx context.Context, p pkgInfo, bin string, tests []string, pick, 
 	defer cleanTmp(tmp)
 	ctx, cancel := context.WithTimeout(ctx, limit+15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.run", "^("+strings.Join(quoted, "|")+")$",
+	cmd := exec.CommandContext(ctx, tp.bin, "-test.run", "^("+strings.Join(quoted, "|")+")$",
 		"-test.count=1", "-test.failfast", "-test.timeout", limit.String())
-	cmd.Dir = p.Dir
+	cmd.Dir = tp.info.Dir
 	env := slices.DeleteFunc(os.Environ(), func(s string) bool {
 		return strings.HasPrefix(s, "UNO_MUTANT=") || strings.HasPrefix(s, "UNO_MUTANT_TRACE=") ||
 			strings.HasPrefix(s, "TMPDIR=")
@@ -847,8 +903,9 @@ func limitFor(tests []string, reach *reachMap, o options) time.Duration {
 	for _, t := range tests {
 		sum += reach.Tests[t].Seconds
 	}
-	if reach.Suite > 0 && sum > reach.Suite {
-		sum = reach.Suite
+	short, _, _ := strings.Cut(tests[0], ".")
+	if suite := reach.Suite[short]; suite > 0 && sum > suite {
+		sum = suite
 	}
 	limit := time.Duration(o.factor * sum * float64(time.Second))
 	return max(limit, o.min)
@@ -882,18 +939,32 @@ func (k *killers) credit(t string) {
 
 // runMutant runs the tests that reach m's site: first the likeliest killer
 // alone, then, if the mutant survived it, the others together.
-func runMutant(ctx context.Context, p pkgInfo, bin string, m *mutant, reach *reachMap, k *killers, o options) string {
+func runMutant(ctx context.Context, tpkgs []*testPkg, m *mutant, reach *reachMap, k *killers, o options) string {
 	if len(m.Tests) == 0 {
 		return "not reached"
 	}
 	pick := fmt.Sprintf("%d:%d", m.site.id, m.variant)
 	tests := k.order(m.Tests, reach)
 	stages := [][]string{tests[:1]}
-	if len(tests) > 1 {
-		stages = append(stages, tests[1:])
+	for _, tp := range tpkgs {
+		var rest []string
+		for _, t := range tests[1:] {
+			if q, _ := split(tpkgs, t); q == tp {
+				rest = append(rest, t)
+			}
+		}
+		if len(rest) > 0 {
+			stages = append(stages, rest)
+		}
 	}
 	for _, stage := range stages {
-		switch runTests(ctx, p, bin, stage, pick, "", limitFor(stage, reach, o)) {
+		tp, _ := split(tpkgs, stage[0])
+		var names []string
+		for _, t := range stage {
+			_, n := split(tpkgs, t)
+			names = append(names, n)
+		}
+		switch runTests(ctx, tp, names, pick, "", limitFor(stage, reach, o)) {
 		case "timeout":
 			return "timeout" // counted as killed
 		case "failed":
