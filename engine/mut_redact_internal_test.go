@@ -4,7 +4,7 @@ import "testing"
 
 // TestRedactSQLEdges pins redactSQL's scanner on the edges the mutation run
 // (scripts/mutate) found unchecked: a literal at the very start, standard
-// strings with a backslash, e'' strings, every class of dollar-quote tag
+// strings with a backslash, e” strings, every class of dollar-quote tag
 // character, positional parameters that look like tags, and an empty
 // dollar-quoted body. No secret may come back.
 func TestRedactSQLEdges(t *testing.T) {
