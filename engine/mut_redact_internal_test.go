@@ -2,11 +2,11 @@ package engine
 
 import "testing"
 
-// TestRedactSQLEdges pins redactSQL's scanner on the edges the mutation run
-// (scripts/mutate) found unchecked: a literal at the very start, standard
-// strings with a backslash, e” strings, every class of dollar-quote tag
-// character, positional parameters that look like tags, and an empty
-// dollar-quoted body. No secret may come back.
+// TestRedactSQLEdges pins redactSQL's scanner on the edges the mutation
+// run (scripts/mutate) found unchecked: a literal at the very start,
+// standard strings with a backslash, escape strings with a lower-case e,
+// every class of dollar-quote tag character, positional parameters that
+// look like tags, and an empty dollar-quoted body. No secret may come back.
 func TestRedactSQLEdges(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		// A literal at offset 0: nothing precedes it to make it an E'' string.
