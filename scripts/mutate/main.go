@@ -196,6 +196,7 @@ func run(pattern string, o options) error {
 	if err != nil {
 		return err
 	}
+	_ = os.Chmod(work, 0o755) // tests run as root start clusters as nobody under it
 	if o.keep {
 		fmt.Fprintf(os.Stderr, "work directory: %s\n", work)
 	} else {
