@@ -192,7 +192,7 @@ func TestPoolTimeout(t *testing.T) {
 	defer lcancel()
 	err := db.WithConn(lctx, func(context.Context, *engine.Conn) error { return nil })
 	if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), "AcquireTimeout") {
+		!strings.Contains(err.Error(), "AcquireTimeout") || !strings.Contains(err.Error(), "all 1 connections stayed in use") {
 		t.Fatalf("pool timeout: %v", err)
 	}
 	// The caller's deadline, shorter than AcquireTimeout.
