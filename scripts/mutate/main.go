@@ -12,6 +12,10 @@
 // that binary, with no further compilation, and several mutants can run at
 // once.
 //
+// -tests adds other packages whose tests exercise the package (for engine:
+// ./engine/replicatest); the overlay instruments the package in their
+// builds too.
+//
 // Operators (-ops, default all but sdl):
 //
 //	ror  relational operator replacement: == and != swap; < becomes <= and >=,
@@ -39,9 +43,9 @@
 // equivalent. -sample N runs a deterministic sample of N mutants chosen by
 // -seed.
 //
-// The tests need a PostgreSQL server: set UNO_TEST_DATABASE_URL to one
-// where they may create databases and roles, or every test process starts
-// a cluster of its own (much slower).
+// The tests share one PostgreSQL server: UNO_TEST_DATABASE_URL if set
+// (they create databases and roles there), else a throwaway cluster the
+// tool starts with initdb and pg_ctl and removes at the end.
 package main
 
 import (
@@ -264,7 +268,13 @@ func run(pattern string, o options) error {
 	fmt.Fprintf(os.Stderr, "%d mutation sites in %s; %d instrumented test binaries built in %v\n",
 		len(sites), p.ImportPath, len(tpkgs), time.Since(start).Round(time.Second))
 	if os.Getenv("UNO_TEST_DATABASE_URL") == "" {
-		fmt.Fprintln(os.Stderr, "note: UNO_TEST_DATABASE_URL is not set; each test process starts a cluster of its own")
+		srv, url, err := startServer()
+		if err != nil {
+			return fmt.Errorf("UNO_TEST_DATABASE_URL is not set and no server could be started: %w", err)
+		}
+		defer srv.stop()
+		os.Setenv("UNO_TEST_DATABASE_URL", url)
+		fmt.Fprintf(os.Stderr, "started a PostgreSQL server for the tests at %s\n", url)
 	}
 
 	// Which tests reach which sites, and how long each takes.
