@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -176,6 +177,19 @@ func TestBorrowRidesRefusedConnect(t *testing.T) {
 	if err == nil || !errors.Is(err, dberr.ErrConnection) || dberr.Code(err) != dberr.CodeTooManyConnections ||
 		!strings.Contains(err.Error(), "attempts") || errors.Is(err, dberr.ErrPoolTimeout) {
 		t.Fatalf("refused for good: %v", err)
+	}
+
+	// Refused while the caller's own deadline runs out: the error is the
+	// caller's (with the server's refusal too when the deadline struck
+	// during a backoff), said once.
+	patient := openOwn(t, e.cfg, engine.Options{}) // Retry.MaxElapsed 10s
+	patient.Pool().Reset()
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err = patient.WithConn(cctx, func(context.Context, *engine.Conn) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dberr.ErrPoolTimeout) ||
+		!strings.Contains(err.Error(), "caller's context") || strings.Count(err.Error(), context.DeadlineExceeded.Error()) != 1 {
+		t.Fatalf("refused until the caller's deadline: %v", err)
 	}
 }
 

@@ -200,7 +200,7 @@ func TestPoolTimeout(t *testing.T) {
 	defer cancel()
 	err = db.WithTx(cctx, engine.TxOptions{}, func(context.Context, *engine.Tx) error { return nil })
 	if errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), "caller's context") {
+		!strings.Contains(err.Error(), "caller's context") || strings.Count(err.Error(), context.DeadlineExceeded.Error()) != 1 {
 		t.Fatalf("caller's deadline: %v", err)
 	}
 	// The caller cancels while the borrow waits (or before it starts: the
