@@ -812,7 +812,11 @@ func coverage(ctx context.Context, tpkgs []*testPkg, work, key string, nsites in
 		}
 		t0 := time.Now()
 		if res := runTests(ctx, tp, passing, "", "", 20*time.Minute); res != "passed" {
-			return nil, fmt.Errorf("the passing tests of %s together, without a mutant: %s", tp.info.ImportPath, res)
+			// A test that passes alone but not beside the others is flaky
+			// under load: its mutants may be reported killed wrongly.
+			fmt.Fprintf(os.Stderr, "warning: the passing tests of %s, run together without a mutant: %s; time limits are not capped by the suite's time\n",
+				tp.info.ImportPath, res)
+			continue
 		}
 		r.Suite[tp.short] = time.Since(t0).Seconds()
 	}
