@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/uno-db/uno/config"
+)
+
+// TestAddSampleKeepsWindow pins how the primary's WAL samples are pruned:
+// samples older than twice MaxLag before the newest go, the newest always
+// stays, and at most 1024 are kept. (Found unchecked by scripts/mutate.)
+func TestAddSampleKeepsWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rs := &replicaSet{cfg: config.Replicas{MaxLag: time.Second}}
+	for i := range 5 {
+		rs.addSample(walSample{at: t0.Add(time.Duration(i) * time.Second), lsn: uint64(100 + i)})
+	}
+	// The newest is t0+4s: keep from t0+2s on.
+	if len(rs.samples) != 3 || rs.samples[0].lsn != 102 || rs.samples[2].lsn != 104 {
+		t.Fatalf("window: %+v", rs.samples)
+	}
+	// A sample far later leaves only itself.
+	rs.addSample(walSample{at: t0.Add(time.Hour), lsn: 200})
+	if len(rs.samples) != 1 || rs.samples[0].lsn != 200 {
+		t.Fatalf("after a gap: %+v", rs.samples)
+	}
+
+	// All within the window: the count bound keeps the newest 1024.
+	rs = &replicaSet{cfg: config.Replicas{MaxLag: time.Hour}}
+	for i := range 1030 {
+		rs.addSample(walSample{at: t0.Add(time.Duration(i) * time.Millisecond), lsn: uint64(i)})
+	}
+	if len(rs.samples) != 1024 || rs.samples[0].lsn != 6 || rs.samples[1023].lsn != 1029 {
+		t.Fatalf("bound: %d samples, first %d", len(rs.samples), rs.samples[0].lsn)
+	}
+}
