@@ -38,19 +38,24 @@ func TestClaimNameEdges(t *testing.T) {
 			t.Errorf("claim %q: %q, %v", name, got, err)
 		}
 	}
-	for _, id := range []engine.Identity{
-		{Claims: map[string]string{"0org": "x"}},
-		{Claims: map[string]string{"9org": "x"}},
-		{Claims: map[string]string{"org": "\x00x"}},
-		{UserID: "\x00u"},
-		{TenantID: "t\x00"},
+	// Refused by uno itself, before anything reaches the server (which
+	// would refuse them too, with another message).
+	for _, tc := range []struct {
+		id   engine.Identity
+		want string
+	}{
+		{engine.Identity{Claims: map[string]string{"0org": "x"}}, "names are lower-case letters"},
+		{engine.Identity{Claims: map[string]string{"9org": "x"}}, "names are lower-case letters"},
+		{engine.Identity{Claims: map[string]string{"org": "\x00x"}}, "NUL byte"},
+		{engine.Identity{UserID: "\x00u"}, "NUL byte"},
+		{engine.Identity{TenantID: "t\x00"}, "NUL byte"},
 	} {
-		err := db.WithTx(ctx, engine.TxOptions{Identity: id}, func(context.Context, *engine.Tx) error {
-			t.Errorf("%#v: function ran", id)
+		err := db.WithTx(ctx, engine.TxOptions{Identity: tc.id}, func(context.Context, *engine.Tx) error {
+			t.Errorf("%#v: function ran", tc.id)
 			return nil
 		})
-		if err == nil {
-			t.Errorf("%#v accepted", id)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%#v: %v, want an error saying %q", tc.id, err, tc.want)
 		}
 	}
 }
