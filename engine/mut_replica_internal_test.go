@@ -35,3 +35,40 @@ func TestAddSampleKeepsWindow(t *testing.T) {
 		t.Fatalf("bound: %d samples, first %d", len(rs.samples), rs.samples[0].lsn)
 	}
 }
+
+// TestLagAndBound: a replica that replayed the newest sample is not
+// behind; one that replayed an older sample is as stale as that sample;
+// one that replayed none is unknown. boundFor names the oldest sample
+// within MaxLag.
+func TestLagAndBound(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rs := &replicaSet{cfg: config.Replicas{MaxLag: 10 * time.Second}}
+	for i := range 4 { // lsn 100, 110, 120, 130 at t0, +1s, +2s, +3s
+		rs.addSample(walSample{at: t0.Add(time.Duration(i) * time.Second), lsn: uint64(100 + 10*i)})
+	}
+	now := t0.Add(5 * time.Second)
+	for _, tc := range []struct {
+		lsn  uint64
+		lag  time.Duration
+		okay bool
+	}{
+		{130, 0, true},
+		{135, 0, true},
+		{125, 3 * time.Second, true}, // replayed the sample at t0+2s
+		{100, 5 * time.Second, true},
+		{99, 0, false},
+	} {
+		lag, ok := rs.lagOf(tc.lsn, now)
+		if lag != tc.lag || ok != tc.okay {
+			t.Errorf("lagOf(%d) = %v, %v; want %v, %v", tc.lsn, lag, ok, tc.lag, tc.okay)
+		}
+	}
+	rs.cfg.MaxLag = 3500 * time.Millisecond // from t0+1.5s on
+	if lsn, ok := rs.boundFor(now); lsn != 120 || !ok {
+		t.Errorf("boundFor = %d, %v; want 120", lsn, ok)
+	}
+	rs.cfg.MaxLag = time.Second // from t0+4s: no sample
+	if lsn, ok := rs.boundFor(now); ok {
+		t.Errorf("boundFor = %d, want none", lsn)
+	}
+}
