@@ -72,3 +72,22 @@ func TestLagAndBound(t *testing.T) {
 		t.Errorf("boundFor = %d, want none", lsn)
 	}
 }
+
+// TestParseTokenBounds: ParseToken refuses more than eight hexadecimal
+// digits on either side (leading zeros included), and a token is not after
+// itself.
+func TestParseTokenBounds(t *testing.T) {
+	for _, s := range []string{"000000001/1", "1/000000001", "/1", "1/", "11"} {
+		if tok, err := ParseToken(s); err == nil {
+			t.Errorf("%q parsed as %v", s, tok)
+		}
+	}
+	tok, err := ParseToken("00000001/0000000F")
+	if err != nil || tok.String() != "1/f" {
+		t.Fatalf("eight digits: %v, %v", tok, err)
+	}
+	later, _ := ParseToken("1/10")
+	if tok.After(tok) || !later.After(tok) || tok.After(later) {
+		t.Error("After")
+	}
+}
