@@ -318,7 +318,8 @@ func run(pattern string, o options) error {
 		}
 	}
 	for k := range equiv {
-		if !usedEquiv[k] {
+		file, _, _ := strings.Cut(k, " | ")
+		if !usedEquiv[k] && (o.files == nil || o.files[file]) {
 			fmt.Fprintf(os.Stderr, "note: equivalent entry matches no mutant (stale?): %s\n", k)
 		}
 	}
