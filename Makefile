@@ -4,7 +4,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 
-.PHONY: demo test bench faults tools postgres
+.PHONY: demo test bench faults mutate tools postgres
 
 demo: postgres
 	$(GO) run ./cmd/uno demo
@@ -28,6 +28,14 @@ bench: postgres
 # see docs/RELIABILITY.md. FAULTS_FLAGS=-short for each drill a few seconds.
 faults: postgres
 	$(GO) run ./internal/faults/cmd $(FAULTS_FLAGS)
+
+# Mutation testing of one package (not part of `make test`; engine takes
+# about half an hour on 2 cores): see docs/RELIABILITY.md. MUTATE_FLAGS
+# adds flags, e.g. MUTATE_FLAGS="-sample 100 -seed 1" or "-files tx.go".
+PKG ?= ./engine
+MUTATE_ENGINE := $(if $(filter ./engine engine,$(PKG)),-tests ./engine/replicatest -equivalent scripts/mutate/equivalent-engine.txt)
+mutate: postgres
+	$(GO) run ./scripts/mutate -j 2 $(MUTATE_ENGINE) $(MUTATE_FLAGS) $(PKG)
 
 postgres:
 	@./scripts/ensure-postgres.sh

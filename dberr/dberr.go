@@ -35,10 +35,10 @@ var (
 	ErrCommitUnknown        = errors.New("uno: commit outcome unknown")
 	ErrClosed               = errors.New("uno: closed")
 	ErrConflict             = errors.New("uno: concurrent update conflict")
-	// ErrPoolTimeout: no pooled connection could be borrowed before the
-	// borrow's deadline (Pool.AcquireTimeout or the caller's context).
-	// The error returned also matches the context's error
-	// (context.DeadlineExceeded or context.Canceled).
+	// ErrPoolTimeout: no pooled connection could be borrowed within
+	// Pool.AcquireTimeout. The error returned also matches
+	// context.DeadlineExceeded. A borrow ended by the caller's own context
+	// is no ErrPoolTimeout: it matches that context's error.
 	ErrPoolTimeout = errors.New("uno: timed out waiting for a pooled connection")
 )
 

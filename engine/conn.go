@@ -204,8 +204,10 @@ func (db *DB) wrapErr(ctx context.Context, err error, lost bool) error {
 
 // acquire borrows a connection, retrying transient failures with backoff
 // until config.Retry.MaxElapsed has passed, within Pool.AcquireTimeout and
-// ctx. A borrow that ends because no connection came free is an
-// [dberr.ErrPoolTimeout] (which still matches the context's error).
+// ctx. A borrow that ends because no connection came free within
+// Pool.AcquireTimeout is an [dberr.ErrPoolTimeout] (which still matches
+// context.DeadlineExceeded); one that ends because ctx ended matches ctx's
+// error and is no ErrPoolTimeout.
 func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err := db.errIfClosed(); err != nil {
 		return nil, err
@@ -241,21 +243,28 @@ func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 }
 
 // acquireEnded describes a borrow whose context (the caller's, or the one
-// bounded by Pool.AcquireTimeout) ended. last is the last error seen.
+// bounded by Pool.AcquireTimeout) ended. last is the last error seen. When
+// the caller's own context ended, the error matches its error
+// (context.Canceled or context.DeadlineExceeded) and not
+// [dberr.ErrPoolTimeout]: the caller gave up, uno's wait limit did not
+// strike. Only Pool.AcquireTimeout makes an ErrPoolTimeout.
 func (db *DB) acquireEnded(ctx, actx context.Context, last error) error {
 	st := db.pool.Stat()
-	full := st.AcquiredConns() >= st.MaxConns()
-	var whose string
-	if ctx.Err() == nil {
-		whose = "within Pool.AcquireTimeout " + db.cfg.Pool.AcquireTimeout.String()
-	} else {
-		whose = "before the caller's context ended"
+	inUse := fmt.Sprintf("%d of %d connections in use", st.AcquiredConns(), st.MaxConns())
+	cause := dberr.Classify(last)
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(cause, cerr) {
+			return fmt.Errorf("uno: acquire connection from pool %s: the caller's context ended while waiting (%s): %w",
+				db.cfg.Key(), inUse, cerr)
+		}
+		return fmt.Errorf("uno: acquire connection from pool %s: the caller's context ended while waiting (%s): %w (%w)",
+			db.cfg.Key(), inUse, cerr, cause)
 	}
-	if full {
+	whose := "within Pool.AcquireTimeout " + db.cfg.Pool.AcquireTimeout.String()
+	if st.AcquiredConns() >= st.MaxConns() {
 		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: all %d connections stayed in use; none came free %s: %w",
 			db.cfg.Key(), st.MaxConns(), whose, actx.Err())}
 	}
-	cause := dberr.Classify(last)
 	if errors.Is(cause, actx.Err()) {
 		return &dberr.Error{Kind: dberr.ErrPoolTimeout, Err: fmt.Errorf("pool %s: no connection %s: %w",
 			db.cfg.Key(), whose, actx.Err())}

@@ -52,8 +52,9 @@
 // SQLSTATE class 08, 57P01–57P03, 53300) with exponential backoff and full
 // jitter until config.Retry.MaxElapsed has passed (default 10s, enough to
 // ride out a fast restart), bounded by the caller's context; a borrow that
-// finds every connection in use until its deadline returns
-// [dberr.ErrPoolTimeout]. A transaction is run again as a whole, on a fresh
+// finds every connection in use until Pool.AcquireTimeout returns
+// [dberr.ErrPoolTimeout], one whose caller's context ends returns an error
+// matching that context's error instead. A transaction is run again as a whole, on a fresh
 // connection and snapshot, only when the caller sets [TxOptions.Retry] and
 // the failure is a serialization failure (40001), a deadlock (40P01), a
 // connection lost before COMMIT was sent, a COMMIT proved aborted, or a

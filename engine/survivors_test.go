@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,15 +160,19 @@ func TestBeginRetryBound(t *testing.T) {
 	}
 }
 
-// TestPoolTimeout: a borrow from an exhausted pool fails with
-// dberr.ErrPoolTimeout, which still matches context.DeadlineExceeded, on
-// Pool.AcquireTimeout and on the caller's own deadline alike.
+// TestPoolTimeout: a borrow from an exhausted pool (one connection, held
+// by another borrower) fails with dberr.ErrPoolTimeout, which still matches
+// context.DeadlineExceeded, when uno's Pool.AcquireTimeout strikes; when
+// the caller's own context ends first (deadline or cancellation), the error
+// matches the caller's context error and is no ErrPoolTimeout.
 func TestPoolTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
 	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1; c.Pool.AcquireTimeout = 2 * time.Second })
 	ctx := context.Background()
 	hold := make(chan struct{})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(hold) }) }) // also when the test fails
 	held := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -182,20 +187,43 @@ func TestPoolTimeout(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("first borrow: %v", err)
 	}
-	err := db.WithConn(ctx, func(context.Context, *engine.Conn) error { return nil })
+	// uno's own wait limit, with a caller's deadline far beyond it.
+	lctx, lcancel := context.WithTimeout(ctx, time.Hour)
+	defer lcancel()
+	err := db.WithConn(lctx, func(context.Context, *engine.Conn) error { return nil })
 	if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), "AcquireTimeout") {
+		!strings.Contains(err.Error(), "AcquireTimeout") || !strings.Contains(err.Error(), "all 1 connections stayed in use") {
 		t.Fatalf("pool timeout: %v", err)
 	}
+	// The caller's deadline, shorter than AcquireTimeout.
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	err = db.WithTx(cctx, engine.TxOptions{}, func(context.Context, *engine.Tx) error { return nil })
-	if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), "caller's context") {
+	if errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "caller's context") || strings.Count(err.Error(), context.DeadlineExceeded.Error()) != 1 {
 		t.Fatalf("caller's deadline: %v", err)
 	}
-	close(hold)
+	// The caller cancels while the borrow waits (or before it starts: the
+	// pool stays held either way, so the outcome is the same).
+	kctx, kcancel := context.WithCancel(ctx)
+	stop := time.AfterFunc(50*time.Millisecond, kcancel)
+	defer stop.Stop()
+	err = db.WithConn(kctx, func(context.Context, *engine.Conn) error { return nil })
+	if errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "caller's context") {
+		t.Fatalf("caller's cancellation: %v", err)
+	}
+	// Already canceled before the borrow.
+	err = db.WithConn(kctx, func(context.Context, *engine.Conn) error { return nil })
+	if errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled before the borrow: %v", err)
+	}
+	release.Do(func() { close(hold) })
 	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The pool serves again.
+	if err := db.WithConn(ctx, func(context.Context, *engine.Conn) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
