@@ -56,12 +56,19 @@ func TestLagAndBound(t *testing.T) {
 		{135, 0, true},
 		{125, 3 * time.Second, true}, // replayed the sample at t0+2s
 		{100, 5 * time.Second, true},
-		{99, 0, false},
+		{99, 5 * time.Second, true}, // behind every sample, but the oldest is within MaxLag
 	} {
 		lag, ok := rs.lagOf(tc.lsn, now)
 		if lag != tc.lag || ok != tc.okay {
 			t.Errorf("lagOf(%d) = %v, %v; want %v, %v", tc.lsn, lag, ok, tc.lag, tc.okay)
 		}
+	}
+	rs.cfg.MaxLag = 4 * time.Second // the oldest sample is now older than MaxLag
+	if lag, ok := rs.lagOf(99, now); ok {
+		t.Errorf("lagOf(99) = %v with MaxLag 4s; want not ok", lag)
+	}
+	if lag, ok := rs.lagOf(100, now); lag != 5*time.Second || !ok {
+		t.Errorf("lagOf(100) = %v, %v with MaxLag 4s; want 5s, true (it replayed a sample)", lag, ok)
 	}
 	rs.cfg.MaxLag = 3500 * time.Millisecond // from t0+1.5s on
 	if lsn, ok := rs.boundFor(now); lsn != 120 || !ok {
