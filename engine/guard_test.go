@@ -41,7 +41,7 @@ func TestReleaseGuardLeavesNothing(t *testing.T) {
 		{"search_path", "SET search_path = pg_catalog", false},
 		{"advisory lock", "SELECT pg_advisory_lock(42)", false},
 		{"listen", "LISTEN uno_channel", false},
-		{"statement_timeout", "SET statement_timeout = 1", false},
+		{"statement_timeout", "SET statement_timeout = '5min'", false},
 		{"prepared statement", "PREPARE hand AS SELECT 1", true},
 		{"role", "SET ROLE " + quote.Ident(e.cfg.Roles.Reader), true},
 	}
