@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,7 +75,9 @@ func (db *DB) SQLTx(ctx context.Context, opts TxOptions, fn func(ctx context.Con
 	if err != nil {
 		return err
 	}
-	prelude, args, err := db.txPrelude(opts)
+	// The BEGIN batch's SELECT (role, TxSettings, identity, signed
+	// sign-in), as WithTx sends it; database/sql sends BEGIN itself.
+	_, prelude, args, _, err := db.beginStatements(opts)
 	if err != nil {
 		return err
 	}
@@ -126,52 +126,6 @@ func sqlTxOptions(opts TxOptions) (*sql.TxOptions, error) {
 		return nil, fmt.Errorf("uno: unknown role %v", opts.Role)
 	}
 	return so, nil
-}
-
-// txPrelude returns the statement that starts a transaction of opts after
-// its BEGIN, with its arguments: one SELECT of set_config(name, value,
-// true) calls for the role, the per-transaction settings of
-// config.Config.TxSettings and the identity, then db's signed sign-in;
-// with DEFERRABLE, SET TRANSACTION comes first (database/sql cannot ask for
-// it). Empty when there is nothing to set.
-func (db *DB) txPrelude(opts TxOptions) (string, []any, error) {
-	settings, err := opts.Identity.settings()
-	if err != nil {
-		return "", nil, err
-	}
-	var role string
-	switch opts.Role {
-	case RoleReader:
-		role = db.cfg.Roles.Reader
-	case RoleWriter:
-		role = db.cfg.Roles.Writer
-	case RoleAdmin:
-		role = db.cfg.Roles.Admin
-	}
-	var kv []string
-	if role != "" {
-		kv = append(kv, "role", role)
-	}
-	for _, s := range db.cfg.TxSettings() {
-		kv = append(kv, s.Name, s.Value)
-	}
-	kv = append(kv, settings...)
-	var b strings.Builder
-	var args []any
-	if len(kv) > 0 {
-		b.WriteString("SELECT ")
-		for i := 0; i < len(kv); i += 2 {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			args = append(args, kv[i], kv[i+1])
-			b.WriteString("set_config($" + strconv.Itoa(i+1) + ", $" + strconv.Itoa(i+2) + ", true)")
-		}
-		if err := db.addSignIn(&b, &args, opts.Identity); err != nil { // signed.go
-			return "", nil, err
-		}
-	}
-	return b.String(), args, nil
 }
 
 // sqlConnRaw runs f on the pgx connection under c.
