@@ -537,19 +537,34 @@ func (db *DB) beginReplica(ctx context.Context, opts TxOptions, beginSQL, setSQL
 			r = rs.pick()
 			continue
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			r.fallbacks.Add(1)
-			rs.primaryReads.Add(1)
+		again, err := rs.waitReplay(ctx, r, "begin", deadline, wait)
+		if err != nil {
+			return nil, true, err
+		}
+		if !again {
 			return nil, false, nil
 		}
-		t := time.NewTimer(min(wait, left))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, true, fmt.Errorf("uno: begin on replica %s: the context ended while waiting for replay: %w", r.name, ctx.Err())
-		}
+	}
+}
+
+// waitReplay waits before trying replica r again, which is behind the
+// position asked for: at most wait, and never past deadline. again is
+// false once deadline has passed (the read falls back to the primary and
+// is counted so); err is set when ctx ended while waiting.
+func (rs *replicaSet) waitReplay(ctx context.Context, r *replica, what string, deadline time.Time, wait time.Duration) (again bool, err error) {
+	left := time.Until(deadline)
+	if left <= 0 {
+		r.fallbacks.Add(1)
+		rs.primaryReads.Add(1)
+		return false, nil
+	}
+	t := time.NewTimer(min(wait, left))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true, nil
+	case <-ctx.Done():
+		return false, fmt.Errorf("uno: %s on replica %s: the context ended while waiting for replay: %w", what, r.name, ctx.Err())
 	}
 }
 
@@ -772,18 +787,12 @@ func (db *DB) ReadOnReplica(ctx context.Context, c Consistency, fn func(ctx cont
 			r = rs.pick()
 			continue
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			r.fallbacks.Add(1)
-			rs.primaryReads.Add(1)
-			return fn(ctx, db.pool)
+		again, err := rs.waitReplay(ctx, r, "read", deadline, wait)
+		if err != nil {
+			return err
 		}
-		t := time.NewTimer(min(wait, left))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("uno: read on replica %s: the context ended while waiting for replay: %w", r.name, ctx.Err())
+		if !again {
+			return fn(ctx, db.pool)
 		}
 	}
 }
