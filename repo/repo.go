@@ -471,12 +471,7 @@ func appendParam(b []byte, n int) []byte {
 // of its own as the reader or writer role; otherwise on the pool.
 // The error is classified and mapped to the model.
 func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
-	if !write {
-		var stop func() error
-		ctx, stop = r.readDeadline(ctx)
-		return stop2(stop, r.runOn(ctx, write, fn))
-	}
-	return r.runOn(ctx, write, fn)
+	return r.withDeadline(ctx, write, false, fn)
 }
 
 // run1 is run for a fn that issues exactly one statement: the transaction
@@ -484,12 +479,17 @@ func (r *Repository[T]) run(ctx context.Context, write bool, fn func(ctx context
 // (engine.DB.Single), so fn must not decide to roll back after the
 // statement succeeded (COMMIT is sent with it).
 func (r *Repository[T]) run1(ctx context.Context, write bool, fn func(ctx context.Context, q engine.Querier) error) error {
-	if !write {
-		var stop func() error
-		ctx, stop = r.readDeadline(ctx)
-		return stop2(stop, r.runOn1(ctx, write, fn))
+	return r.withDeadline(ctx, write, true, fn)
+}
+
+// withDeadline is run (one false) and run1 (one true): a read gets the
+// ReadTimeout deadline around the dispatch.
+func (r *Repository[T]) withDeadline(ctx context.Context, write, one bool, fn func(ctx context.Context, q engine.Querier) error) error {
+	if write {
+		return r.on(ctx, write, one, fn)
 	}
-	return r.runOn1(ctx, write, fn)
+	ctx, stop := r.readDeadline(ctx)
+	return stop2(stop, r.on(ctx, write, one, fn))
 }
 
 // readDeadline gives a read's ctx the ReadTimeout deadline unless it has
