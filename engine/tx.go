@@ -136,6 +136,16 @@ type TxOptions struct {
 	// Consistency lets a ReadOnly transaction run on a replica; the zero
 	// value, Strong, keeps it on the primary. See replica.go.
 	Consistency Consistency
+	// NoSessionState declares that the statement of a [DB.Single] call
+	// changes no session state: no SET or set_config(…, false), no
+	// temporary object, LISTEN, PREPARE, cursor WITH HOLD or
+	// session-level advisory lock, also in the triggers and functions it
+	// runs. The repository's generated statements are such. Single then
+	// leaves out the release guard, which is most of the server's work
+	// for a small call: the role, identity and settings it sets end with
+	// the transaction in any case. Statements whose SQL text comes from
+	// a caller must not set it. Other calls ignore it.
+	NoSessionState bool
 }
 
 // ErrNestedOptions is returned when a WithTx nested in another asks for a

@@ -15,7 +15,7 @@ import (
 // constants, and pass every value as a parameter.
 func (r *Repository[T]) Query(ctx context.Context, sql string, args ...any) ([]T, error) {
 	var out []T
-	err := r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err := r.runRaw1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		out = out[:0]
 		rows, err := db.Query(ctx, sql, args...)
 		if err != nil {
@@ -49,7 +49,7 @@ func (r *Repository[T]) Query(ctx context.Context, sql string, args ...any) ([]T
 // map from column name to value.
 func (r *Repository[T]) QueryMaps(ctx context.Context, sql string, args ...any) ([]map[string]any, error) {
 	var out []map[string]any
-	err := r.run1(ctx, false, func(ctx context.Context, db engine.Querier) error {
+	err := r.runRaw1(ctx, false, func(ctx context.Context, db engine.Querier) error {
 		rows, err := db.Query(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func (r *Repository[T]) QueryMaps(ctx context.Context, sql string, args ...any) 
 // role when the repository switches roles) and returns the number of rows it affected.
 func (r *Repository[T]) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
-	err := r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
+	err := r.runRaw1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		tag, err := db.Exec(ctx, sql, args...)
 		n = tag.RowsAffected()
 		return err
