@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"weak"
@@ -25,25 +26,40 @@ import (
 // settings of its options, and sends everything that transaction needs
 // in one write, as one pipeline of extended-protocol messages:
 //
-//	BEGIN …; SELECT set_config(…); <statement>; [capture]; Flush; Sync
-//	COMMIT; [WAL position]; Sync
-//	<release guard, statement by statement>; Sync
+//	<prelude>; <statement>; Flush; Sync
+//	[SELECT pg_current_wal_insert_lsn(); Sync]      with replicas, writes
+//	[<release guard, statement by statement>; Sync] unless NoSessionState
 //
-// The server answers it all in one go: one round trip instead of three or
-// four (BEGIN batch, statement, capture, COMMIT with the guard). The
-// capture (the transaction id and its history, resolve.go) is followed by
-// a Flush request, so its answer leaves the server before COMMIT runs. A
-// failing statement makes the server skip to the first Sync; COMMIT then
-// answers ROLLBACK and the guard still runs.
+// The transaction is the pipeline's implicit one: the server runs every
+// message up to a Sync in one transaction and commits it at the Sync, so
+// neither BEGIN nor COMMIT is sent. (An isolation level or DEFERRABLE
+// cannot be set once the prelude ran: such calls send BEGIN first and
+// COMMIT after the first Sync, as before.) The prelude is one prepared
+// SELECT: for a write, the transaction id (assigned there), the server's
+// history when the connection has not recorded it yet (resolve.go; it
+// cannot change while the connection lives, unless the connection was
+// opened on a standby), and the server clock; then set_config(…, true)
+// of the settings, role and identity, and the signed sign-in; for a read,
+// transaction_read_only. A call with nothing to set and nothing to capture
+// has no prelude.
+//
+// The server answers it all in one go: one round trip instead of four for
+// the same transaction written by hand with pgx (BEGIN, set_config, the
+// statement, COMMIT). The Flush request makes the prelude's and the
+// statement's answers leave the server before it commits. A failing
+// prelude or statement makes the server roll back and skip to the Sync;
+// the statements after it still run. A FATAL error read before the
+// statement's completion proves that nothing committed; a connection lost
+// later is resolved through the captured transaction id.
 //
 // COMMIT is sent with the statement: the function cannot decide to roll
 // back after seeing the statement's result. An error it returns after a
 // statement that succeeded is returned, but the statement is committed.
 //
-// The statement runs as a named prepared statement of the connection's own
-// small cache (statement descriptions: pgx keeps its cache private); a
-// statement new to the connection is prepared in one extra round trip
-// first, as pgx itself does.
+// The statement and the prelude run as named prepared statements of the
+// connection's own small cache (statement descriptions: pgx keeps its
+// cache private); statements new to the connection are prepared in one
+// extra round trip first, as pgx itself does.
 
 // ErrSingleStatement is returned when the function given to [DB.Single]
 // issues a second statement, or a batch or COPY.
@@ -91,7 +107,8 @@ func (db *DB) Single(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	start := time.Now()
 	runs := 0
 	for attempt := 1; ; attempt++ {
-		s := &single{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role}
+		s := &single{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role,
+			implicit: opts.Isolation == "" && !opts.Deferrable}
 		retryable, err := s.run(ctx, fn)
 		if s.sent {
 			runs++
@@ -148,6 +165,9 @@ type single struct {
 	setSQL   string
 	setArgs  [][]byte
 	role     string
+	// implicit: the pipeline's implicit transaction, without BEGIN and
+	// COMMIT (see the comment at the top).
+	implicit bool
 
 	used bool // fn issued its statement
 	sent bool // the pipeline went out: the statement may have run
@@ -157,21 +177,31 @@ type single struct {
 	rr   *pgconn.ResultReader // the statement's result, while fn reads it
 	done bool                 // the pipeline was read to its end (or abandoned)
 
-	setupErr error // BEGIN or the set_config SELECT failed
+	setupErr error // BEGIN or the prelude failed
 	stmtErr  error // the statement failed on the server
 	lostErr  error // the connection was lost
-	// captured tells that the capture's answer arrived: xid (nil when
-	// the transaction wrote nothing) and its history.
+	// captured tells that the prelude's capture arrived: the write's
+	// transaction id and its history.
 	captured bool
-	xid      *string
+	xid      string
 	then     history
-	// commitTag is COMMIT's answer ("COMMIT" or "ROLLBACK"), commitErr
-	// the error the server answered it with.
+	// hist is the connection's history, recorded or just read (for a
+	// write).
+	hist history
+	// stmtDone: the statement's completion arrived; synced: the Sync
+	// after it was answered.
+	stmtDone bool
+	synced   bool
+	// commitTag is "COMMIT" once the commit is known to have happened
+	// (the implicit transaction's Sync answered after a statement that
+	// succeeded, or COMMIT's own answer), or COMMIT's answer "ROLLBACK";
+	// commitErr the error the server answered the commit with.
 	commitTag string
 	commitErr error
-	// fatalBeforeCapture: the server itself reported the connection's end
-	// (a FATAL error) before the capture's answer: COMMIT never ran.
-	fatalBeforeCapture bool
+	// fatalBeforeCommit: the server itself reported the connection's end
+	// (a FATAL error) before it could commit: before the statement's
+	// completion, or with BEGIN before the first Sync's answer.
+	fatalBeforeCommit bool
 	// tracer is the connection's query tracer, told of the statement
 	// (only: the rest of the pipeline is uno's own); tctx its context and
 	// tag the statement's command tag.
@@ -266,18 +296,15 @@ func (s *single) lost(ctx context.Context) (bool, error) {
 			err = pgx.ErrTxCommitRollback
 		}
 		return false, db.wrapErr(ctx, err, false)
-	case s.captured && s.xid == nil, s.opts.ReadOnly, s.fatalBeforeCapture:
-		// Nothing to lose (no transaction id: nothing written), or COMMIT
-		// provably never ran.
-		if s.captured && s.xid == nil {
-			return false, nil
-		}
+	case s.opts.ReadOnly, s.fatalBeforeCommit:
+		// Nothing to lose (a read-only transaction wrote nothing), or
+		// the commit provably never ran.
 		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: fmt.Errorf("%w: %w", errLostBefore, cause)}
 	case s.captured:
-		return db.resolve(ctx, *s.xid, s.then, s.lostErr)
+		return db.resolve(ctx, s.xid, s.then, s.lostErr)
 	}
 	return false, &dberr.Error{Kind: dberr.ErrCommitUnknown, Err: fmt.Errorf(
-		"uno: connection lost after the statement and COMMIT were sent, before the transaction id arrived: "+
+		"uno: connection lost after the statement and its commit were sent, before the transaction id arrived: "+
 			"the outcome cannot be resolved: %w", cause)}
 }
 
@@ -292,6 +319,8 @@ func (s *single) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 	s.rr, s.tag = nil, tag
 	if err != nil {
 		s.noteErr(err, false)
+	} else {
+		s.stmtDone = true
 	}
 	s.end(ctx)
 	if _, err := s.outcome(ctx, nil); err != nil {
@@ -383,6 +412,8 @@ func (r *singleRows) Close() {
 	s.rr, s.tag = nil, r.Rows.CommandTag()
 	if err := r.Rows.Err(); err != nil {
 		s.noteErr(err, false)
+	} else {
+		s.stmtDone = true
 	}
 	s.end(r.ctx)
 	_, r.err = s.outcome(r.ctx, nil)
@@ -396,8 +427,8 @@ func (r *singleRows) Err() error {
 }
 
 // noteErr records an error met while reading the pipeline. A server error
-// that is not FATAL fails the statement (or, with setup, BEGIN's batch);
-// any other is the connection's loss.
+// that is not FATAL fails the statement (or, with setup, BEGIN or the
+// prelude); any other is the connection's loss.
 func (s *single) noteErr(err error, setup bool) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
@@ -412,8 +443,8 @@ func (s *single) noteErr(err error, setup bool) {
 	}
 	if s.lostErr == nil {
 		s.lostErr = err
-		if pgErr != nil && !s.captured {
-			s.fatalBeforeCapture = true
+		if pgErr != nil && (s.implicit && !s.stmtDone || !s.implicit && !s.synced) {
+			s.fatalBeforeCommit = true
 		}
 	}
 }
@@ -473,7 +504,8 @@ func (s *single) start(ctx context.Context, sql string, args []any) (*pgconn.Res
 // reset forgets a failed attempt whose pipeline ran nothing, before the
 // next one.
 func (s *single) reset() {
-	*s = single{db: s.db, opts: s.opts, beginSQL: s.beginSQL, setSQL: s.setSQL, setArgs: s.setArgs, role: s.role, used: true}
+	*s = single{db: s.db, opts: s.opts, beginSQL: s.beginSQL, setSQL: s.setSQL, setArgs: s.setArgs, role: s.role,
+		implicit: s.implicit, used: true}
 }
 
 type retryKind int
@@ -504,7 +536,7 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 			}
 		}
 	}
-	sd, err := cache.prepare(ctx, pg, sql)
+	sd, psd, err := s.prepare(ctx, conn, cache, sql)
 	if err != nil {
 		lost := pg.IsClosed()
 		db.release(s.pc, !lost)
@@ -530,25 +562,29 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 		p.SendDeallocate(name)
 	}
 	closes := len(cache.sentEvicted)
-	p.SendQueryParams(s.beginSQL, nil, nil, nil, nil)
-	if s.setSQL != "" {
-		p.SendQueryParams(s.setSQL, s.setArgs, nil, nil, nil)
+	if !s.implicit {
+		p.SendQueryParams(s.beginSQL, nil, nil, nil, nil)
+	}
+	if psd != nil {
+		p.SendQueryStatement(psd, s.setArgs, nil, nil)
 	}
 	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
-	if !s.opts.ReadOnly {
-		p.SendQueryParams(captureSQL, nil, nil, nil, nil)
-	}
 	p.SendFlushRequest()
 	p.SendPipelineSync()
-	p.SendQueryParams("COMMIT", nil, nil, nil, nil)
+	if !s.implicit {
+		p.SendQueryParams("COMMIT", nil, nil, nil, nil)
+		p.SendPipelineSync()
+	}
 	if s.wantsPosition() {
 		p.SendQueryParams("SELECT pg_current_wal_insert_lsn()::text", nil, nil, nil, nil)
+		p.SendPipelineSync()
 	}
-	p.SendPipelineSync()
-	for _, g := range db.guardList(conn) {
-		p.SendQueryParams(g, nil, nil, nil, nil)
+	if !s.opts.NoSessionState {
+		for _, g := range db.guardList(conn) {
+			p.SendQueryParams(g, nil, nil, nil, nil)
+		}
+		p.SendPipelineSync()
 	}
-	p.SendPipelineSync()
 	if err := p.Flush(); err != nil {
 		s.done = true
 		cache.sentEvicted = nil
@@ -570,7 +606,7 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 	}
 	cache.sentEvicted = nil
 	if s.lostErr == nil && s.setupErr == nil {
-		s.readSetup(p)
+		s.readSetup(p, psd != nil)
 	}
 	if s.lostErr == nil && s.setupErr == nil {
 		res, err := p.GetResults()
@@ -588,49 +624,144 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 	}
 	// Nothing reached fn: finish, and see whether the attempt may be made
 	// again.
-	firstLost := s.lostErr != nil && !s.captured && s.stmtErr == nil && s.setupErr == nil
+	firstLost := s.lostErr != nil && s.stmtErr == nil && s.setupErr == nil
 	s.end(ctx)
-	if c := dberr.Code(s.stmtErr); c == "0A000" || c == "26000" {
-		// "cached plan must not change result type" or the statement
-		// is gone: the transaction rolled back; prepare again.
-		cache.invalidate(sql)
-		if s.lostErr == nil {
-			return nil, retryPrepare, db.wrapErr(ctx, s.stmtErr, false)
+	for _, f := range []struct {
+		err error
+		sql string
+	}{{s.stmtErr, sql}, {s.setupErr, s.prelude()}} {
+		if c := dberr.Code(f.err); c == "0A000" || c == "26000" {
+			// "cached plan must not change result type", or the
+			// statement is gone (DEALLOCATE ALL or DISCARD ALL: so are
+			// the others): the transaction rolled back; prepare again.
+			if c == "26000" {
+				cache.invalidateAll()
+			} else {
+				cache.invalidate(f.sql)
+			}
+			if s.lostErr == nil {
+				return nil, retryPrepare, db.wrapErr(ctx, f.err, false)
+			}
 		}
 	}
-	if firstLost && (s.fatalBeforeCapture || s.opts.ReadOnly) {
+	if firstLost && (s.fatalBeforeCommit || s.opts.ReadOnly) {
 		return nil, retryConn, db.wrapErr(ctx, s.lostErr, true)
 	}
 	_, err = s.outcome(ctx, nil)
 	return nil, retryNone, err
 }
 
-// readSetup reads BEGIN's and the set_config SELECT's answers.
-func (s *single) readSetup(p *pgconn.Pipeline) {
-	n := 1
-	if s.setSQL != "" {
-		n = 2
+// historyKey is the key under which a connection's server history
+// (resolve.go) is kept in pgconn's CustomData once read. It cannot change
+// while the connection lives, unless the server is in recovery (a standby
+// can be promoted): such a history is not kept.
+const historyKey = "uno.single.history"
+
+// prepare returns the descriptions of sql and of the call's prelude (nil
+// when it has none), preparing what the connection lacks; for a write on
+// a connection whose history is not recorded yet, it reads the history in
+// the same round trip.
+func (s *single) prepare(ctx context.Context, conn *pgx.Conn, cache *stmtCache, sql string) (sd, psd *pgconn.StatementDescription, err error) {
+	pg := conn.PgConn()
+	hist, known := pg.CustomData()[historyKey].(history)
+	var want *history
+	if !s.opts.ReadOnly && !known {
+		want = &hist
 	}
-	for range n {
+	sd, psd, err = cache.prepare(ctx, conn, sql, s.prelude(), want)
+	if err != nil {
+		return nil, nil, err
+	}
+	if want != nil && hist.timeline != nil {
+		pg.CustomData()[historyKey] = hist
+	}
+	s.hist = hist
+	return sd, psd, nil
+}
+
+// prelude returns the SELECT that opens the call's transaction (see the
+// comment at the top), or "" when there is nothing to set or capture.
+func (s *single) prelude() string {
+	var cols []string
+	if !s.opts.ReadOnly {
+		cols = append(cols, "pg_current_xact_id()::text", "clock_timestamp()")
+	}
+	if s.setSQL != "" {
+		cols = append(cols, strings.TrimPrefix(s.setSQL, "SELECT "))
+	}
+	if s.implicit && s.opts.ReadOnly {
+		cols = append(cols, "set_config('transaction_read_only', 'on', true)")
+	}
+	if len(cols) == 0 {
+		return ""
+	}
+	return "SELECT " + strings.Join(cols, ", ")
+}
+
+// readSetup reads BEGIN's answer and the prelude's, whose capture it
+// keeps.
+func (s *single) readSetup(p *pgconn.Pipeline, prelude bool) {
+	if !s.implicit {
 		res, err := p.GetResults()
+		if err == nil {
+			if rr, ok := res.(*pgconn.ResultReader); ok {
+				_, err = rr.Close()
+			}
+		}
 		if err != nil {
 			s.noteErr(err, true)
 			return
 		}
-		if rr, ok := res.(*pgconn.ResultReader); ok {
-			if _, err := rr.Close(); err != nil {
-				s.noteErr(err, true)
-				return
-			}
+	}
+	if !prelude {
+		return
+	}
+	res, err := p.GetResults()
+	if err != nil {
+		s.noteErr(err, true)
+		return
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return
+	}
+	if s.opts.ReadOnly {
+		if _, err := rr.Close(); err != nil {
+			s.noteErr(err, true)
 		}
+		return
+	}
+	s.readCapture(rr)
+}
+
+// readCapture reads the prelude of a write: the transaction id and the
+// clock.
+func (s *single) readCapture(rr *pgconn.ResultReader) {
+	conn := s.pc.Conn()
+	rows := pgx.RowsFromResultReader(conn.TypeMap(), rr)
+	then := s.hist
+	got := false
+	if rows.Next() {
+		dest := make([]any, len(rows.FieldDescriptions()))
+		dest[0], dest[1] = &s.xid, &then.at
+		got = rows.Scan(dest...) == nil
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		s.noteErr(err, true)
+		return
+	}
+	if got {
+		then.addr = serverAddr(conn) // the lookup goes to this server, never another host of the list
+		s.captured, s.then = true, then
 	}
 }
 
 func (s *single) wantsPosition() bool { return s.db.replicas != nil && !s.opts.ReadOnly }
 
-// end reads the rest of the pipeline (capture, COMMIT, guard), gives the
-// connection back and, when the connection was lost, resolves nothing yet
-// (outcome does). It runs once.
+// end reads the rest of the pipeline (the commit, the WAL position, the
+// guard) and gives the connection back; when the connection was lost, it
+// resolves nothing yet (outcome does). It runs once.
 func (s *single) end(ctx context.Context) {
 	if s.done || s.p == nil {
 		return
@@ -643,19 +774,24 @@ func (s *single) end(ctx context.Context) {
 		tag, err := s.rr.Close()
 		if err != nil {
 			s.noteErr(err, false)
+		} else {
+			s.stmtDone = true
 		}
 		s.tag = tag
 		s.rr = nil
 	}
-	// Segment 1: the capture, then Sync.
-	if s.lostErr == nil && s.stmtErr == nil && s.setupErr == nil && !s.opts.ReadOnly {
-		s.readCapture(p)
+	// Segment 1 ends with the Sync that commits the implicit transaction.
+	if s.lostErr == nil {
+		s.toSync(p, s.implicit && s.stmtDone && s.setupErr == nil && s.stmtErr == nil)
 	}
 	if s.lostErr == nil {
-		s.toSync(p)
+		s.synced = true
+		if s.implicit && s.stmtDone && s.setupErr == nil && s.stmtErr == nil && s.commitErr == nil {
+			s.commitTag = "COMMIT"
+		}
 	}
-	// Segment 2: COMMIT [position], Sync.
-	if s.lostErr == nil {
+	// COMMIT, Sync (with BEGIN).
+	if s.lostErr == nil && !s.implicit {
 		res, err := p.GetResults()
 		if err != nil {
 			s.noteCommitErr(err)
@@ -667,26 +803,30 @@ func (s *single) end(ctx context.Context) {
 				s.commitTag = tag.String()
 			}
 		}
-		if s.lostErr == nil && s.commitTag == "COMMIT" && s.wantsPosition() {
-			if res, err := p.GetResults(); err != nil {
-				s.noteCommitErr(err)
-			} else if rr, ok := res.(*pgconn.ResultReader); ok {
-				got := rr.Read()
-				if got.Err == nil && len(got.Rows) == 1 && len(got.Rows[0]) == 1 {
-					if tok, err := ParseToken(string(got.Rows[0][0])); err == nil {
-						noteCommit(ctx, tok)
-					}
+		if s.lostErr == nil {
+			s.toSync(p, false)
+		}
+	}
+	// The WAL position, Sync.
+	if s.lostErr == nil && s.wantsPosition() {
+		if res, err := p.GetResults(); err != nil {
+			s.noteErr(err, false)
+		} else if rr, ok := res.(*pgconn.ResultReader); ok {
+			got := rr.Read()
+			if s.commitTag == "COMMIT" && got.Err == nil && len(got.Rows) == 1 && len(got.Rows[0]) == 1 {
+				if tok, err := ParseToken(string(got.Rows[0][0])); err == nil {
+					noteCommit(ctx, tok)
 				}
 			}
 		}
 		if s.lostErr == nil {
-			s.toSync(p)
+			s.toSync(p, false)
 		}
 	}
-	// Segment 3: the guard, then Sync.
-	g := guardDead
+	// The guard, Sync.
+	g := guardClean
 	var gerr error
-	if s.lostErr == nil {
+	if s.lostErr == nil && !s.opts.NoSessionState {
 		var results []*pgconn.Result
 		for s.lostErr == nil {
 			res, err := p.GetResults()
@@ -713,7 +853,7 @@ func (s *single) end(ctx context.Context) {
 		}
 		if s.lostErr == nil {
 			g = judgeGuard(conn, results, gerr)
-			if gerr == nil && len(results) < 5 {
+			if gerr == nil && len(results) < guardStatements {
 				g = guardDirty
 			}
 		}
@@ -739,8 +879,8 @@ func (s *single) end(ctx context.Context) {
 	db.release(s.pc, false)
 }
 
-// noteCommitErr records COMMIT's failure: a server error that is not FATAL
-// means the server rolled back.
+// noteCommitErr records the commit's failure: a server error that is not
+// FATAL means the server rolled back.
 func (s *single) noteCommitErr(err error) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
@@ -750,45 +890,18 @@ func (s *single) noteCommitErr(err error) {
 	s.noteErr(err, false)
 }
 
-// readCapture reads the capture's answer.
-func (s *single) readCapture(p *pgconn.Pipeline) {
-	res, err := p.GetResults()
-	if err != nil {
-		s.noteErr(err, false)
-		return
-	}
-	rr, ok := res.(*pgconn.ResultReader)
-	if !ok {
-		return
-	}
-	rows := pgx.RowsFromResultReader(s.pc.Conn().TypeMap(), rr)
-	var xid *string
-	var then history
-	got := false
-	for rows.Next() {
-		if err := rows.Scan(&xid, &then.sysID, &then.timeline, &then.started, &then.statsReset, &then.at); err != nil {
-			break
-		}
-		got = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		s.noteErr(err, false)
-		return
-	}
-	if got {
-		then.addr = serverAddr(s.pc.Conn()) // the lookup goes to this server, never another host of the list
-		s.captured, s.xid, s.then = true, xid, then
-	}
-}
-
-// toSync reads results up to the next Sync.
-func (s *single) toSync(p *pgconn.Pipeline) {
+// toSync reads results up to the next Sync. With commit, the Sync is the
+// implicit transaction's commit, and a server error before it is the
+// commit's failure.
+func (s *single) toSync(p *pgconn.Pipeline, commit bool) {
 	for {
 		res, err := p.GetResults()
 		if err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Severity != "FATAL" && pgErr.Severity != "PANIC" {
+				if commit && s.commitErr == nil {
+					s.commitErr = err
+				}
 				continue
 			}
 			s.noteErr(err, false)
@@ -842,45 +955,98 @@ func stmtName(sql string) string {
 	return "uno_" + hex.EncodeToString(h[:12])
 }
 
-// prepare returns sql's description, preparing it (one round trip, which
-// also deallocates the evicted statements) when the connection has none.
-func (c *stmtCache) prepare(ctx context.Context, pg *pgconn.PgConn, sql string) (*pgconn.StatementDescription, error) {
-	if e, ok := c.bySQL[sql]; ok {
-		c.lru.MoveToFront(e)
-		return e.Value.(*pgconn.StatementDescription), nil
+// prepare returns the descriptions of sql and of prelude (nil when
+// prelude is ""), preparing those the connection lacks in one round trip,
+// which also deallocates the evicted statements and, when hist is not
+// nil, reads the server's history into it.
+func (c *stmtCache) prepare(ctx context.Context, conn *pgx.Conn, sql, prelude string, hist *history) (sd, psd *pgconn.StatementDescription, err error) {
+	want := []string{sql}
+	if prelude != "" {
+		want = append(want, prelude)
 	}
-	name := stmtName(sql)
-	p := pg.StartPipeline(ctx)
-	closes := append(c.takeEvicted(), name) // a stale statement of the same name may be left
+	var missing []string
+	for _, q := range want {
+		if e, ok := c.bySQL[q]; ok {
+			c.lru.MoveToFront(e)
+		} else {
+			missing = append(missing, q)
+		}
+	}
+	if len(missing) > 0 || hist != nil {
+		if err := c.prepareNew(ctx, conn, missing, hist); err != nil {
+			return nil, nil, err
+		}
+	}
+	sd = c.bySQL[sql].Value.(*pgconn.StatementDescription)
+	if prelude != "" {
+		psd = c.bySQL[prelude].Value.(*pgconn.StatementDescription)
+	}
+	return sd, psd, nil
+}
+
+// prepareNew prepares sqls, new to the connection, in one round trip and
+// adds them to the cache, evicting the least recently used beyond its
+// capacity (never one of sqls); with hist, it reads the server's history
+// in the same round trip.
+func (c *stmtCache) prepareNew(ctx context.Context, conn *pgx.Conn, sqls []string, hist *history) error {
+	names := make([]string, len(sqls))
+	p := conn.PgConn().StartPipeline(ctx)
+	closes := c.takeEvicted()
+	for i, q := range sqls {
+		names[i] = stmtName(q)
+		closes = append(closes, names[i]) // a stale statement of the same name may be left
+	}
 	for _, n := range closes {
 		p.SendDeallocate(n)
 	}
-	p.SendPrepare(name, sql, nil)
+	for i, q := range sqls {
+		p.SendPrepare(names[i], q, nil)
+	}
+	if hist != nil {
+		p.SendQueryParams("SELECT "+historySQL, nil, nil, nil, nil)
+	}
 	p.SendPipelineSync()
-	var sd *pgconn.StatementDescription
+	var sds []*pgconn.StatementDescription
+	histRead := false
 	firstErr := drainPipeline(p, func(res any) error {
-		if d, ok := res.(*pgconn.StatementDescription); ok {
-			sd = d
-			sd.Name, sd.SQL = name, sql // pgconn's pipeline leaves them empty
+		switch r := res.(type) {
+		case *pgconn.StatementDescription:
+			if len(sds) < len(sqls) {
+				r.Name, r.SQL = names[len(sds)], sqls[len(sds)] // pgconn's pipeline leaves them empty
+				sds = append(sds, r)
+			}
+		case *pgconn.ResultReader:
+			rows := pgx.RowsFromResultReader(conn.TypeMap(), r)
+			for rows.Next() {
+				if err := rows.Scan(&hist.sysID, &hist.timeline, &hist.started, &hist.statsReset); err != nil {
+					rows.Close()
+					return err
+				}
+				histRead = true
+			}
+			rows.Close()
+			return rows.Err()
 		}
 		return nil
 	})
 	c.sentEvicted = nil
 	if firstErr != nil {
-		return nil, firstErr
+		return firstErr
 	}
-	if sd == nil {
-		return nil, errors.New("uno: prepare: no statement description")
+	if len(sds) != len(sqls) || hist != nil && !histRead {
+		return errors.New("uno: prepare: no statement description or history")
 	}
-	c.bySQL[sql] = c.lru.PushFront(sd)
-	for c.lru.Len() > c.capacity {
+	for _, d := range sds {
+		c.bySQL[d.SQL] = c.lru.PushFront(d)
+	}
+	for c.lru.Len() > max(c.capacity, len(sqls)) {
 		old := c.lru.Back()
 		c.lru.Remove(old)
 		osd := old.Value.(*pgconn.StatementDescription)
 		delete(c.bySQL, osd.SQL)
 		c.evicted = append(c.evicted, osd.Name)
 	}
-	return sd, nil
+	return nil
 }
 
 // takeEvicted returns the names to deallocate now and remembers them as
@@ -901,4 +1067,14 @@ func (c *stmtCache) invalidate(sql string) {
 		delete(c.bySQL, sql)
 		c.evicted = append(c.evicted, e.Value.(*pgconn.StatementDescription).Name)
 	}
+}
+
+// invalidateAll drops every statement; they are deallocated with the next
+// pipeline (closing a statement that no longer exists is no error).
+func (c *stmtCache) invalidateAll() {
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		c.evicted = append(c.evicted, e.Value.(*pgconn.StatementDescription).Name)
+	}
+	c.lru.Init()
+	clear(c.bySQL)
 }

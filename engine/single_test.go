@@ -489,8 +489,8 @@ func (r *cutRule) rule(m pgproxy.Message) pgproxy.Action {
 	if r.fired {
 		return pgproxy.Forward
 	}
-	if r.count == 0 && !bytes.HasPrefix([]byte(parseText(m)), []byte("BEGIN")) {
-		return pgproxy.Forward
+	if r.count == 0 && m.Type != 'B' && !bytes.HasPrefix([]byte(parseText(m)), []byte("BEGIN")) {
+		return pgproxy.Forward // the call's pipeline starts with BEGIN or the prelude's Bind
 	}
 	r.count++
 	if r.count == r.k {
@@ -501,11 +501,30 @@ func (r *cutRule) rule(m pgproxy.Message) pgproxy.Action {
 }
 
 // TestSingleCutEverywhere cuts the connection before and after each
-// message of the pipeline, once per call, and counts: no call that
+// message of the pipeline, once per call, with and without the release
+// guard and with BEGIN (an isolation level), and counts: no call that
 // succeeded lacks its row, no call that failed plainly left one.
 // ErrCommitUnknown is allowed (the transaction id did not arrive).
 func TestSingleCutEverywhere(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		opts    engine.TxOptions
+		minMsgs int
+	}{
+		{"guarded", engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, 20},
+		{"no-session-state", engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity, NoSessionState: true}, 6},
+		{"begin", engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity, NoSessionState: true,
+			Isolation: pgx.RepeatableRead}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cutEverywhere(t, tc.opts, tc.minMsgs)
+		})
+	}
+}
+
+func cutEverywhere(t *testing.T, opts engine.TxOptions, minMsgs int) {
 	e := newEnv(t, engine.Options{})
 	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 2 })
@@ -518,7 +537,7 @@ func TestSingleCutEverywhere(t *testing.T) {
 			id++
 			r := &cutRule{k: k, act: act}
 			proxy.SetRule(r.rule)
-			err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}, func(ctx context.Context, q engine.Querier) error {
+			err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
 				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
 				return err
 			})
@@ -546,13 +565,30 @@ func TestSingleCutEverywhere(t *testing.T) {
 	}
 	proxy.SetRule(nil)
 	t.Logf("%d messages a pipeline; %d succeeded, %d failed, %d unknown", msgs, ok, failed, unknown)
-	if msgs < 20 || ok == 0 || failed+unknown == 0 {
+	if msgs < minMsgs || ok == 0 || failed+unknown == 0 {
 		t.Fatalf("the cuts did not cover the pipeline: %d messages", msgs)
 	}
 }
 
-// TestSingleHeldCommit holds COMMIT's Execute: the write is not visible
-// until it is forwarded, then the call succeeds.
+// commitSync returns a match for the message at which a pipelined Single
+// call without BEGIN commits: the Sync that follows its Flush. It is for
+// tests that make one call on one connection at a time.
+func commitSync() func(m pgproxy.Message) bool {
+	var flushed atomic.Bool
+	return func(m pgproxy.Message) bool {
+		switch m.Type {
+		case 'H':
+			flushed.Store(true)
+		case 'S':
+			return flushed.Swap(false)
+		}
+		return false
+	}
+}
+
+// TestSingleHeldCommit holds the Sync that commits the call's implicit
+// transaction: the write is not visible until it is forwarded, then the
+// call succeeds.
 func TestSingleHeldCommit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
@@ -560,13 +596,9 @@ func TestSingleHeldCommit(t *testing.T) {
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var sawCommit atomic.Bool
+	isCommit := commitSync()
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
-		if m.IsCommit() {
-			sawCommit.Store(true)
-			return pgproxy.Forward
-		}
-		if m.Type == 'E' && sawCommit.CompareAndSwap(true, false) {
+		if isCommit(m) {
 			return pgproxy.Hold
 		}
 		return pgproxy.Forward
@@ -591,20 +623,24 @@ func TestSingleHeldCommit(t *testing.T) {
 	}
 }
 
-// TestSingleCutAroundCommit holds COMMIT's Parse until the server has
-// answered the first part of the pipeline (it waits idle in transaction),
-// then cuts before COMMIT (the outcome is resolved as aborted and, with
-// Retry, the call runs again) or after COMMIT's Execute (resolved as
-// committed: no blind retry). Exactly one row exists each time.
+// TestSingleCutAroundCommit holds the message that commits the call (the
+// Sync of its implicit transaction, or with an isolation level the Parse
+// of COMMIT) until the server has run the statement and waits for it,
+// then cuts before it (the outcome is resolved as aborted and, with
+// Retry, the call runs again) or after it (resolved as committed: no
+// blind retry). Exactly one row exists each time.
 func TestSingleCutAroundCommit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
+		iso      pgx.TxIsoLevel
 		after    bool
 		wantRuns int32
 	}{
-		{"before", false, 2},
-		{"after", true, 1},
+		{"before", "", false, 2},
+		{"after", "", true, 1},
+		{"begin-before", pgx.Serializable, false, 2},
+		{"begin-after", pgx.Serializable, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -614,20 +650,20 @@ func TestSingleCutAroundCommit(t *testing.T) {
 			db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.ApplicationName = app })
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			var commitSeen atomic.Bool
+			isCommit := commitSync()
+			if tc.iso != "" {
+				// COMMIT's Execute, after its Parse.
+				var parsed atomic.Bool
+				isCommit = func(m pgproxy.Message) bool {
+					if m.IsCommit() {
+						parsed.Store(true)
+					}
+					return m.Type == 'E' && parsed.Load()
+				}
+			}
 			var fired atomic.Bool
 			proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
-				if fired.Load() {
-					return pgproxy.Forward
-				}
-				if m.IsCommit() {
-					commitSeen.Store(true)
-					if !tc.after {
-						fired.Store(true)
-						return pgproxy.Hold
-					}
-				}
-				if tc.after && m.Type == 'E' && commitSeen.Load() {
+				if !fired.Load() && isCommit(m) {
 					fired.Store(true)
 					return pgproxy.Hold
 				}
@@ -636,22 +672,21 @@ func TestSingleCutAroundCommit(t *testing.T) {
 			var runs atomic.Int32
 			done := make(chan error, 1)
 			go func() {
-				done <- db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, q engine.Querier) error {
+				opts := engine.TxOptions{Role: engine.RoleWriter, Isolation: tc.iso, Retry: true}
+				done <- db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
 					runs.Add(1)
 					_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (1, 'once')")
 					return err
 				})
 			}()
 			h := <-proxy.Held()
-			// The server has run the statement and the capture and flushed
-			// their answers: it waits for COMMIT (or, holding its Execute,
-			// has parsed it).
+			// The server has run the statement, flushed its answer and
+			// waits for the next message, in the transaction.
 			for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"+
-				" AND (state = 'idle in transaction' OR query = 'COMMIT')", app) != 1 {
+				" AND backend_xid IS NOT NULL AND wait_event = 'ClientRead'", app) != 1 {
 				if ctx.Err() != nil {
-					t.Fatal("the server never waited for COMMIT")
+					t.Fatal("the server never waited for the commit")
 				}
-
 			}
 			if tc.after {
 				h.CutAfter()
