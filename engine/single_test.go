@@ -229,6 +229,64 @@ func TestSingleFailingStatement(t *testing.T) {
 	}
 }
 
+// TestSingleCommitFails: a deferred unique constraint fails at commit,
+// after the statement succeeded: in the implicit transaction the error
+// comes at the Sync, with BEGIN as COMMIT's answer. Either way the call
+// returns the typed violation in one round trip, once (not retried),
+// nothing is written and the connection goes back clean.
+func TestSingleCommitFails(t *testing.T) {
+	t.Parallel()
+	for _, iso := range []pgx.TxIsoLevel{"", pgx.RepeatableRead} {
+		t.Run("iso="+string(iso), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, engine.Options{})
+			pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED")
+			pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'taken')")
+			tc := newTurnCounter(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+			db := e.open(func(c *config.Config) { c.Host = "127.0.0.1"; c.Port = tc.port(); c.Pool.MaxConns = 1 })
+			ctx := context.Background()
+			opts := engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity, Isolation: iso, Retry: true, NoSessionState: true}
+			runs := 0
+			ins := func(id int, name string) (int64, error) {
+				runs = 0
+				var n int64
+				err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+					runs++
+					tag, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, $2)", id, name)
+					n = tag.RowsAffected()
+					return err
+				})
+				return n, err
+			}
+			if n, err := ins(2, "free"); err != nil || n != 1 {
+				t.Fatalf("first insert: %d rows, %v", n, err)
+			}
+			before := tc.count()
+			_, err := ins(3, "taken")
+			if !errors.Is(err, dberr.ErrUniqueViolation) || dberr.Code(err) != "23505" {
+				t.Fatalf("deferred duplicate: %v, want a unique violation at commit", err)
+			}
+			if got := tc.count() - before; got != 1 || runs != 1 {
+				t.Fatalf("the failing call took %d round trips and %d runs, want 1 and 1", got, runs)
+			}
+			if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = 3"); n != 0 {
+				t.Fatalf("%d rows of the failed call", n)
+			}
+			// The connection is clean and usable: no transaction left, the
+			// login role.
+			var user string
+			if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+				return c.QueryRow(ctx, "SELECT current_user::text").Scan(&user)
+			}); err != nil || user != e.cfg.User {
+				t.Fatalf("next borrower: %q, %v", user, err)
+			}
+			if n, err := ins(4, "other"); err != nil || n != 1 || db.Discards() != 0 {
+				t.Fatalf("after the failure: %d rows, %v, %d discards", n, err, db.Discards())
+			}
+		})
+	}
+}
+
 // TestSingleRules: one statement only; rows, no statement at all, the
 // function's own error, and a call inside a transaction.
 func TestSingleRules(t *testing.T) {
