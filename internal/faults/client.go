@@ -60,6 +60,9 @@ type Kind struct {
 	Held bool
 	// Open opens a client on t.
 	Open func(ctx context.Context, t Target) (Client, error)
+	// OneStatement tells that the client runs one statement a call, so
+	// only the drills marked [Drill.OneStatement] run with it.
+	OneStatement bool
 }
 
 // The identity every drill transaction carries.
@@ -71,7 +74,15 @@ const (
 
 // Uno is uno's engine with its defaults: db.WithTx with the writer role, an
 // identity and Retry: true.
-var Uno = Kind{Name: "uno", Held: true, Open: openUno}
+var Uno = Kind{Name: "uno", Held: true,
+	Open: func(ctx context.Context, t Target) (Client, error) { return openUnoKind(ctx, t, false) }}
+
+// UnoSingle is uno's one-round-trip call, the repository's path for a
+// call of one statement: db.Single with the writer role, an identity,
+// Retry: true and NoSessionState, as the repository's generated
+// statements run.
+var UnoSingle = Kind{Name: "uno single", Held: true, OneStatement: true,
+	Open: func(ctx context.Context, t Target) (Client, error) { return openUnoKind(ctx, t, true) }}
 
 // Pgx is the baseline: plain pgxpool with pgx.BeginTxFunc, switching to
 // the writer role and setting the identity with set_config in the
@@ -83,14 +94,15 @@ var Pgx = Kind{Name: "pgx", Open: func(ctx context.Context, t Target) (Client, e
 var PgxRetry = Kind{Name: "pgx+retry", Open: func(ctx context.Context, t Target) (Client, error) { return openPgx(ctx, t, 4) }}
 
 // Kinds are every client kind, uno first.
-var Kinds = []Kind{Uno, Pgx, PgxRetry}
+var Kinds = []Kind{Uno, UnoSingle, Pgx, PgxRetry}
 
 type unoClient struct {
-	f  *engine.Factory
-	db *engine.DB
+	f      *engine.Factory
+	db     *engine.DB
+	single bool
 }
 
-func openUno(ctx context.Context, t Target) (Client, error) {
+func openUnoKind(ctx context.Context, t Target, single bool) (Client, error) {
 	f, err := engine.NewFactory(engine.Options{})
 	if err != nil {
 		return nil, err
@@ -102,12 +114,16 @@ func openUno(ctx context.Context, t Target) (Client, error) {
 		_ = f.Close(ctx)
 		return nil, err
 	}
-	return &unoClient{f: f, db: db}, nil
+	return &unoClient{f: f, db: db, single: single}, nil
 }
 
 func (c *unoClient) Tx(ctx context.Context, iso pgx.TxIsoLevel, fn func(context.Context, Querier) error) error {
 	opts := engine.TxOptions{Role: engine.RoleWriter, Isolation: iso, Retry: true,
 		Identity: engine.Identity{UserID: drillUser, TenantID: drillTenant, Claims: map[string]string{"org": drillOrg}}}
+	if c.single {
+		opts.NoSessionState = true
+		return c.db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error { return fn(ctx, q) })
+	}
 	return c.db.WithTx(ctx, opts, func(ctx context.Context, tx *engine.Tx) error { return fn(ctx, tx) })
 }
 

@@ -33,6 +33,9 @@ type Drill struct {
 	Run func(ctx context.Context, r *Run) error
 	// Check adds the drill's own requirements once the rows are counted.
 	Check func(ctx context.Context, r *Run, res *Result) error
+	// OneStatement tells that every call of the drill is one INSERT, so
+	// the one-statement clients ([Kind.OneStatement]) run it too.
+	OneStatement bool
 }
 
 // maxCalls bounds the calls of one writer in any drill.
@@ -41,15 +44,15 @@ const maxCalls = 100_000
 // Drills are the suite's drills, in the order they run.
 var Drills = []Drill{
 	{Name: "fast restarts", About: "16 writers; pg_ctl restart -m fast 3 s after the server is back, again and again",
-		Run: restarts(pgcluster.Fast), Check: zeroFailed},
+		Run: restarts(pgcluster.Fast), Check: zeroFailed, OneStatement: true},
 	{Name: "crash restarts", About: "16 writers; pg_ctl restart -m immediate (a crash) 3 s after the server is back, again and again",
-		Run: restarts(pgcluster.Immediate)},
+		Run: restarts(pgcluster.Immediate), OneStatement: true},
 	{Name: "terminate backends", About: "16 writers; pg_terminate_backend on every client backend every 500 ms",
-		Run: terminate},
+		Run: terminate, OneStatement: true},
 	{Name: "cut before COMMIT", About: "16 writers through a proxy that drops 10 % of COMMITs and the connection",
-		Proxy: true, Run: cut(pgproxy.CutBefore)},
+		Proxy: true, Run: cut(pgproxy.CutBefore), OneStatement: true},
 	{Name: "cut after COMMIT", About: "16 writers through a proxy that forwards 10 % of COMMITs, then cuts the connection",
-		Proxy: true, Run: cut(pgproxy.CutAfter)},
+		Proxy: true, Run: cut(pgproxy.CutAfter), OneStatement: true},
 	{Name: "pool exhaustion", About: "64 writers on 4 connections, each holding one 50 ms; waits bounded at 250 ms",
 		Pool: func(t *Target) { t.MaxConns = 4; t.AcquireTimeout = 250 * time.Millisecond },
 		Run:  exhaustion, Check: typedPoolTimeout},
@@ -60,7 +63,7 @@ var Drills = []Drill{
 	{Name: "session state left", About: "8 writers; one call in 4 leaves session state behind (a setting, search_path, a temporary table, an advisory lock, LISTEN, PREPARE), then the leak check",
 		Run: plantState},
 	{Name: "recovery time", About: "16 writers; one pg_ctl restart -m fast; time to the first acknowledged call",
-		Run: recovery},
+		Run: recovery, OneStatement: true},
 }
 
 // insertOnly is the plain drill call: a transaction inserting its row.
@@ -138,13 +141,15 @@ func terminate(ctx context.Context, r *Run) error {
 	return terr
 }
 
-// cut makes the proxy act on 10 % of the COMMITs.
+// cut makes the proxy act on 10 % of the messages that commit: COMMIT, or
+// the Sync of a one-round-trip call (pgproxy.CommitPoints).
 func cut(act pgproxy.Action) func(context.Context, *Run) error {
 	return func(ctx context.Context, r *Run) error {
 		ctx, cancel := context.WithTimeout(ctx, r.Len(4*time.Second, 10*time.Second))
 		defer cancel()
+		var commits pgproxy.CommitPoints
 		r.Proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
-			if m.IsCommit() && rand.IntN(10) == 0 {
+			if commits.Is(m) && rand.IntN(10) == 0 {
 				return act
 			}
 			return pgproxy.Forward
@@ -402,6 +407,9 @@ func (s *Suite) Run(ctx context.Context, drills []Drill, kinds []Kind) ([]Result
 	var out []Result
 	for _, d := range drills {
 		for _, k := range kinds {
+			if k.OneStatement && !d.OneStatement {
+				continue
+			}
 			if s.Log != nil {
 				fmt.Fprintf(s.Log, "faults: %s with %s\n", d.Name, k.Name)
 			}

@@ -62,6 +62,36 @@ func (m Message) IsCommit() bool {
 	return bytes.HasPrefix(bytes.ToUpper(bytes.TrimLeft(body, " \t\r\n")), []byte("COMMIT"))
 }
 
+// CommitPoints tells which messages commit a transaction: COMMIT (as
+// [Message.IsCommit]) and the Sync that follows a Flush on the same
+// connection, where uno's one-round-trip call (engine.DB.Single) commits
+// the pipeline's implicit transaction. It keeps state per client
+// connection; give each rule its own.
+type CommitPoints struct {
+	mu      sync.Mutex
+	flushed map[int]bool
+}
+
+// Is reports whether m commits a transaction.
+func (c *CommitPoints) Is(m Message) bool {
+	switch m.Type {
+	case 'H', 'S':
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.flushed == nil {
+			c.flushed = map[int]bool{}
+		}
+		if m.Type == 'H' {
+			c.flushed[m.Conn] = true
+			return false
+		}
+		was := c.flushed[m.Conn]
+		delete(c.flushed, m.Conn)
+		return was
+	}
+	return m.IsCommit()
+}
+
 // Rule decides the action for a message. It runs on the connection's
 // goroutine; it must not block.
 type Rule func(Message) Action

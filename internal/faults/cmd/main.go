@@ -21,7 +21,7 @@ import (
 func main() {
 	short := flag.Bool("short", false, "run each drill for a few seconds only")
 	drill := flag.String("drill", "", "run only the drills whose name contains this text")
-	clients := flag.String("clients", "uno,pgx,pgx+retry", "client kinds, comma-separated: uno, pgx, pgx+retry")
+	clients := flag.String("clients", "uno,uno single,pgx,pgx+retry", "client kinds, comma-separated: uno, uno single, pgx, pgx+retry")
 	markdown := flag.String("markdown", "", "also write the table as Markdown to this file")
 	list := flag.Bool("list", false, "list the drills and exit")
 	flag.Parse()
@@ -51,7 +51,7 @@ func run(short bool, only, clients, markdown string) int {
 			}
 		}
 		if !found {
-			fmt.Fprintf(os.Stderr, "faults: unknown client %q (uno, pgx, pgx+retry)\n", name)
+			fmt.Fprintf(os.Stderr, "faults: unknown client %q (uno, uno single, pgx, pgx+retry)\n", name)
 			return 2
 		}
 	}
