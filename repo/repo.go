@@ -563,8 +563,11 @@ func (r *Repository[T]) on(ctx context.Context, write bool, one stmts, fn func(c
 		if write {
 			role = engine.RoleWriter
 		}
+		// A call of one statement runs nothing but that statement, so it
+		// may run again whenever the engine proves the first attempt did
+		// not commit (a restart, a lost connection, a deadlock).
 		opts := engine.TxOptions{Role: role, Identity: r.s.opts.Identity, ReadOnly: !write,
-			NoSessionState: one == stmtOne}
+			NoSessionState: one == stmtOne, Retry: one != stmtMany}
 		if one != stmtMany {
 			err = r.s.db.Single(ctx, opts, fn)
 		} else {
