@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -284,6 +285,66 @@ func TestSingleCommitFails(t *testing.T) {
 				t.Fatalf("after the failure: %d rows, %v, %d discards", n, err, db.Discards())
 			}
 		})
+	}
+}
+
+// TestSinglePipelineShape counts the statements a warm connection's
+// Single call sends (Bind messages): the prelude and the statement with
+// NoSessionState, plus the release guard's five without it; with an
+// isolation level BEGIN and COMMIT come too. No call sends BEGIN or COMMIT
+// otherwise.
+func TestSinglePipelineShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	var binds, txControl atomic.Int32
+	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+		switch {
+		case m.Type == 'B':
+			binds.Add(1)
+		case m.IsCommit(), strings.HasPrefix(parseText(m), "BEGIN"):
+			txControl.Add(1)
+		}
+		return pgproxy.Forward
+	})
+	id := 0
+	call := func(opts engine.TxOptions) (int32, int32) {
+		id++
+		write := func() error {
+			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+				return err
+			})
+		}
+		if err := write(); err != nil { // warms the connection's statements
+			t.Fatal(err)
+		}
+		id++
+		binds.Store(0)
+		txControl.Store(0)
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+		return binds.Load(), txControl.Load()
+	}
+	w := engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}
+	for _, tc := range []struct {
+		name      string
+		opts      engine.TxOptions
+		binds, tx int32
+	}{
+		{"guarded", w, 7, 0},
+		{"no-session-state", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true}, 2, 0},
+		{"begin", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true, Isolation: pgx.RepeatableRead}, 4, 2},
+	} {
+		if b, tx := call(tc.opts); b != tc.binds || tx != tc.tx {
+			t.Errorf("%s: %d statements, %d of them BEGIN or COMMIT; want %d and %d", tc.name, b, tx, tc.binds, tc.tx)
+		}
+	}
+	if n := countItems(t, e); n != id {
+		t.Fatalf("%d rows, want %d", n, id)
 	}
 }
 
