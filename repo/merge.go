@@ -592,13 +592,24 @@ func checkDuplicates(rows []model.Row, key []*model.Column) error {
 }
 
 // Merge inserts or updates rows on the primary key or on the unique key
-// opts.On, in one round trip, and reports for each row whether it was
-// inserted, updated, or left unchanged because every merged column already
-// held the same value. Unchanged rows are not rewritten: no new row
-// version, no trigger, modified_at untouched. Every row is filled back
-// from the table (an unchanged row as the statement's snapshot shows it;
-// in the rare case that a concurrent transaction committed it after the
-// snapshot was taken, it is left as given).
+// opts.On, and reports for each row whether it was inserted, updated, or
+// left unchanged because every merged column already held the same value.
+// Unchanged rows are not rewritten: no new row version, no trigger,
+// modified_at untouched. Every row is filled back from the table.
+//
+// When the key's columns are plain Go strings in TEXT or VARCHAR columns
+// without a collation of their own, or plain Go integers (as most natural
+// and generated keys are), the merge is one INSERT … ON CONFLICT that
+// returns the rows it wrote, so a merge whose rows are all new or changed
+// takes one statement; when some rows are unchanged, a second statement
+// reads them by key (in the merge's transaction when there is one, else
+// just after: a row changed in between is read as it then is, one deleted
+// in between is left as given). A key value longer than its VARCHAR(n)
+// column by spaces alone is cut to n characters, as the database stores
+// it. Other keys take one statement that also reads the unchanged rows, as
+// its snapshot shows them (one committed by a concurrent transaction after
+// the snapshot was taken is left as given).
+//
 // Two rows with the same key are an error (ErrDuplicateInput).
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
 	res, err := r.merge(ctx, r.s.rowsOf(rows), opts)
@@ -629,7 +640,8 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 	if err := r.stampTenants(ctx, rows); err != nil {
 		return res, err
 	}
-	if p.indexable && keysFit(p.key.Columns, rows) {
+	if p.indexable {
+		fitKeys(p.key.Columns, rows)
 		return r.upsert(ctx, rows, p)
 	}
 	if err := checkDuplicates(rows, p.key.Columns); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -206,22 +207,32 @@ func keyIndexable(key []*model.Column) bool {
 	return len(key) > 0
 }
 
-// keysFit reports whether every key value of rows is stored as given: a
-// string longer than its VARCHAR(n) column's n could be cut to fit
-// (trailing spaces are), and would then come back as another key.
-func keysFit(key []*model.Column, rows []model.Row) bool {
+// fitKeys cuts to n characters each key value longer than its VARCHAR(n)
+// column whose excess is all spaces: the database stores it so cut (as
+// the SQL standard asks), and the row must come back with the key it was
+// sent with. A longer value with other excess characters is left for the
+// database to reject (22001, string_data_right_truncation).
+func fitKeys(key []*model.Column, rows []model.Row) {
 	for _, c := range key {
 		w := varcharWidth(c.SQLType)
-		if w == 0 {
+		if w == 0 || rawKindOf(c) != rawString {
 			continue
 		}
 		for _, row := range rows {
-			if s, _ := row.String(c); len(s) > w && utf8.RuneCountInString(s) > w {
-				return false
+			s, _ := row.String(c)
+			if len(s) <= w || utf8.RuneCountInString(s) <= w {
+				continue
+			}
+			cut := 0
+			for range w {
+				_, size := utf8.DecodeRuneInString(s[cut:])
+				cut += size
+			}
+			if strings.Trim(s[cut:], " ") == "" {
+				row.SetString(c, s[:cut])
 			}
 		}
 	}
-	return true
 }
 
 // keyIndexes recycles keyIndexes, whose maps keep their room.
