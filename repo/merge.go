@@ -85,8 +85,8 @@ type mergePlan struct {
 	// sends and scans only what the database made. Nil: every column
 	// is read back.
 	bits []int
-	// indexable: the key columns allow a keyIndex, so the merge may take
-	// the upsert form (see upsertSQL) when the key values fit too.
+	// indexable: the key columns allow a keyIndex, so the merge takes the
+	// upsert form (see upsertSQL).
 	indexable bool
 	// sql caches the plan's statements.
 	sql syncMap[sqlKey, string]
@@ -516,10 +516,11 @@ func appendKeyMatch(b []byte, cols []*model.Column, other string) []byte {
 }
 
 // valuesInput builds a VALUES list of n rows with typed parameters
-// starting at $1, each row led by a bigint ordinal when ord. Each parameter is cast to its column's type without the
-// type modifier (castType), so an over-long string or an over-precise
-// number reaches the INSERT, which rejects it (22001, 22003), instead of
-// being cut to fit before the conflict key is compared.
+// starting at $1, each row led by a bigint ordinal when ord. Each
+// parameter is cast to its column's type without the type modifier
+// (castType), so an over-long string or an over-precise number reaches
+// the INSERT, which rejects it (22001, 22003), instead of being cut to fit
+// before the conflict key is compared.
 func valuesInput(cols []*model.Column, n int, ord bool) string {
 	b := make([]byte, 0, n*(16+16*len(cols)))
 	b = append(b, "VALUES "...)
@@ -629,21 +630,21 @@ func (r *Repository[T]) MergeOne(ctx context.Context, v *T, opts MergeOptions) (
 }
 
 func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeOptions) (MergeResult, error) {
-	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
 	if len(rows) == 0 {
-		return res, nil
+		return MergeResult{Outcomes: []Outcome{}}, nil
 	}
 	p, err := r.cachedPlan(opts)
 	if err != nil {
-		return res, err
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, err
 	}
 	if err := r.stampTenants(ctx, rows); err != nil {
-		return res, err
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, err
 	}
 	if p.indexable {
 		fitKeys(p.key.Columns, rows)
 		return r.upsert(ctx, rows, p)
 	}
+	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
 	if err := checkDuplicates(rows, p.key.Columns); err != nil {
 		return res, err
 	}
