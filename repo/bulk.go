@@ -18,7 +18,6 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	addrs := r.s.addrsAll(rows)
 	rs := r.s.rowsOf(rows)
 	if err := r.stampTenants(ctx, rs); err != nil {
 		return r.errorf("create", err)
@@ -66,28 +65,42 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 		batch.Queue(string(b), args...)
 		spans = append(spans, [2]int{start, end})
 	}
+	// Each row is read back into its struct, a column only when its value
+	// differs from the field's (fillRow): the common row, stored as given,
+	// decodes only what the database made.
+	kinds := rawKindsOf(r.s.table)
+	dst := make([]any, len(r.s.table.Columns))
+	read := func(q pgx.Rows, sp [2]int) error {
+		defer q.Close()
+		i := sp[0]
+		for q.Next() {
+			if i >= sp[1] {
+				return fmt.Errorf("insert returned more rows than it was given")
+			}
+			if err := fillRow(q, q.FieldDescriptions(), q.RawValues(), 0, kinds, rs[i], dst); err != nil {
+				return err
+			}
+			i++
+		}
+		return q.Err()
+	}
 	fn := func(ctx context.Context, db engine.Querier) error {
+		if len(spans) == 1 {
+			qq := batch.QueuedQueries[0]
+			q, err := db.Query(ctx, qq.SQL, qq.Arguments...)
+			if err != nil {
+				return err
+			}
+			return read(q, spans[0])
+		}
 		br := db.SendBatch(ctx, &batch)
 		defer br.Close()
 		for _, sp := range spans {
 			q, err := br.Query()
+			if err == nil {
+				err = read(q, sp)
+			}
 			if err != nil {
-				return err
-			}
-			i := sp[0]
-			for q.Next() {
-				if i >= sp[1] {
-					q.Close()
-					return fmt.Errorf("insert returned more rows than it was given")
-				}
-				if err := q.Scan(addrs[i]...); err != nil {
-					q.Close()
-					return err
-				}
-				i++
-			}
-			q.Close()
-			if err := q.Err(); err != nil {
 				return err
 			}
 		}
@@ -95,7 +108,8 @@ func (r *Repository[T]) CreateMany(ctx context.Context, rows []T) error {
 	}
 	var err error
 	if len(spans) == 1 {
-		err = r.run(ctx, true, fn)
+		// One statement: with role switching, one round trip.
+		err = r.run1(ctx, true, fn)
 	} else {
 		err = r.inTx(ctx, fn)
 	}

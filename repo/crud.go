@@ -47,20 +47,6 @@ func (s *shared[T]) addrs(v *T) []any {
 	return s.row(v).AppendAddrs(make([]any, 0, len(s.table.Columns)))
 }
 
-// addrsAll returns the field addresses of every row, in two allocations
-// whatever the number of rows.
-func (s *shared[T]) addrsAll(rows []T) [][]any {
-	n := len(s.table.Columns)
-	flat := make([]any, 0, n*len(rows))
-	out := make([][]any, len(rows))
-	for i := range rows {
-		start := len(flat)
-		flat = s.row(&rows[i]).AppendAddrs(flat)
-		out[i] = flat[start:len(flat):len(flat)]
-	}
-	return out
-}
-
 // rowsOf returns every element of rows as a model.Row.
 func (s *shared[T]) rowsOf(rows []T) []model.Row {
 	out := make([]model.Row, len(rows))
@@ -351,7 +337,7 @@ func (r *Repository[T]) Update(ctx context.Context, v *T, columns ...string) err
 		}
 		return err
 	})
-	err = r.checkVersion(ctx, err, row.AppendArgs(nil, r.s.pk))
+	err = r.checkVersion(ctx, err, row)
 	return r.errorf("update", err)
 }
 
@@ -378,13 +364,13 @@ func (r *Repository[T]) Patch(ctx context.Context, v *T, columns ...string) erro
 	q := r.s.db.Querier(ctx)
 	if r.s.db.IsPool(q) && !r.s.switchRoles {
 		// The fast path: one Exec on the pool.
-		err := r.checkVersion(ctx, r.mapError(r.patchOn(ctx, q, st, args, row)), row.AppendArgs(nil, r.s.pk))
+		err := r.checkVersion(ctx, r.mapError(r.patchOn(ctx, q, st, args, row)), row)
 		return r.errorf("patch", err)
 	}
 	err = r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return r.patchOn(ctx, db, st, args, row)
 	})
-	return r.errorf("patch", r.checkVersion(ctx, err, row.AppendArgs(nil, r.s.pk)))
+	return r.errorf("patch", r.checkVersion(ctx, err, row))
 }
 
 func (r *Repository[T]) patchOn(ctx context.Context, db engine.Querier, st *updateStmt, args []any, row model.Row) error {
@@ -463,13 +449,16 @@ func (r *Repository[T]) updateFor(columns []string) (*updateStmt, error) {
 // single-statement call cannot run a second one).
 var errCheckVersion = errors.New("repo: no row matched the key and version")
 
-// checkVersion turns errCheckVersion into dberr.ErrConflict (the row
-// exists: its version changed) or errNotFound, in the caller's transaction
-// when ctx carries one, else in one of its own. Other errors pass.
-func (r *Repository[T]) checkVersion(ctx context.Context, err error, pkArgs []any) error {
+// checkVersion turns errCheckVersion into dberr.ErrConflict (the row with
+// row's primary key exists: its version changed) or errNotFound, in the
+// caller's transaction when ctx carries one, else in one of its own. Other
+// errors pass.
+func (r *Repository[T]) checkVersion(ctx context.Context, err error, row model.Row) error {
 	if !errors.Is(err, errCheckVersion) {
 		return err
 	}
+	// The key is read only now: a call that succeeds spends nothing on it.
+	pkArgs := row.AppendArgs(nil, r.s.pk)
 	return r.run1(ctx, true, func(ctx context.Context, db engine.Querier) error {
 		return r.conflictOrMissing(ctx, db, pkArgs)
 	})
@@ -519,7 +508,7 @@ func (r *Repository[T]) Delete(ctx context.Context, v *T) error {
 		}
 		return err
 	})
-	return r.errorf("delete", r.checkVersion(ctx, err, pkArgs))
+	return r.errorf("delete", r.checkVersion(ctx, err, row))
 }
 
 // DeleteKey deletes the row with the given primary key values, softly for

@@ -85,6 +85,11 @@ type mergePlan struct {
 	// sends and scans only what the database made. Nil: every column
 	// is read back.
 	bits []int
+	// indexable: the key columns allow a keyIndex, so the merge takes the
+	// upsert form (see upsertSQL).
+	indexable bool
+	// sql caches the plan's statements.
+	sql syncMap[sqlKey, string]
 }
 
 // maxMaskBits is the number of columns one change mask (a bigint) covers.
@@ -174,6 +179,7 @@ func (r *Repository[T]) mergePlan(o MergeOptions) (*mergePlan, error) {
 		}
 	}
 	p.bits = exactBits(r.s.table, p.insert)
+	p.indexable = keyIndexable(key.Columns)
 	return p, nil
 }
 
@@ -195,51 +201,8 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	// Sorted by key so concurrent merges lock rows in one order (no
 	// deadlock); text keys byte-wise, which any order serves and which
 	// costs less than the database's collation.
-	b = append(b, ` FROM "uno_input" ORDER BY `...)
-	for i, c := range p.key.Columns {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, c.QuotedName...)
-		if c.Enum == nil {
-			switch strings.ToUpper(castType(c.SQLType)) {
-			case "TEXT", "VARCHAR", "CHARACTER VARYING", "BPCHAR":
-				b = append(b, ` COLLATE "C"`...)
-			}
-		}
-	}
-	b = append(b, " ON CONFLICT ("...)
-	b = appendColumns(b, p.key.Columns, "")
-	b = append(b, ')')
-	if p.key.Where != "" {
-		b = append(b, " WHERE "...)
-		b = append(b, p.key.Where...)
-	}
-	if len(p.update) == 0 {
-		b = append(b, " DO NOTHING"...)
-	} else {
-		b = append(b, " DO UPDATE SET "...)
-		for i, c := range p.update {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, c.QuotedName...)
-			b = append(b, " = EXCLUDED."...)
-			b = append(b, c.QuotedName...)
-		}
-		b = r.s.appendAutoSet(b, p.update, true, `"uno_t".`)
-		b = append(b, " WHERE "...)
-		if p.deleted != nil {
-			b = append(b, `NOT "uno_t".`...)
-			b = append(b, p.deleted.QuotedName...)
-			b = append(b, " AND "...)
-		}
-		b = append(b, '(')
-		b = appendColumns(b, p.update, `"uno_t".`)
-		b = append(b, ") IS DISTINCT FROM ("...)
-		b = appendColumns(b, p.update, "EXCLUDED.")
-		b = append(b, ')')
-	}
+	b = append(b, ` FROM "uno_input"`...)
+	b = r.appendConflict(b, p)
 	b = append(b, ` RETURNING ("uno_t".xmax = 0) AS "uno_inserted", `...)
 	b = appendColumns(b, t.Columns, `"uno_t".`)
 	b = append(b, `) SELECT "uno_i"."uno_ord", CASE WHEN "uno_u"."uno_inserted" THEN 1 ELSE 2 END, `...)
@@ -274,6 +237,122 @@ func (r *Repository[T]) mergeSQL(p *mergePlan, input string) string {
 	}
 	b = append(b, `) AS "uno_c" ON `...)
 	b = appendKeyMatch(b, p.key.Columns, `"uno_c".`)
+	return string(b)
+}
+
+// appendConflict appends the end of a merge's INSERT … SELECT from its
+// input: the input sorted by key, so concurrent merges lock rows in one
+// order (no deadlock), text keys byte-wise, which any order serves and
+// which costs less than the database's collation; then ON CONFLICT on the
+// key, updating a row only when it is not soft-deleted and differs in a
+// merged column.
+func (r *Repository[T]) appendConflict(b []byte, p *mergePlan) []byte {
+	b = append(b, " ORDER BY "...)
+	for i, c := range p.key.Columns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.QuotedName...)
+		if c.Enum == nil {
+			switch strings.ToUpper(castType(c.SQLType)) {
+			case "TEXT", "VARCHAR", "CHARACTER VARYING", "BPCHAR":
+				b = append(b, ` COLLATE "C"`...)
+			}
+		}
+	}
+	b = append(b, " ON CONFLICT ("...)
+	b = appendColumns(b, p.key.Columns, "")
+	b = append(b, ')')
+	if p.key.Where != "" {
+		b = append(b, " WHERE "...)
+		b = append(b, p.key.Where...)
+	}
+	if len(p.update) == 0 {
+		return append(b, " DO NOTHING"...)
+	}
+	b = append(b, " DO UPDATE SET "...)
+	for i, c := range p.update {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c.QuotedName...)
+		b = append(b, " = EXCLUDED."...)
+		b = append(b, c.QuotedName...)
+	}
+	b = r.s.appendAutoSet(b, p.update, true, `"uno_t".`)
+	b = append(b, " WHERE "...)
+	if p.deleted != nil {
+		b = append(b, `NOT "uno_t".`...)
+		b = append(b, p.deleted.QuotedName...)
+		b = append(b, " AND "...)
+	}
+	b = append(b, '(')
+	b = appendColumns(b, p.update, `"uno_t".`)
+	b = append(b, ") IS DISTINCT FROM ("...)
+	b = appendColumns(b, p.update, "EXCLUDED.")
+	return append(b, ')')
+}
+
+// upsertSQL builds the upsert form of a merge of n rows: one INSERT …
+// ON CONFLICT from a VALUES list (no ordinal, no CTE), which returns
+// whether each written row was inserted (xmax = 0) and the row. Unchanged
+// rows return nothing; the caller finds the input row of each returned
+// one by its key (keyIndex) and reads the unchanged ones with refetchSQL.
+func (r *Repository[T]) upsertSQL(p *mergePlan, n int) string {
+	t := r.s.table
+	values := valuesInput(p.insert, n, false)
+	b := make([]byte, 0, 512+len(values))
+	b = append(b, "INSERT INTO "...)
+	b = append(b, t.QualifiedName...)
+	b = append(b, ` AS "uno_t" (`...)
+	b = appendColumns(b, p.insert, "")
+	b = append(b, ") SELECT * FROM ("...)
+	b = append(b, values...)
+	b = append(b, `) AS "uno_i" (`...)
+	b = appendColumns(b, p.insert, "")
+	b = append(b, ')')
+	b = r.appendConflict(b, p)
+	b = append(b, ` RETURNING ("uno_t".xmax = 0), `...)
+	b = appendColumns(b, t.Columns, `"uno_t".`)
+	return string(b)
+}
+
+// refetchSQL reads the rows of the given keys (one array parameter per key
+// column): the rows an upsert left unchanged.
+func (r *Repository[T]) refetchSQL(p *mergePlan) string {
+	t := r.s.table
+	b := make([]byte, 0, 256)
+	b = append(b, "SELECT "...)
+	b = appendColumns(b, t.Columns, "")
+	b = append(b, " FROM "...)
+	b = append(b, t.QualifiedName...)
+	b = append(b, " WHERE "...)
+	if len(p.key.Columns) == 1 {
+		c := p.key.Columns[0]
+		b = append(b, c.QuotedName...)
+		b = append(b, " = ANY($1::"...)
+		b = append(b, paramType(c)...)
+		b = append(b, "[])"...)
+	} else {
+		b = append(b, '(')
+		b = appendColumns(b, p.key.Columns, "")
+		b = append(b, ") IN (SELECT * FROM unnest("...)
+		for i, c := range p.key.Columns {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendParam(b, i+1)
+			b = append(b, "::"...)
+			b = append(b, paramType(c)...)
+			b = append(b, "[]"...)
+		}
+		b = append(b, "))"...)
+	}
+	if p.key.Where != "" {
+		b = append(b, " AND ("...)
+		b = append(b, p.key.Where...)
+		b = append(b, ')')
+	}
 	return string(b)
 }
 
@@ -338,26 +417,86 @@ func appendReadBack(b []byte, cols []*model.Column, bits []int, src string) []by
 // theirs each time (their cost is small next to the rows').
 const maxCachedMergeRows = 1000
 
-// mergeKey identifies a cached merge statement: the options and the number
-// of input rows.
-type mergeKey struct {
-	on, columns string
-	rows        int
+// maxCachedPlans bounds the merge plans a repository keeps (one per set of
+// options it is called with); past it, plans are made on each call.
+const maxCachedPlans = 32
+
+// planEntry is a cached merge plan and the options it was made for.
+type planEntry struct {
+	on, columns []string
+	p           *mergePlan
 }
 
-// cachedMergeSQL returns the merge statement for opts and n input rows,
-// building it once: it is long, and building it on every call showed in
-// the benchmarks.
-func (r *Repository[T]) cachedMergeSQL(opts MergeOptions, p *mergePlan, n int) string {
-	if n > maxCachedMergeRows {
-		return r.mergeSQL(p, valuesInput(p.insert, n))
+// cachedPlan returns the merge plan of o, made once per options: making
+// it classifies every column, which cost a merge dozens of allocations.
+func (r *Repository[T]) cachedPlan(o MergeOptions) (*mergePlan, error) {
+	if l := r.s.mergePlans.Load(); l != nil {
+		for _, e := range *l {
+			if slices.Equal(e.on, o.On) && slices.Equal(e.columns, o.Columns) {
+				return e.p, nil
+			}
+		}
 	}
-	k := mergeKey{on: strings.Join(opts.On, "\x00"), columns: strings.Join(opts.Columns, "\x00"), rows: n}
-	if q, ok := r.s.mergeCache.Load(k); ok {
+	p, err := r.mergePlan(o)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		old := r.s.mergePlans.Load()
+		var l []planEntry
+		if old != nil {
+			if len(*old) >= maxCachedPlans {
+				return p, nil
+			}
+			l = append(l, *old...)
+		}
+		l = append(l, planEntry{on: slices.Clone(o.On), columns: slices.Clone(o.Columns), p: p})
+		if r.s.mergePlans.CompareAndSwap(old, &l) {
+			return p, nil
+		}
+	}
+}
+
+// mergeForm tells the statements of a merge apart.
+type mergeForm uint8
+
+const (
+	formMerge   mergeForm = iota // mergeSQL: outcomes and rows of every input row
+	formUpsert                   // upsertSQL: the rows written
+	formRefetch                  // refetchSQL: the rows left unchanged
+)
+
+// sqlKey identifies a statement of a plan: its form and number of rows.
+type sqlKey struct {
+	form mergeForm
+	rows int
+}
+
+// cachedSQL returns p's statement of form for n input rows, building it
+// once: it is long, and building it on every call showed in the
+// benchmarks.
+func (r *Repository[T]) cachedSQL(p *mergePlan, form mergeForm, n int) string {
+	if form == formRefetch {
+		n = 0
+	}
+	build := func() string {
+		switch form {
+		case formUpsert:
+			return r.upsertSQL(p, n)
+		case formRefetch:
+			return r.refetchSQL(p)
+		}
+		return r.mergeSQL(p, valuesInput(p.insert, n, true))
+	}
+	if n > maxCachedMergeRows {
+		return build()
+	}
+	k := sqlKey{form: form, rows: n}
+	if q, ok := p.sql.Load(k); ok {
 		return q
 	}
-	q := r.mergeSQL(p, valuesInput(p.insert, n))
-	r.s.mergeCache.Store(k, q)
+	q := build()
+	p.sql.Store(k, q)
 	return q
 }
 
@@ -377,11 +516,12 @@ func appendKeyMatch(b []byte, cols []*model.Column, other string) []byte {
 }
 
 // valuesInput builds a VALUES list of n rows with typed parameters
-// starting at $1. Each parameter is cast to its column's type without the
-// type modifier (castType), so an over-long string or an over-precise
-// number reaches the INSERT, which rejects it (22001, 22003), instead of
-// being cut to fit before the conflict key is compared.
-func valuesInput(cols []*model.Column, n int) string {
+// starting at $1, each row led by a bigint ordinal when ord. Each
+// parameter is cast to its column's type without the type modifier
+// (castType), so an over-long string or an over-precise number reaches
+// the INSERT, which rejects it (22001, 22003), instead of being cut to fit
+// before the conflict key is compared.
+func valuesInput(cols []*model.Column, n int, ord bool) string {
 	b := make([]byte, 0, n*(16+16*len(cols)))
 	b = append(b, "VALUES "...)
 	p := 1
@@ -390,11 +530,15 @@ func valuesInput(cols []*model.Column, n int) string {
 			b = append(b, ", "...)
 		}
 		b = append(b, '(')
-		b = appendParam(b, p)
-		b = append(b, "::bigint"...)
-		p++
-		for _, c := range cols {
-			b = append(b, ", "...)
+		if ord {
+			b = appendParam(b, p)
+			b = append(b, "::bigint"...)
+			p++
+		}
+		for j, c := range cols {
+			if ord || j > 0 {
+				b = append(b, ", "...)
+			}
 			b = appendParam(b, p)
 			b = append(b, "::"...)
 			b = append(b, paramType(c)...)
@@ -449,13 +593,24 @@ func checkDuplicates(rows []model.Row, key []*model.Column) error {
 }
 
 // Merge inserts or updates rows on the primary key or on the unique key
-// opts.On, in one round trip, and reports for each row whether it was
-// inserted, updated, or left unchanged because every merged column already
-// held the same value. Unchanged rows are not rewritten: no new row
-// version, no trigger, modified_at untouched. Every row is filled back
-// from the table (an unchanged row as the statement's snapshot shows it;
-// in the rare case that a concurrent transaction committed it after the
-// snapshot was taken, it is left as given).
+// opts.On, and reports for each row whether it was inserted, updated, or
+// left unchanged because every merged column already held the same value.
+// Unchanged rows are not rewritten: no new row version, no trigger,
+// modified_at untouched. Every row is filled back from the table.
+//
+// When the key's columns are plain Go strings in TEXT or VARCHAR columns
+// without a collation of their own, or plain Go integers (as most natural
+// and generated keys are), the merge is one INSERT … ON CONFLICT that
+// returns the rows it wrote, so a merge whose rows are all new or changed
+// takes one statement; when some rows are unchanged, a second statement
+// reads them by key (in the merge's transaction when there is one, else
+// just after: a row changed in between is read as it then is, one deleted
+// in between is left as given). A key value longer than its VARCHAR(n)
+// column by spaces alone is cut to n characters, as the database stores
+// it. Other keys take one statement that also reads the unchanged rows, as
+// its snapshot shows them (one committed by a concurrent transaction after
+// the snapshot was taken is left as given).
+//
 // Two rows with the same key are an error (ErrDuplicateInput).
 func (r *Repository[T]) Merge(ctx context.Context, rows []T, opts MergeOptions) (MergeResult, error) {
 	res, err := r.merge(ctx, r.s.rowsOf(rows), opts)
@@ -475,17 +630,21 @@ func (r *Repository[T]) MergeOne(ctx context.Context, v *T, opts MergeOptions) (
 }
 
 func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeOptions) (MergeResult, error) {
-	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
 	if len(rows) == 0 {
-		return res, nil
+		return MergeResult{Outcomes: []Outcome{}}, nil
 	}
-	p, err := r.mergePlan(opts)
+	p, err := r.cachedPlan(opts)
 	if err != nil {
-		return res, err
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, err
 	}
 	if err := r.stampTenants(ctx, rows); err != nil {
-		return res, err
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, err
 	}
+	if p.indexable {
+		fitKeys(p.key.Columns, rows)
+		return r.upsert(ctx, rows, p)
+	}
+	res := MergeResult{Outcomes: make([]Outcome, len(rows))}
 	if err := checkDuplicates(rows, p.key.Columns); err != nil {
 		return res, err
 	}
@@ -495,7 +654,7 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 	var batch pgx.Batch
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
-		q := r.cachedMergeSQL(opts, p, end-start)
+		q := r.cachedSQL(p, formMerge, end-start)
 		args := make([]any, 0, (end-start)*per)
 		for i := start; i < end; i++ {
 			args = append(args, int64(i))
@@ -538,6 +697,187 @@ func (r *Repository[T]) merge(ctx context.Context, rows []model.Row, opts MergeO
 		return MergeResult{Outcomes: make([]Outcome, len(rows))}, r.mergeError(err)
 	}
 	return res, nil
+}
+
+// upsert is merge in the upsert form, for a key a keyIndex serves: one
+// INSERT … ON CONFLICT per chunk of rows, returning the rows it wrote, each
+// matched to its input row by key; then, only when some rows were not
+// written (they were unchanged, or soft-deleted), one read of those rows by
+// key. The common merge, whose rows are all new or changed, so costs one
+// statement no heavier than a hand-written upsert that returns its rows.
+//
+// The read of the unchanged rows sees them as they are after the upsert:
+// in the same transaction when there is one (a caller's, or the one the
+// merge opens for several chunks or a soft-deleting table, which makes a
+// soft-deleted row an error that undoes the merge), else as committed.
+func (r *Repository[T]) upsert(ctx context.Context, rows []model.Row, p *mergePlan) (MergeResult, error) {
+	keys, err := getKeyIndex(p.key.Columns, rows)
+	if err != nil {
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, err
+	}
+	defer keys.release()
+	u := &upsertRun[T]{r: r, p: p, rows: rows, keys: keys, outcomes: make([]Outcome, len(rows)),
+		kinds: rawKindsOf(r.s.table), dst: make([]any, 1+len(r.s.table.Columns))}
+	per := len(p.insert)
+	chunk := maxBindParams / per
+	refs := argRefs(r.s.db, p.insert)
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		args := make([]any, 0, (end-start)*per)
+		for i := start; i < end; i++ {
+			for j, c := range p.insert {
+				args = appendArg(args, rows[i], c, refs != nil && refs[j])
+			}
+		}
+		if start == 0 && end == len(rows) {
+			u.sql, u.args = r.cachedSQL(p, formUpsert, end-start), args
+		} else {
+			u.batch.Queue(r.cachedSQL(p, formUpsert, end-start), args...)
+		}
+	}
+	if u.batch.Len() == 0 && p.deleted == nil {
+		err = r.run1(ctx, true, u.written)
+		if err == nil && slices.Contains(u.outcomes, 0) {
+			err = r.run1(ctx, true, u.unchanged)
+		}
+	} else {
+		err = r.inTx(ctx, u.both)
+	}
+	if err != nil {
+		return MergeResult{Outcomes: make([]Outcome, len(rows))}, r.mergeError(err)
+	}
+	res := MergeResult{Outcomes: u.outcomes}
+	for i, o := range res.Outcomes {
+		switch o {
+		case Inserted:
+			res.Inserted++
+		case Updated:
+			res.Updated++
+		default:
+			// Not written: unchanged, read back or (committed after the
+			// upsert's snapshot, or its key changed by a trigger) not.
+			res.Outcomes[i] = Unchanged
+			res.Unchanged++
+		}
+	}
+	return res, nil
+}
+
+// upsertRun is the state of one upsert.
+type upsertRun[T any] struct {
+	r        *Repository[T]
+	p        *mergePlan
+	rows     []model.Row
+	keys     *keyIndex
+	outcomes []Outcome
+	kinds    []rawKind
+	dst      []any
+	sql      string    // the statement when the rows fit one
+	args     []any     // its arguments
+	batch    pgx.Batch // else one statement per chunk
+}
+
+// written runs the upsert statements and reads the rows they return.
+func (u *upsertRun[T]) written(ctx context.Context, db engine.Querier) error {
+	if u.batch.Len() == 0 {
+		q, err := db.Query(ctx, u.sql, u.args...)
+		if err != nil {
+			return err
+		}
+		return readUpsert(q, u.kinds, u.keys, u.rows, u.outcomes, u.dst)
+	}
+	br := db.SendBatch(ctx, &u.batch)
+	for range u.batch.Len() {
+		q, err := br.Query()
+		if err == nil {
+			err = readUpsert(q, u.kinds, u.keys, u.rows, u.outcomes, u.dst)
+		}
+		if err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+// unchanged reads the rows the upsert did not write.
+func (u *upsertRun[T]) unchanged(ctx context.Context, db engine.Querier) error {
+	var left []int
+	for i, o := range u.outcomes {
+		if o == 0 {
+			left = append(left, i)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	q, err := db.Query(ctx, u.r.cachedSQL(u.p, formRefetch, 0), u.keys.keyArrays(u.rows, left)...)
+	if err != nil {
+		return err
+	}
+	return readUnchanged(q, u.kinds, u.keys, u.p.deleted, u.rows, u.outcomes, u.dst[1:])
+}
+
+// both is written then unchanged, for one transaction.
+func (u *upsertRun[T]) both(ctx context.Context, db engine.Querier) error {
+	if err := u.written(ctx, db); err != nil {
+		return err
+	}
+	return u.unchanged(ctx, db)
+}
+
+// readUpsert reads the rows an upsert statement returned (inserted or not,
+// then the row) into their input rows, found by key, and their outcomes.
+// A returned row whose key no input row has (a trigger changed it) is
+// skipped: its input row is read as an unchanged one.
+func readUpsert(q pgx.Rows, kinds []rawKind, keys *keyIndex, rows []model.Row, outcomes []Outcome, dst []any) error {
+	defer q.Close()
+	for q.Next() {
+		fds, raw := q.FieldDescriptions(), q.RawValues()
+		i, ok := keys.lookup(fds, raw, 1)
+		if !ok {
+			continue
+		}
+		if outcomes[i] != 0 {
+			return fmt.Errorf("merge returned row %d twice", i)
+		}
+		inserted, ok := decodeBool(fds[0].Format, raw[0])
+		if !ok {
+			return errors.New("merge returned no action")
+		}
+		outcomes[i] = Updated
+		if inserted {
+			outcomes[i] = Inserted
+		}
+		if err := fillRow(q, fds, raw, 1, kinds, rows[i], dst); err != nil {
+			return err
+		}
+	}
+	return q.Err()
+}
+
+// readUnchanged reads the rows of refetchSQL into their input rows. A row
+// soft-deleted (deleted is set and true) is an error: the upsert left it
+// alone, and the merge must not report it unchanged.
+func readUnchanged(q pgx.Rows, kinds []rawKind, keys *keyIndex, deleted *model.Column, rows []model.Row, outcomes []Outcome, dst []any) error {
+	defer q.Close()
+	for q.Next() {
+		fds, raw := q.FieldDescriptions(), q.RawValues()
+		i, ok := keys.lookup(fds, raw, 0)
+		if !ok || outcomes[i] != 0 {
+			continue
+		}
+		if deleted != nil {
+			if d, _ := decodeBool(fds[deleted.Ordinal].Format, raw[deleted.Ordinal]); d {
+				return fmt.Errorf("%w: row %d: its key belongs to a deleted row", dberr.ErrConflict, i)
+			}
+		}
+		outcomes[i] = Unchanged
+		if err := fillRow(q, fds, raw, 0, kinds, rows[i], dst); err != nil {
+			return err
+		}
+	}
+	return q.Err()
 }
 
 // mergeError explains a cardinality violation (two input rows on one
@@ -621,7 +961,8 @@ func (r *Repository[T]) MergeCopy(ctx context.Context, rows []T, opts MergeOptio
 	// The staging table's columns carry the table's type modifiers, so a
 	// value COPY fitted to them (a VARCHAR's trailing spaces) would
 	// compare equal to the row while the struct still differs: every
-	// column is read back.
+	// column is read back. (The plan is MergeCopy's own, not a cached
+	// one.)
 	p.bits = nil
 	addrs := r.s.rowsOf(rows)
 	if err := r.stampTenants(ctx, addrs); err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,7 +153,7 @@ type shared[T any] struct {
 	existsPK      string
 
 	insertCache syncMap[uint64, string]
-	mergeCache  syncMap[mergeKey, string]
+	mergePlans  atomic.Pointer[[]planEntry] // merge plans by options, copied on write
 	updateCache syncMap[uint64, *updateStmt]
 }
 

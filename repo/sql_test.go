@@ -69,7 +69,7 @@ func TestGeneratedSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add("merge on email", r.mergeSQL(p, valuesInput(p.insert, 2)))
+	add("merge on email", r.mergeSQL(p, valuesInput(p.insert, 2, true)))
 	path := filepath.Join("testdata", "sql.golden")
 	if *update {
 		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
