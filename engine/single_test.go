@@ -20,6 +20,7 @@ import (
 	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/internal/pgproxy"
 	"github.com/uno-db/uno/internal/pgtest"
+	"github.com/uno-db/uno/quote"
 )
 
 // turnCounter is a TCP relay that counts round trips: each time the client
@@ -273,6 +274,22 @@ func TestSingleCommitFails(t *testing.T) {
 			if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = 3"); n != 0 {
 				t.Fatalf("%d rows of the failed call", n)
 			}
+			// Through Query: the rows read fine, and rows.Err reports the
+			// commit's failure.
+			var rowsErr error
+			err = db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+				rows, err := q.Query(ctx, "INSERT INTO item (id, name) VALUES (5, 'taken') RETURNING id")
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+				}
+				rowsErr = rows.Err()
+				return nil
+			})
+			if !errors.Is(err, dberr.ErrUniqueViolation) || !errors.Is(rowsErr, dberr.ErrUniqueViolation) {
+				t.Fatalf("deferred duplicate through Query: %v (rows.Err: %v)", err, rowsErr)
+			}
 			// The connection is clean and usable: no transaction left, the
 			// login role.
 			var user string
@@ -345,6 +362,95 @@ func TestSinglePipelineShape(t *testing.T) {
 	}
 	if n := countItems(t, e); n != id {
 		t.Fatalf("%d rows, want %d", n, id)
+	}
+}
+
+// TestSingleResendsAfterFatal: the backend of a Single call without Retry
+// is terminated while its statement runs. The server's FATAL comes before
+// the statement's completion, which proves nothing committed, and fn has
+// seen nothing yet: the call is sent again on a fresh connection and
+// succeeds, for a write and for a read.
+func TestSingleResendsAfterFatal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "CREATE TABLE knob (slow bool NOT NULL)", "INSERT INTO knob VALUES (true)",
+		"GRANT SELECT ON knob TO "+quote.Ident(e.cfg.Roles.Reader)+", "+quote.Ident(e.cfg.Roles.Writer))
+	db := e.open(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const sleep = "(SELECT pg_sleep(CASE WHEN slow THEN 30 ELSE 0 END) FROM knob)"
+	for _, tc := range []struct {
+		name string
+		opts engine.TxOptions
+		sql  string
+	}{
+		{"write", engine.TxOptions{Role: engine.RoleWriter, NoSessionState: true},
+			"INSERT INTO item (id, name) SELECT 1, 'x' FROM " + sleep + " s"},
+		{"read", engine.TxOptions{Role: engine.RoleReader, ReadOnly: true, NoSessionState: true},
+			"SELECT count(*) FROM item, " + sleep + " s"},
+	} {
+		pgtest.Exec(t, e.db.URL, "UPDATE knob SET slow = true")
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Single(ctx, tc.opts, func(ctx context.Context, q engine.Querier) error {
+				_, err := q.Exec(ctx, tc.sql)
+				return err
+			})
+		}()
+		for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()") != 1 {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: the statement never slept", tc.name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		pgtest.Exec(t, e.db.URL, "UPDATE knob SET slow = false")
+		if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"); n != 1 {
+			t.Fatalf("%s: terminated %d backends", tc.name, n)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+	}
+	if n := countItems(t, e); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+}
+
+// TestSinglePreludeFails: the prelude fails (the configured reader or
+// writer role does not exist): the call returns the server's typed error,
+// named as the role's, and the connection goes back usable.
+func TestSinglePreludeFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) {
+		c.Roles.Reader = "uno no such reader"
+		c.Roles.Writer = "uno no such writer"
+		c.Pool.MaxConns = 1
+	})
+	ctx := context.Background()
+	for _, opts := range []engine.TxOptions{
+		{Role: engine.RoleReader, ReadOnly: true, NoSessionState: true},
+		{Role: engine.RoleWriter, NoSessionState: true},
+		{Role: engine.RoleWriter},
+	} {
+		ran := false
+		err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+			ran = true
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (1, 'x')")
+			return err
+		})
+		if dberr.Code(err) != "22023" || !strings.Contains(err.Error(), "begin as "+opts.Role.String()+" role") || !ran {
+			t.Fatalf("%+v: %v, want 22023 naming the role", opts, err)
+		}
+	}
+	var user string
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		return c.QueryRow(ctx, "SELECT current_user::text").Scan(&user)
+	}); err != nil || user != e.cfg.User {
+		t.Fatalf("next borrower: %q, %v", user, err)
+	}
+	if db.Discards() != 0 || countItems(t, e) != 0 {
+		t.Fatalf("%d discards, %d rows", db.Discards(), countItems(t, e))
 	}
 }
 
