@@ -1010,11 +1010,9 @@ func (c *stmtCache) prepareNew(ctx context.Context, conn *pgx.Conn, sqls []strin
 	histRead := false
 	firstErr := drainPipeline(p, func(res any) error {
 		switch r := res.(type) {
-		case *pgconn.StatementDescription:
-			if len(sds) < len(sqls) {
-				r.Name, r.SQL = names[len(sds)], sqls[len(sds)] // pgconn's pipeline leaves them empty
-				sds = append(sds, r)
-			}
+		case *pgconn.StatementDescription: // one per Prepare sent, in order
+			r.Name, r.SQL = names[len(sds)], sqls[len(sds)] // pgconn's pipeline leaves them empty
+			sds = append(sds, r)
 		case *pgconn.ResultReader:
 			rows := pgx.RowsFromResultReader(conn.TypeMap(), r)
 			for rows.Next() {

@@ -263,6 +263,15 @@ func TestSingleCommitFails(t *testing.T) {
 			if n, err := ins(2, "free"); err != nil || n != 1 {
 				t.Fatalf("first insert: %d rows, %v", n, err)
 			}
+			backend := func() (pid int) {
+				if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+					return c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return pid
+			}
+			pid := backend()
 			before := tc.count()
 			_, err := ins(3, "taken")
 			if !errors.Is(err, dberr.ErrUniqueViolation) || dberr.Code(err) != "23505" {
@@ -300,6 +309,9 @@ func TestSingleCommitFails(t *testing.T) {
 			}
 			if n, err := ins(4, "other"); err != nil || n != 1 || db.Discards() != 0 {
 				t.Fatalf("after the failure: %d rows, %v, %d discards", n, err, db.Discards())
+			}
+			if after := backend(); after != pid {
+				t.Fatalf("the failed commits cost the connection: backend %d, then %d", pid, after)
 			}
 		})
 	}
@@ -578,6 +590,45 @@ func TestSingleReprepares(t *testing.T) {
 	}
 	if _, err := get(); err != nil {
 		t.Fatalf("after DEALLOCATE ALL: %v", err)
+	}
+	// One statement deallocated by hand (26000 for it): the connection's
+	// whole cache is dropped and closed on the server, so no statement of
+	// uno's is left there that the cache no longer knows.
+	for _, sql := range []string{"SELECT count(*) FROM item", "SELECT max(id) FROM item"} {
+		if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, sql)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uno := func() (n int) {
+		if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+			return c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'uno\_%'`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := uno(); n != 4 { // the prelude and three statements
+		t.Fatalf("%d statements of uno's on the connection, want 4", n)
+	}
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		var name string
+		if err := c.QueryRow(ctx, "SELECT name FROM pg_prepared_statements WHERE statement = $1",
+			"SELECT * FROM item WHERE id = $1").Scan(&name); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, "DEALLOCATE "+quote.Ident(name))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err != nil {
+		t.Fatalf("after DEALLOCATE of its statement: %v", err)
+	}
+	if n := uno(); n != 2 { // the prelude and get's statement, prepared again
+		t.Fatalf("%d statements of uno's on the connection, want 2", n)
 	}
 }
 
