@@ -77,6 +77,7 @@ type proxied struct {
 	proxy  *pgproxy.Proxy // in front of the replica
 	logs   *logCounter
 	checks atomic.Int64 // replay checks that reached the proxy
+	health atomic.Int64 // health checks that reached the proxy (their Bind messages)
 	rule   atomic.Pointer[pgproxy.Rule]
 	held   pgproxy.Held // the checker's first check, when held
 	let    sync.Once
@@ -99,9 +100,24 @@ func newProxied(t *testing.T, target int, holdCheck bool, edit func(*config.Conf
 	t.Cleanup(proxy.Close)
 	p := &proxied{proxy: proxy, logs: newLogCounter()}
 	var holdOnce atomic.Bool
+	var checkStmt atomic.Value
+	checkStmt.Store("\x00") // no statement name yet
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
 		if isReplayCheck(m) {
 			p.checks.Add(1)
+		}
+		if isHealthCheck(m) {
+			// pgx prepares the check once per connection, under a name
+			// made from its text; each run binds that statement.
+			name, _, _ := bytes.Cut(m.Body, []byte{0})
+			checkStmt.Store(string(name))
+		}
+		if m.Type == 'B' {
+			if _, stmt, ok := bytes.Cut(m.Body, []byte{0}); ok {
+				if name, _, _ := bytes.Cut(stmt, []byte{0}); string(name) == checkStmt.Load() {
+					p.health.Add(1)
+				}
+			}
 		}
 		if holdCheck && isHealthCheck(m) && holdOnce.CompareAndSwap(false, true) {
 			return pgproxy.Hold
