@@ -114,20 +114,31 @@ func TestReadOnReplicaCheckBeforeExec(t *testing.T) {
 	p := newProxied(t, standby.Port(), false, func(c *config.Config) { c.User = "postgres" })
 	ctx := engine.TrackWrites(context.Background())
 	p.primaryWrite(ctx, 1)
-	read := func(ctx context.Context) (onReplica, found bool, err error) {
+	// seen records what each run of the function read: it may run more
+	// than once, but never on a replica behind the token.
+	type sight struct{ onReplica, found bool }
+	var seen []sight
+	read := func(ctx context.Context, execFirst bool) (onReplica, found bool, err error) {
+		seen = nil
 		err = p.db.ReadOnReplica(ctx, engine.ReadYourWrites, func(ctx context.Context, q engine.Querier) error {
-			if _, err := q.Exec(ctx, "SELECT 1"); err != nil {
-				return err
+			if execFirst {
+				if _, err := q.Exec(ctx, "SELECT 1"); err != nil {
+					return err
+				}
 			}
 			b := &pgx.Batch{}
 			b.Queue("SELECT pg_is_in_recovery(), EXISTS (SELECT 1 FROM item WHERE id = 2)")
 			br := q.SendBatch(ctx, b)
 			defer br.Close()
-			return br.QueryRow().Scan(&onReplica, &found)
+			if err := br.QueryRow().Scan(&onReplica, &found); err != nil {
+				return err
+			}
+			seen = append(seen, sight{onReplica, found})
+			return nil
 		})
 		return onReplica, found, err
 	}
-	waitFor(t, "a read on the replica", func() bool { on, _, err := read(ctx); return err == nil && on })
+	waitFor(t, "a read on the replica", func() bool { on, _, err := read(ctx, true); return err == nil && on })
 	if err := standby.PauseReplay(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +148,10 @@ func TestReadOnReplicaCheckBeforeExec(t *testing.T) {
 		}
 	}()
 	p.primaryWrite(ctx, 2)
-	if on, found, err := read(ctx); err != nil || on || !found {
-		t.Fatalf("read with the replica behind: on it %v, found %v, %v", on, found, err)
+	for _, execFirst := range []bool{true, false} {
+		if on, found, err := read(ctx, execFirst); err != nil || on || !found || len(seen) != 1 {
+			t.Fatalf("read with the replica behind (Exec first %v): on it %v, found %v, %v; the function saw %+v",
+				execFirst, on, found, err, seen)
+		}
 	}
 }
