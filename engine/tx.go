@@ -422,9 +422,19 @@ func (tx *Tx) commit(ctx context.Context) (retryable bool, err error) {
 	db := tx.db
 	var xid *string
 	var then history
-	// In a failed transaction (the function swallowed an error) there is
-	// nothing to capture: COMMIT will answer ROLLBACK.
-	if !tx.opts.ReadOnly && tx.conn.PgConn().TxStatus() != 'E' {
+	if tx.conn.IsClosed() {
+		// The connection died before COMMIT (a failed ROLLBACK TO closed
+		// it): the transaction died with its backend.
+		return ctx.Err() == nil, &dberr.Error{Kind: dberr.ErrConnection, Err: errTxLost}
+	}
+	if tx.conn.PgConn().TxStatus() == 'E' {
+		// A failed transaction (the function swallowed an error): COMMIT
+		// would answer ROLLBACK, and if it were lost in flight nothing
+		// would tell that; roll back and say so.
+		tx.rollback(ctx)
+		return false, fmt.Errorf("uno: commit: %w", pgx.ErrTxCommitRollback)
+	}
+	if !tx.opts.ReadOnly {
 		if err := tx.conn.QueryRow(ctx, captureSQL).Scan(&xid, &then.sysID, &then.timeline, &then.started,
 			&then.statsReset, &then.at); err != nil {
 			lost := tx.conn.IsClosed()
