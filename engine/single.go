@@ -104,11 +104,14 @@ func (db *DB) Single(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	if err != nil {
 		return err
 	}
+	first := single{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role,
+		implicit: opts.Isolation == "" && !opts.Deferrable}
+	first.preludeSQL = first.prelude()
 	start := time.Now()
 	runs := 0
 	for attempt := 1; ; attempt++ {
-		s := &single{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role,
-			implicit: opts.Isolation == "" && !opts.Deferrable}
+		s := new(single)
+		*s = first
 		retryable, err := s.run(ctx, fn)
 		if s.sent {
 			runs++
@@ -168,6 +171,8 @@ type single struct {
 	// implicit: the pipeline's implicit transaction, without BEGIN and
 	// COMMIT (see the comment at the top).
 	implicit bool
+	// preludeSQL is prelude's text, made once per call.
+	preludeSQL string
 
 	used bool // fn issued its statement
 	sent bool // the pipeline went out: the statement may have run
@@ -505,7 +510,7 @@ func (s *single) start(ctx context.Context, sql string, args []any) (*pgconn.Res
 // next one.
 func (s *single) reset() {
 	*s = single{db: s.db, opts: s.opts, beginSQL: s.beginSQL, setSQL: s.setSQL, setArgs: s.setArgs, role: s.role,
-		implicit: s.implicit, used: true}
+		implicit: s.implicit, preludeSQL: s.preludeSQL, used: true}
 }
 
 type retryKind int
@@ -629,7 +634,7 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 	for _, f := range []struct {
 		err error
 		sql string
-	}{{s.stmtErr, sql}, {s.setupErr, s.prelude()}} {
+	}{{s.stmtErr, sql}, {s.setupErr, s.preludeSQL}} {
 		if c := dberr.Code(f.err); c == "0A000" || c == "26000" {
 			// "cached plan must not change result type", or the
 			// statement is gone (DEALLOCATE ALL or DISCARD ALL: so are
@@ -668,7 +673,7 @@ func (s *single) prepare(ctx context.Context, conn *pgx.Conn, cache *stmtCache, 
 	if !s.opts.ReadOnly && !known {
 		want = &hist
 	}
-	sd, psd, err = cache.prepare(ctx, conn, sql, s.prelude(), want)
+	sd, psd, err = cache.prepare(ctx, conn, sql, s.preludeSQL, want)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -192,6 +192,22 @@ func newEnvOpts(t testing.TB, opts engine.Options) *env {
 	return &env{t: t, url: pdb.URL, cfg: cfg, f: f, db: db, reg: reg}
 }
 
+// reopen returns e with a DB of its own for cfg (another factory, so the
+// pool's settings may differ from e's), closed at the end of the test.
+func (e *env) reopen(cfg config.Config) *env {
+	e.t.Helper()
+	f, err := engine.NewFactory(engine.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = f.Close(context.Background()) })
+	db, err := f.Open(context.Background(), cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &env{t: e.t, url: e.url, cfg: cfg, f: f, db: db, reg: e.reg}
+}
+
 // repoOf returns the repository of T in e.
 func repoOf[T any](e *env, opts ...repo.Options) *repo.Repository[T] {
 	e.t.Helper()

@@ -21,16 +21,9 @@ func TestRawSQLKeepsTheGuard(t *testing.T) {
 	cfg := e.cfg
 	cfg.Pool.MaxConns = 1
 	cfg.ApplicationName = "uno-rawguard"
-	f, err := engine.NewFactory(engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close(context.Background()) })
-	db, err := f.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	items := repoOf[Item](&env{t: t, url: e.url, cfg: cfg, f: f, db: db, reg: e.reg}, repo.Options{SwitchRoles: true})
+	e2 := e.reopen(cfg)
+	db := e2.db
+	items := repoOf[Item](e2, repo.Options{SwitchRoles: true})
 	if err := items.Create(ctx, &Item{ID: 1, Name: "real"}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uno-db/uno/engine"
 	"github.com/uno-db/uno/internal/pgproxy"
 	"github.com/uno-db/uno/internal/pgtest"
 	"github.com/uno-db/uno/repo"
@@ -71,16 +70,8 @@ func TestSingleCallRetriesAbortedCommit(t *testing.T) {
 	cfg := e.cfg
 	cfg.Port = proxy.Port()
 	cfg.ApplicationName = "uno-retry-cut"
-	f, err := engine.NewFactory(engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close(context.Background()) })
-	db, err := f.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	items := repoOf[Item](&env{t: t, url: e.url, cfg: cfg, f: f, db: db, reg: e.reg}, repo.Options{SwitchRoles: true})
+	e2 := e.reopen(cfg)
+	items := repoOf[Item](e2, repo.Options{SwitchRoles: true})
 	var commits pgproxy.CommitPoints
 	var fired atomic.Bool
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
