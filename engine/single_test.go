@@ -846,22 +846,6 @@ func cutEverywhere(t *testing.T, opts engine.TxOptions, minMsgs int) {
 	}
 }
 
-// commitSync returns a match for the message at which a pipelined Single
-// call without BEGIN commits: the Sync that follows its Flush. It is for
-// tests that make one call on one connection at a time.
-func commitSync() func(m pgproxy.Message) bool {
-	var flushed atomic.Bool
-	return func(m pgproxy.Message) bool {
-		switch m.Type {
-		case 'H':
-			flushed.Store(true)
-		case 'S':
-			return flushed.Swap(false)
-		}
-		return false
-	}
-}
-
 // TestSingleHeldCommit holds the Sync that commits the call's implicit
 // transaction: the write is not visible until it is forwarded, then the
 // call succeeds.
@@ -872,7 +856,8 @@ func TestSingleHeldCommit(t *testing.T) {
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	isCommit := commitSync()
+	var commits pgproxy.CommitPoints
+	isCommit := commits.Is
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
 		if isCommit(m) {
 			return pgproxy.Hold
@@ -926,7 +911,8 @@ func TestSingleCutAroundCommit(t *testing.T) {
 			db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.ApplicationName = app })
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			isCommit := commitSync()
+			var commits pgproxy.CommitPoints
+			isCommit := commits.Is
 			if tc.iso != "" {
 				// COMMIT's Execute, after its Parse.
 				var parsed atomic.Bool
