@@ -533,7 +533,10 @@ func TestDeadlockRetry(t *testing.T) {
 					}
 				}
 			}
-			if retry && (failed != 0 || total != 4 || runs.Load() != 3) {
+			// Under load both backends' deadlock checks can fire before
+			// either victim's locks are gone: both are then aborted and
+			// both run again (4 runs).
+			if retry && (failed != 0 || total != 4 || runs.Load() < 3 || runs.Load() > 4) {
 				t.Fatalf("with retry: %d failed, sum %d, %d runs", failed, total, runs.Load())
 			}
 			if !retry && (failed != 1 || total != 2) {
