@@ -259,3 +259,38 @@ func TestSingleReplaceBound(t *testing.T) {
 		t.Fatalf("%d rows, want 1", n)
 	}
 }
+
+// TestCaptureFailsLive: the transaction-id capture before COMMIT fails on
+// a live connection with an error that is not a conflict (here the
+// database revoked pg_control_system from PUBLIC, so the login may not
+// read the server's history). The transaction is rolled back, the call
+// returns the typed error once even with Retry, and the connection stays
+// usable.
+func TestCaptureFailsLive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	calls := 0
+	err := db.WithTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, tx *engine.Tx) error {
+		calls++
+		_, err := tx.Exec(ctx, "INSERT INTO item (id, name) VALUES (1, 'x')")
+		return err
+	})
+	if !errors.Is(err, dberr.ErrPermissionDenied) || calls != 1 {
+		t.Fatalf("capture refused: %v after %d runs, want the permission error after 1", err, calls)
+	}
+	if n := countItems(t, e); n != 0 {
+		t.Fatalf("%d rows after the failed capture", n)
+	}
+	var user string
+	if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+		return c.QueryRow(ctx, "SELECT current_user::text").Scan(&user)
+	}); err != nil || user != e.cfg.User {
+		t.Fatalf("next borrower: %q, %v", user, err)
+	}
+	if db.Discards() != 0 {
+		t.Fatalf("%d discards", db.Discards())
+	}
+}
