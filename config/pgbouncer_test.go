@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -150,7 +151,15 @@ func TestThroughPgBouncer(t *testing.T) {
 func TestPgBouncerNeedsPooler(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDatabase(t)
-	cfg, err := config.Parse(pgtest.BouncerURL(t, db.URL) + "&user=postgres&statement_timeout=30s")
+	u, err := url.Parse(pgtest.BouncerURL(t, db.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("user", "postgres")
+	q.Set("statement_timeout", "30s")
+	u.RawQuery = q.Encode()
+	cfg, err := config.Parse(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}

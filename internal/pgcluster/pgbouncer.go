@@ -83,6 +83,25 @@ func PgBouncerVersion() ([3]int, error) {
 
 // StartPgBouncer starts PgBouncer in transaction mode in front of c.
 func StartPgBouncer(c *Cluster, o BouncerOptions) (*Bouncer, error) {
+	return startPgBouncer(c.Port(), c.cred, o)
+}
+
+// StartPgBouncerAt starts PgBouncer in transaction mode in front of the
+// server listening on 127.0.0.1:port, which must trust the superuser
+// "postgres" from there.
+func StartPgBouncerAt(port int, o BouncerOptions) (*Bouncer, error) {
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// PgBouncer refuses to run as root.
+		var err error
+		if cred, err = unprivileged(); err != nil {
+			return nil, err
+		}
+	}
+	return startPgBouncer(port, cred, o)
+}
+
+func startPgBouncer(port int, cred *syscall.Credential, o BouncerOptions) (*Bouncer, error) {
 	bin, err := FindPgBouncer()
 	if err != nil {
 		return nil, err
@@ -110,7 +129,7 @@ func StartPgBouncer(c *Cluster, o BouncerOptions) (*Bouncer, error) {
 			b.Destroy()
 			return nil, err
 		}
-		if lastErr = b.start(bin, c, o); lastErr == nil {
+		if lastErr = b.start(bin, port, cred, o); lastErr == nil {
 			return b, nil
 		}
 		logText, _ := os.ReadFile(b.log)
@@ -122,7 +141,7 @@ func StartPgBouncer(c *Cluster, o BouncerOptions) (*Bouncer, error) {
 	return nil, lastErr
 }
 
-func (b *Bouncer) start(bin string, c *Cluster, o BouncerOptions) error {
+func (b *Bouncer) start(bin string, server int, cred *syscall.Credential, o BouncerOptions) error {
 	ini := fmt.Sprintf(`[databases]
 * = host=127.0.0.1 port=%d
 
@@ -139,7 +158,7 @@ max_client_conn = 1000
 logfile = %s
 pidfile = %s
 admin_users = postgres
-`, c.Port(), b.port, filepath.Join(b.dir, "userlist.txt"), o.PoolSize, b.log, filepath.Join(b.dir, "pgbouncer.pid"))
+`, server, b.port, filepath.Join(b.dir, "userlist.txt"), o.PoolSize, b.log, filepath.Join(b.dir, "pgbouncer.pid"))
 	ini += strings.Join(o.Settings, "\n") + "\n"
 	files := map[string]string{"pgbouncer.ini": ini, "userlist.txt": `"postgres" ""` + "\n"}
 	for name, text := range files {
@@ -150,9 +169,9 @@ admin_users = postgres
 	_ = os.Remove(b.log)
 	cmd := exec.Command(bin, filepath.Join(b.dir, "pgbouncer.ini"))
 	cmd.Dir = b.dir
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-		if err := os.Chown(b.dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if err := os.Chown(b.dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return fmt.Errorf("pgcluster: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,11 +319,18 @@ func PgBouncer(t testing.TB) *pgcluster.Bouncer {
 			bouncerErr = err
 			return
 		}
-		if sharedCluster == nil {
-			bouncerErr = fmt.Errorf("pgtest: PgBouncer needs the harness's own cluster; unset %s", EnvURL)
+		o := pgcluster.BouncerOptions{PoolSize: 8}
+		if sharedCluster != nil {
+			bouncer, bouncerErr = pgcluster.StartPgBouncer(sharedCluster, o)
 			return
 		}
-		bouncer, bouncerErr = pgcluster.StartPgBouncer(sharedCluster, pgcluster.BouncerOptions{PoolSize: 8})
+		u := sharedURL
+		port, err := strconv.Atoi(u.Port())
+		if h := u.Hostname(); err != nil || h != "127.0.0.1" && h != "localhost" {
+			bouncerErr = fmt.Errorf("pgtest: PgBouncer needs a server on 127.0.0.1 with its port in %s, or the harness's own cluster", EnvURL)
+			return
+		}
+		bouncer, bouncerErr = pgcluster.StartPgBouncerAt(port, o)
 	})
 	if bouncerErr != nil {
 		t.Fatal(bouncerErr)
