@@ -224,42 +224,6 @@ END $$`,
 	}
 }
 
-// TestSingleReplaceBound: a connection the server closed while it sat in
-// the pool is replaced only within Retry.MaxElapsed; with a budget that is
-// already spent the call fails, typed, and writes nothing.
-func TestSingleReplaceBound(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, engine.Options{})
-	db := e.open(func(c *config.Config) {
-		c.Pool.MaxConns = 1
-		c.ApplicationName = "uno-bound"
-		c.Retry.MaxElapsed = time.Nanosecond
-	})
-	ctx := context.Background()
-	ins := func(id int) error {
-		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
-			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-			return err
-		})
-	}
-	if err := ins(1); err != nil {
-		t.Fatal(err)
-	}
-	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'uno-bound'"); n != 1 {
-		t.Fatalf("terminated %d backends", n)
-	}
-	for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uno-bound'") != 0 {
-		time.Sleep(time.Millisecond)
-	}
-	err := ins(2)
-	if !errors.Is(err, dberr.ErrConnection) || !strings.Contains(err.Error(), "closed by the server") {
-		t.Fatalf("write on a closed pooled connection with no budget: %v, want ErrConnection", err)
-	}
-	if n := countItems(t, e); n != 1 {
-		t.Fatalf("%d rows, want 1", n)
-	}
-}
-
 // TestCaptureFailsLive: the transaction-id capture before COMMIT fails on
 // a live connection with an error that is not a conflict (here the
 // database revoked pg_control_system from PUBLIC, so the login may not

@@ -969,34 +969,60 @@ func TestSingleCutAroundCommit(t *testing.T) {
 }
 
 // TestSingleStaleConnection: a connection the server closed while it sat
-// in the pool is replaced before anything is sent on it.
+// in the pool is replaced before anything is sent on it, within
+// Retry.MaxElapsed: with a budget already spent the call fails, typed, and
+// writes nothing.
 func TestSingleStaleConnection(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, engine.Options{})
-	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1; c.ApplicationName = "uno-stale" })
-	ctx := context.Background()
-	ins := func(id int) error {
-		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
-			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-			return err
+	for _, tc := range []struct {
+		name   string
+		budget time.Duration // Retry.MaxElapsed
+	}{{"replaced", 0}, {"no budget", time.Nanosecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, engine.Options{})
+			db := e.open(func(c *config.Config) {
+				c.Pool.MaxConns = 1
+				c.ApplicationName = "uno-stale"
+				if tc.budget != 0 {
+					c.Retry.MaxElapsed = tc.budget
+				}
+			})
+			ctx := context.Background()
+			ins := func(id int) error {
+				return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+					_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
+					return err
+				})
+			}
+			if err := ins(1); err != nil {
+				t.Fatal(err)
+			}
+			stale := "SELECT count(%s) FROM pg_stat_activity WHERE application_name = 'uno-stale' AND datname = current_database()"
+			if n := pgtest.Scalar[int](t, e.db.URL, fmt.Sprintf(stale, "pg_terminate_backend(pid)")); n != 1 {
+				t.Fatalf("terminated %d backends", n)
+			}
+			// The terminated backend's FATAL and end of stream reach the
+			// socket shortly; wait until the server no longer lists it.
+			for pgtest.Scalar[int](t, e.db.URL, fmt.Sprintf(stale, "*")) != 0 {
+				time.Sleep(time.Millisecond)
+			}
+			err := ins(2)
+			want := 2
+			if tc.budget == 0 {
+				if err != nil {
+					t.Fatalf("write on a stale connection: %v", err)
+				}
+			} else {
+				want = 1
+				if !errors.Is(err, dberr.ErrConnection) || !strings.Contains(err.Error(), "closed by the server") {
+					t.Fatalf("write on a stale connection with no budget: %v, want ErrConnection", err)
+				}
+			}
+			if n := countItems(t, e); n != want {
+				t.Fatalf("%d rows, want %d", n, want)
+			}
 		})
-	}
-	if err := ins(1); err != nil {
-		t.Fatal(err)
-	}
-	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'uno-stale'"); n != 1 {
-		t.Fatalf("terminated %d backends", n)
-	}
-	// The terminated backend's FATAL and end of stream reach the socket
-	// shortly; wait until the server no longer lists it.
-	for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uno-stale'") != 0 {
-		time.Sleep(time.Millisecond)
-	}
-	if err := ins(2); err != nil {
-		t.Fatalf("write on a stale connection: %v", err)
-	}
-	if n := countItems(t, e); n != 2 {
-		t.Fatalf("%d rows", n)
 	}
 }
 
