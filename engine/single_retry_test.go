@@ -199,10 +199,7 @@ END $$`,
 	} {
 		id := i + 1
 		insert := func(opts engine.TxOptions) error {
-			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
-				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-				return err
-			})
+			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
 		}
 		pgtest.Exec(t, e.db.URL, "ALTER SEQUENCE kills RESTART WITH 1")
 		err := insert(form.opts)

@@ -342,10 +342,7 @@ func TestSinglePipelineShape(t *testing.T) {
 	call := func(opts engine.TxOptions) (int32, int32) {
 		id++
 		write := func() error {
-			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
-				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-				return err
-			})
+			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
 		}
 		if err := write(); err != nil { // warms the connection's statements
 			t.Fatal(err)
@@ -813,10 +810,7 @@ func cutEverywhere(t *testing.T, opts engine.TxOptions, minMsgs int) {
 			id++
 			r := &cutRule{k: k, act: act}
 			proxy.SetRule(r.rule)
-			err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
-				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-				return err
-			})
+			err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
 			present := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = $1", id) == 1
 			r.mu.Lock()
 			fired, count := r.fired, r.count
@@ -990,10 +984,7 @@ func TestSingleStaleConnection(t *testing.T) {
 			})
 			ctx := context.Background()
 			ins := func(id int) error {
-				return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
-					_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-					return err
-				})
+				return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
 			}
 			if err := ins(1); err != nil {
 				t.Fatal(err)
@@ -1038,10 +1029,7 @@ func TestSingleConnectionClosedInPool(t *testing.T) {
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1; c.ApplicationName = "uno-closed" })
 	ctx := context.Background()
 	ins := func(id int) error {
-		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
-			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, 'x')", id)
-			return err
-		})
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
 	}
 	if err := ins(1); err != nil {
 		t.Fatal(err)
