@@ -394,6 +394,28 @@ type singleRows struct {
 	ctx    context.Context
 	closed bool
 	err    error
+	// decodeErr is the error of a Scan or Values that failed on the
+	// client (a value its destination cannot take): pgx ends the rows with
+	// it, but it says nothing of the server or the connection.
+	decodeErr error
+}
+
+// Scan is pgx's, remembering a failure as the client's own.
+func (r *singleRows) Scan(dest ...any) error {
+	err := r.Rows.Scan(dest...)
+	if err != nil && r.decodeErr == nil {
+		r.decodeErr = err
+	}
+	return err
+}
+
+// Values is pgx's, remembering a failure as the client's own.
+func (r *singleRows) Values() ([]any, error) {
+	v, err := r.Rows.Values()
+	if err != nil && r.decodeErr == nil {
+		r.decodeErr = err
+	}
+	return v, err
 }
 
 func (r *singleRows) Next() bool {
@@ -415,10 +437,18 @@ func (r *singleRows) Close() {
 	r.Rows.Close()
 	s := r.s
 	s.rr, s.tag = nil, r.Rows.CommandTag()
-	if err := r.Rows.Err(); err != nil {
-		s.noteErr(err, false)
-	} else {
+	switch err := r.Rows.Err(); {
+	case err == nil:
 		s.stmtDone = true
+	case err == r.decodeErr && !s.pc.Conn().PgConn().IsClosed():
+		// The client could not decode a row; pgx then read the statement
+		// to its end, and its completion tells whether it ran (a server
+		// error after the failed row leaves the tag empty). The call
+		// returns the decode error as fn's own; the commit goes on as
+		// for any error fn returns after its statement.
+		s.stmtDone = s.tag.String() != ""
+	default:
+		s.noteErr(err, false)
 	}
 	s.end(r.ctx)
 	_, r.err = s.outcome(r.ctx, nil)

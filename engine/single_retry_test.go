@@ -255,3 +255,64 @@ func TestCaptureFailsLive(t *testing.T) {
 		t.Fatalf("%d discards", db.Discards())
 	}
 }
+
+// TestSingleDecodeError: a row the client cannot decode (a text scanned
+// into an int) is the caller's error, not the connection's: the call runs
+// once even with Retry, returns the scan error, keeps the connection, and
+// a write whose statement ran is committed (COMMIT went with it, as the
+// Single documentation says).
+func TestSingleDecodeError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'one')")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	pid := func() (p int) {
+		if err := db.WithConn(ctx, func(ctx context.Context, c *engine.Conn) error {
+			return c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&p)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := pid()
+	for _, tc := range []struct {
+		name string
+		opts engine.TxOptions
+		sql  string
+	}{
+		{"read", engine.TxOptions{Role: engine.RoleReader, ReadOnly: true, Retry: true}, "SELECT name FROM item WHERE id = 1"},
+		{"write", engine.TxOptions{Role: engine.RoleWriter, Retry: true}, "INSERT INTO item (id, name) VALUES (2, 'two') RETURNING name"},
+		{"write, rows", engine.TxOptions{Role: engine.RoleWriter, Retry: true, Isolation: pgx.RepeatableRead}, "INSERT INTO item (id, name) VALUES (3, 'three') RETURNING name"},
+	} {
+		runs := 0
+		err := db.Single(ctx, tc.opts, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			var n int
+			if tc.name != "write, rows" {
+				return q.QueryRow(ctx, tc.sql).Scan(&n)
+			}
+			rows, err := q.Query(ctx, tc.sql)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				if err := rows.Scan(&n); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		var sa pgx.ScanArgError
+		if !errors.As(err, &sa) || errors.Is(err, dberr.ErrConnection) || runs != 1 {
+			t.Fatalf("%s: %v after %d runs, want the scan error after 1", tc.name, err, runs)
+		}
+	}
+	if n := countItems(t, e); n != 3 {
+		t.Fatalf("%d rows, want 3 (the writes ran)", n)
+	}
+	if after := pid(); after != before || db.Discards() != 0 {
+		t.Fatalf("backend %d then %d, %d discards: the connection was not kept", before, after, db.Discards())
+	}
+}
