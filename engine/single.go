@@ -26,7 +26,7 @@ import (
 // settings of its options, and sends everything that transaction needs
 // in one write, as one pipeline of extended-protocol messages:
 //
-//	<prelude>; <statement>; Flush; Sync
+//	<prelude>; <statement>; [Flush, for a write]; Sync
 //	[SELECT pg_current_wal_insert_lsn(); Sync]      with replicas, writes
 //	[<release guard, statement by statement>; Sync] unless NoSessionState
 //
@@ -45,8 +45,9 @@ import (
 //
 // The server answers it all in one go: one round trip instead of four for
 // the same transaction written by hand with pgx (BEGIN, set_config, the
-// statement, COMMIT). The Flush request makes the prelude's and the
-// statement's answers leave the server before it commits. A failing
+// statement, COMMIT). For a write, the Flush request makes the prelude's
+// and the statement's answers leave the server before it commits (a read
+// has nothing to resolve: its answers leave with the Sync's). A failing
 // prelude or statement makes the server roll back and skip to the Sync;
 // the statements after it still run. A FATAL error read before the
 // statement's completion proves that nothing committed; a connection lost
@@ -604,7 +605,10 @@ func (s *single) send(ctx context.Context, sql string, args []any) (*pgconn.Resu
 		p.SendQueryStatement(psd, s.setArgs, nil, nil)
 	}
 	p.SendQueryStatement(sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
-	p.SendFlushRequest()
+	if !s.opts.ReadOnly {
+		// A read has nothing to resolve: its answers may come with the Sync's.
+		p.SendFlushRequest()
+	}
 	p.SendPipelineSync()
 	if !s.implicit {
 		p.SendQueryParams("COMMIT", nil, nil, nil, nil)

@@ -321,28 +321,37 @@ func TestSingleCommitFails(t *testing.T) {
 // Single call sends (Bind messages): the prelude and the statement with
 // NoSessionState, plus the release guard's five without it; with an
 // isolation level BEGIN and COMMIT come too. No call sends BEGIN or COMMIT
-// otherwise.
+// otherwise. A write sends one Flush (its answers leave before the
+// commit); a read, which has nothing to resolve, none.
 func TestSinglePipelineShape(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
 	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1 })
 	ctx := context.Background()
-	var binds, txControl atomic.Int32
+	var binds, txControl, flushes atomic.Int32
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
 		switch {
 		case m.Type == 'B':
 			binds.Add(1)
+		case m.Type == 'H':
+			flushes.Add(1)
 		case m.IsCommit(), strings.HasPrefix(parseText(m), "BEGIN"):
 			txControl.Add(1)
 		}
 		return pgproxy.Forward
 	})
 	id := 0
-	call := func(opts engine.TxOptions) (int32, int32) {
+	call := func(opts engine.TxOptions) (int32, int32, int32) {
 		id++
 		write := func() error {
-			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, id) })
+			return db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+				if opts.ReadOnly {
+					var n int
+					return q.QueryRow(ctx, "SELECT count(*) FROM item").Scan(&n)
+				}
+				return insertItem(ctx, q, id)
+			})
 		}
 		if err := write(); err != nil { // warms the connection's statements
 			t.Fatal(err)
@@ -350,23 +359,28 @@ func TestSinglePipelineShape(t *testing.T) {
 		id++
 		binds.Store(0)
 		txControl.Store(0)
+		flushes.Store(0)
 		if err := write(); err != nil {
 			t.Fatal(err)
 		}
-		return binds.Load(), txControl.Load()
+		if opts.ReadOnly {
+			id -= 2 // wrote nothing
+		}
+		return binds.Load(), txControl.Load(), flushes.Load()
 	}
 	w := engine.TxOptions{Role: engine.RoleWriter, Identity: hostileIdentity}
 	for _, tc := range []struct {
-		name      string
-		opts      engine.TxOptions
-		binds, tx int32
+		name             string
+		opts             engine.TxOptions
+		binds, tx, flush int32
 	}{
-		{"guarded", w, 7, 0},
-		{"no-session-state", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true}, 2, 0},
-		{"begin", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true, Isolation: pgx.RepeatableRead}, 4, 2},
+		{"guarded", w, 7, 0, 1},
+		{"no-session-state", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true}, 2, 0, 1},
+		{"begin", engine.TxOptions{Role: w.Role, Identity: w.Identity, NoSessionState: true, Isolation: pgx.RepeatableRead}, 4, 2, 1},
+		{"read", engine.TxOptions{Role: engine.RoleReader, Identity: w.Identity, NoSessionState: true, ReadOnly: true}, 2, 0, 0},
 	} {
-		if b, tx := call(tc.opts); b != tc.binds || tx != tc.tx {
-			t.Errorf("%s: %d statements, %d of them BEGIN or COMMIT; want %d and %d", tc.name, b, tx, tc.binds, tc.tx)
+		if b, tx, f := call(tc.opts); b != tc.binds || tx != tc.tx || f != tc.flush {
+			t.Errorf("%s: %d statements, %d of them BEGIN or COMMIT, %d Flush; want %d, %d and %d", tc.name, b, tx, f, tc.binds, tc.tx, tc.flush)
 		}
 	}
 	if n := countItems(t, e); n != id {
