@@ -1,8 +1,14 @@
 package engine
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +222,131 @@ func TestReplicaCopyFromAfterCheck(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM copied").Scan(&count); err != nil || count != 2 {
 		t.Errorf("rows in the table: %d, %v; want 2", count, err)
 	}
+}
+
+// hideFailedTx starts a relay on 127.0.0.1 in front of target that
+// forwards both streams as they are, except that every ReadyForQuery the
+// server sends with the status of a failed transaction ('E') reaches the
+// client as in a transaction ('T'): the client no longer learns from the
+// status that its transaction failed. It returns the relay's port and
+// stops with the test.
+func hideFailedTx(t *testing.T, target string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = client.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, client, server)
+			mu.Unlock()
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(server, client)
+				_ = server.Close()
+			}()
+			go func() {
+				defer wg.Done()
+				defer client.Close()
+				r := bufio.NewReader(server)
+				head := make([]byte, 5)
+				for {
+					if _, err := io.ReadFull(r, head); err != nil {
+						return
+					}
+					body := make([]byte, binary.BigEndian.Uint32(head[1:])-4)
+					if _, err := io.ReadFull(r, body); err != nil {
+						return
+					}
+					if head[0] == 'Z' && len(body) == 1 && body[0] == 'E' {
+						body[0] = 'T'
+					}
+					if _, err := client.Write(append(head, body...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestCommitAnsweredRollback proves that when COMMIT answers ROLLBACK
+// without an error (the transaction had failed, and the client was not told
+// by the transaction status, which a relay hides), the commit is reported
+// as rolled back (pgx.ErrTxCommitRollback), not as a success, and the
+// connection, which the guard sent with COMMIT found clean, goes back to
+// the pool: the next transaction runs on the same backend.
+func TestCommitAnsweredRollback(t *testing.T) {
+	t.Parallel()
+	d := pgtest.NewDatabase(t)
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("sslmode", "disable")
+	u.RawQuery = q.Encode()
+	port := hideFailedTx(t, u.Host)
+	db := openInternal(t, u.String(), func(c *config.Config) {
+		c.Host, c.Port = "127.0.0.1", port
+		c.Pool.MaxConns = 1
+	})
+	ctx := context.Background()
+	var status byte
+	var first uint32
+	err = db.WithTx(ctx, TxOptions{ReadOnly: true}, func(ctx context.Context, tx *Tx) error {
+		first = tx.conn.PgConn().PID()
+		if _, err := tx.Exec(ctx, "SELECT 1/0"); dberrCode(err) != "22012" {
+			t.Errorf("the failing statement: %v", err)
+		}
+		status = tx.conn.PgConn().TxStatus()
+		return nil // swallowed
+	})
+	if status != 'T' {
+		t.Fatalf("the relay let the client see status %q", status)
+	}
+	if !errors.Is(err, pgx.ErrTxCommitRollback) {
+		t.Fatalf("COMMIT answered ROLLBACK: WithTx returned %v, want %v", err, pgx.ErrTxCommitRollback)
+	}
+	var pid uint32
+	if err := db.WithTx(ctx, TxOptions{ReadOnly: true}, func(ctx context.Context, tx *Tx) error {
+		return tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+	}); err != nil || pid != first {
+		t.Fatalf("the next transaction: backend %d (the first ran on %d), %v", pid, first, err)
+	}
+}
+
+// dberrCode is the SQLSTATE of err, "" without one.
+func dberrCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }
