@@ -133,6 +133,23 @@ func TestLagOfWithoutSamples(t *testing.T) {
 	}
 }
 
+// TestLagOfBehindOldestAtMaxLag proves the bound on a replica behind every
+// sample is inclusive: when the oldest sample is exactly MaxLag old, the
+// replica's lag is MaxLag and it is ok; a nanosecond later it is not.
+func TestLagOfBehindOldestAtMaxLag(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rs := &replicaSet{cfg: config.Replicas{MaxLag: time.Second}}
+	rs.addSample(walSample{at: t0, lsn: 100})
+	rs.addSample(walSample{at: t0.Add(time.Millisecond), lsn: 200})
+	if lag, ok := rs.lagOf(50, t0.Add(time.Second)); lag != time.Second || !ok {
+		t.Errorf("oldest sample exactly MaxLag old: lagOf = %v, %v; want 1s, true", lag, ok)
+	}
+	if lag, ok := rs.lagOf(50, t0.Add(time.Second+time.Nanosecond)); ok {
+		t.Errorf("oldest sample older than MaxLag: lagOf = %v, true; want not ok", lag)
+	}
+}
+
 // TestNoteCommitPosition proves noteCommitPosition raises the context's
 // token to the position read after COMMIT only when COMMIT succeeded (no
 // error, tag COMMIT) and the position is one row of one column, and that
