@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
@@ -41,13 +43,14 @@ func sqlInsertItem(ctx context.Context, tx *sql.Tx, id int, name string) error {
 }
 
 // TestSQLTxBeginLostRetried: the connection dies with BEGIN in flight.
-// Nothing ran, so SQLTx takes another connection even without Retry: the
+// Nothing ran, so SQLTx takes another connection even without Retry, and
+// the lost attempt does not count against Retry.MaxAttempts (here 1): the
 // function runs once, its row is committed, and no error is returned.
 func TestSQLTxBeginLostRetried(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
 	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
-	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Retry.MaxAttempts = 1 })
 	proxy.SetRule(pgproxy.Once(sqlIsBegin, pgproxy.CutBefore))
 	runs := 0
 	err := db.SQLTx(context.Background(), engine.TxOptions{Role: engine.RoleWriter},
@@ -133,6 +136,44 @@ func TestSQLTxCaptureRefusedLive(t *testing.T) {
 	if next != pid || user != e.cfg.User || db.Discards() != 0 {
 		t.Fatalf("next borrower: backend %d as %q (was %d), %d discards; want the same clean connection",
 			next, user, pid, db.Discards())
+	}
+	// A read-only transaction writes nothing, so it captures nothing before
+	// COMMIT: the revoke does not touch it.
+	var n int
+	if err := db.SQLTx(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true},
+		func(ctx context.Context, tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, "SELECT count(*) FROM item").Scan(&n)
+		}); err != nil {
+		t.Fatalf("read-only transaction on the revoked database: %v", err)
+	}
+}
+
+// TestSQLTxSwallowedError: the function runs a statement that fails,
+// ignores its error and returns nil. The transaction is aborted, so COMMIT
+// answers ROLLBACK: SQLTx returns pgx.ErrTxCommitRollback, does not retry
+// it even with Retry, and the row written before the failure is gone.
+func TestSQLTxSwallowedError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(nil)
+	runs := 0
+	err := db.SQLTx(context.Background(), engine.TxOptions{Role: engine.RoleWriter, Retry: true},
+		func(ctx context.Context, tx *sql.Tx) error {
+			runs++
+			if err := sqlInsertItem(ctx, tx, 1, "x"); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "SELECT 1/0")
+			if pgCode(err) != "22012" {
+				t.Errorf("division by zero: %v, want 22012", err)
+			}
+			return nil
+		})
+	if !errors.Is(err, pgx.ErrTxCommitRollback) || runs != 1 {
+		t.Fatalf("swallowed error: %v after %d runs, want pgx.ErrTxCommitRollback after 1", err, runs)
+	}
+	if n := countItems(t, e); n != 0 {
+		t.Fatalf("%d rows, want 0", n)
 	}
 }
 
@@ -245,5 +286,31 @@ func TestSQLTxCleanReleaseNoPing(t *testing.T) {
 			t.Fatalf("%d pings after a clean release, want 0", n)
 		}
 		return
+	}
+}
+
+// TestSQLTxRetryBound: with Retry, a function that fails with a
+// serialization failure every time runs exactly Retry.MaxAttempts times
+// (here 3, with a time budget far larger than needed), and the last
+// failure is returned classified; nothing is written.
+func TestSQLTxRetryBound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Retry.MaxAttempts = 3; c.Retry.MaxElapsed = 5 * time.Second })
+	runs := 0
+	err := db.SQLTx(context.Background(), engine.TxOptions{Role: engine.RoleWriter, Retry: true},
+		func(ctx context.Context, tx *sql.Tx) error {
+			runs++
+			if err := sqlInsertItem(ctx, tx, 1, "x"); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
+			return err
+		})
+	if !errors.Is(err, dberr.ErrSerializationFailure) || runs != 3 {
+		t.Fatalf("always 40001: %v after %d runs, want ErrSerializationFailure after 3", err, runs)
+	}
+	if n := countItems(t, e); n != 0 {
+		t.Fatalf("%d rows, want 0", n)
 	}
 }
