@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -312,5 +313,70 @@ func TestSQLTxRetryBound(t *testing.T) {
 	}
 	if n := countItems(t, e); n != 0 {
 		t.Fatalf("%d rows, want 0", n)
+	}
+}
+
+// TestSQLTxPoolTimeout: every connection of the pool is in use for longer
+// than Pool.AcquireTimeout. SQLTx fails with ErrPoolTimeout (which matches
+// context.DeadlineExceeded) without running the function, and works again
+// once the connection comes back.
+func TestSQLTxPoolTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1; c.Pool.AcquireTimeout = 100 * time.Millisecond })
+	ctx := context.Background()
+	hold, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Given back before the factory closes, which waits for it, should the
+	// test fail while holding it.
+	t.Cleanup(func() { _ = hold.Close() })
+	runs := 0
+	fn := func(ctx context.Context, tx *sql.Tx) error {
+		runs++
+		return sqlInsertItem(ctx, tx, runs, "x")
+	}
+	err = db.SQLTx(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, fn)
+	if !errors.Is(err, dberr.ErrPoolTimeout) || !errors.Is(err, context.DeadlineExceeded) || runs != 0 {
+		t.Fatalf("pool exhausted: %v after %d runs, want ErrPoolTimeout and no run", err, runs)
+	}
+	if err := hold.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SQLTx(ctx, engine.TxOptions{Role: engine.RoleWriter}, fn); err != nil || runs != 1 || countItems(t, e) != 1 {
+		t.Fatalf("after the connection came back: %v, %d runs, %d rows", err, runs, countItems(t, e))
+	}
+}
+
+// TestSQLTxConnectRefusedRetried: the server refuses the login role
+// (CONNECTION LIMIT 0, SQLSTATE 53300, a transient refusal) until SQLTx
+// has logged its first retry. The transaction never began, so SQLTx tries
+// again even without Retry; the function runs once and its row is
+// committed.
+func TestSQLTxConnectRefusedRetried(t *testing.T) {
+	t.Parallel()
+	var lift func()
+	var retries atomic.Int32
+	logger := slog.New(onMessage{msg: "uno: database/sql transaction failed, retrying", fn: func() {
+		if retries.Add(1) == 1 {
+			lift()
+		}
+	}})
+	e := newEnv(t, engine.Options{Logger: logger})
+	login := quote.Ident(e.cfg.Roles.Login)
+	lift = func() { pgtest.Exec(t, e.db.URL, "ALTER ROLE "+login+" CONNECTION LIMIT -1") }
+	db := e.open(nil)
+	db.Pool().Reset() // no idle connection: the borrow must connect
+	pgtest.Exec(t, e.db.URL, "ALTER ROLE "+login+" CONNECTION LIMIT 0")
+	runs := 0
+	err := db.SQLTx(context.Background(), engine.TxOptions{Role: engine.RoleWriter},
+		func(ctx context.Context, tx *sql.Tx) error {
+			runs++
+			return sqlInsertItem(ctx, tx, 1, "x")
+		})
+	if err != nil || runs != 1 || retries.Load() != 1 || countItems(t, e) != 1 {
+		t.Fatalf("refused once: %v, %d runs, %d retries, %d rows; want success, 1, 1, 1",
+			err, runs, retries.Load(), countItems(t, e))
 	}
 }
