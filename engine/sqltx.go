@@ -36,6 +36,13 @@ import (
 // sql.ErrTxDone.
 var ErrSQLTxEnded = fmt.Errorf("uno: SQLTx: the function ended the transaction itself: %w", sql.ErrTxDone)
 
+// ErrSQLTxRowsOpen is returned by [DB.SQLTx] when the function returned nil
+// with a *sql.Rows of the transaction still open: the connection is still
+// reading them, so the transaction id cannot be captured before COMMIT.
+// SQLTx rolls back; the call is not run again. Close the rows (or read
+// them to the end) before returning.
+var ErrSQLTxRowsOpen = errors.New("uno: SQLTx: the function returned with rows still open; close them before returning (rolled back)")
+
 // SQLTx runs fn in a database/sql transaction of db, with the role,
 // identity, isolation level and read-only mode of opts, as [DB.WithTx] does
 // for a [*Tx]: the role and identity are set with set_config(…, true) for
@@ -242,6 +249,9 @@ func (db *DB) sqlCommit(ctx context.Context, opts TxOptions, c *sql.Conn, tx *sq
 	var then history
 	var state byte
 	err = sqlConnRaw(c, func(conn *pgx.Conn) error {
+		if conn.PgConn().IsBusy() {
+			return ErrSQLTxRowsOpen
+		}
 		state = conn.PgConn().TxStatus()
 		if state != 'T' || opts.ReadOnly {
 			// 'I': fn ended the transaction itself; 'E': a failed
@@ -254,6 +264,10 @@ func (db *DB) sqlCommit(ctx context.Context, opts TxOptions, c *sql.Conn, tx *sq
 	})
 	if err != nil {
 		_ = tx.Rollback()
+		if errors.Is(err, ErrSQLTxRowsOpen) {
+			// Rolling back a busy connection closes it: nothing committed.
+			return false, err
+		}
 		lost := sqlConnLost(c)
 		err = db.wrapErr(ctx, err, lost)
 		if lost {
