@@ -58,7 +58,10 @@ var ErrSQLTxRowsOpen = errors.New("uno: SQLTx: the function returned with rows s
 // rules of [TxOptions.Retry].
 //
 // fn must not call Commit or Rollback on tx (SQLTx returns
-// [ErrSQLTxEnded] when it did). The context given to fn is ctx: it does not
+// [ErrSQLTxEnded] when it did), and must close the *sql.Rows it opened
+// before returning nil (SQLTx rolls back and returns [ErrSQLTxRowsOpen]
+// when it did not: database/sql would close them, but the transaction id
+// cannot be read before COMMIT while they are open). The context given to fn is ctx: it does not
 // carry a uno transaction, so repository calls made with it do not join tx
 // (use WithTx for those). SQLTx never joins a transaction ctx carries and
 // always runs on the primary (opts.Consistency is ignored). Statements fn
