@@ -1,0 +1,220 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/uno-db/uno/config"
+	"github.com/uno-db/uno/dberr"
+	"github.com/uno-db/uno/engine"
+	"github.com/uno-db/uno/internal/pgproxy"
+	"github.com/uno-db/uno/internal/pgtest"
+)
+
+// TestSingleLostAfterServerError: the server reports the call's failure
+// (the statement's unique violation, the prelude's unknown role, or a
+// deferred unique violation at the Sync that commits) and only then, in
+// the release guard, is the connection cut. The failure decides the
+// outcome: the typed server error is returned, not a connection error
+// (nothing committed, there is nothing to resolve), and nothing is
+// written.
+func TestSingleLostAfterServerError(t *testing.T) {
+	t.Parallel()
+	const stmt = "INSERT INTO item (id, name) VALUES ($1, $2)"
+	for _, tc := range []struct {
+		name  string
+		code  string
+		edit  func(*config.Config)
+		setup []string // run before the calls
+		id    int      // the failing call's id (the warm-up uses 100)
+	}{
+		{"statement", "23505", nil, []string{"INSERT INTO item (id, name) VALUES (1, 'first')"}, 1},
+		{"prelude", "22023", func(c *config.Config) { c.Roles.Writer = "uno no such writer" }, nil, 2},
+		{"commit", "23505", nil, []string{"ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+			"INSERT INTO item (id, name) VALUES (1, 'taken')"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, engine.Options{})
+			if len(tc.setup) > 0 {
+				pgtest.Exec(t, e.db.URL, tc.setup...)
+			}
+			proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+			app := "uno-lost-after-" + tc.name
+			db := e.open(func(c *config.Config) {
+				c.Port = proxy.Port()
+				c.Pool.MaxConns = 1
+				c.ApplicationName = app
+				if tc.edit != nil {
+					tc.edit(c)
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var runs atomic.Int32
+			call := func(id int) error {
+				return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+					runs.Add(1)
+					_, err := q.Exec(ctx, stmt, id, "taken")
+					return err
+				})
+			}
+			// Warm-up: the connection's statements are prepared and its
+			// last query is the guard's.
+			if err := call(100); (err == nil) != (tc.name == "statement") {
+				t.Fatalf("warm-up: %v", err)
+			}
+			before := countItems(t, e)
+			// Hold the first message after the Sync that commits: the
+			// guard's first.
+			var commits pgproxy.CommitPoints
+			var armed, fired atomic.Bool
+			proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+				switch {
+				case fired.Load():
+				case armed.Load():
+					fired.Store(true)
+					return pgproxy.Hold
+				case commits.Is(m) && m.Type == 'S':
+					armed.Store(true)
+				}
+				return pgproxy.Forward
+			})
+			runs.Store(0)
+			done := make(chan error, 1)
+			go func() { done <- call(tc.id) }()
+			h := <-proxy.Held()
+			// The server answered the Sync (it is idle after the call's
+			// statement or prelude) before the cut.
+			for pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"+
+				" AND state = 'idle' AND (query = $2 OR query LIKE 'SELECT pg_current_xact_id()%')", app, stmt) != 1 {
+				if ctx.Err() != nil {
+					t.Fatal("the server never answered the Sync")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			h.CutBefore()
+			err := <-done
+			if dberr.Code(err) != tc.code || errors.Is(err, dberr.ErrConnection) || errors.Is(err, dberr.ErrCommitUnknown) {
+				t.Fatalf("failure then cut: %v, want SQLSTATE %s and no connection error", err, tc.code)
+			}
+			if proxy.Cuts() != 1 || runs.Load() != 1 {
+				t.Fatalf("%d cuts, %d runs, want 1 and 1", proxy.Cuts(), runs.Load())
+			}
+			if n := countItems(t, e); n != before {
+				t.Fatalf("%d rows, want %d", n, before)
+			}
+		})
+	}
+}
+
+// TestSingleReadOnlyBindError: a read-only call whose statement the server
+// refuses at Bind (an argument the parameter's type cannot take) fails
+// with the server's typed error at once: the error comes before the
+// statement's result, with the connection alive, so it is the statement's
+// failure, not a lost connection to resend on.
+func TestSingleReadOnlyBindError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	for _, opts := range []engine.TxOptions{
+		{Role: engine.RoleReader, ReadOnly: true},
+		{Role: engine.RoleReader, ReadOnly: true, NoSessionState: true, Retry: true},
+	} {
+		runs := 0
+		err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			var n int
+			return q.QueryRow(ctx, "SELECT count(*) FROM item WHERE id = $1", "not a number").Scan(&n)
+		})
+		if dberr.Code(err) != "22P02" || errors.Is(err, dberr.ErrConnection) || runs != 1 {
+			t.Fatalf("%+v: %v after %d runs, want 22P02 after 1", opts, err, runs)
+		}
+	}
+	var n int
+	if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+		return q.QueryRow(ctx, "SELECT count(*) FROM item WHERE id = $1", 1).Scan(&n)
+	}); err != nil || n != 0 {
+		t.Fatalf("after the failures: %d, %v", n, err)
+	}
+	if db.Discards() != 0 {
+		t.Fatalf("%d discards", db.Discards())
+	}
+}
+
+// TestSingleRetriesLossBeforeSending: the connection is cut while the
+// statement is being prepared, before the call's pipeline went out. With
+// Retry the call runs again on a fresh connection and writes its row once;
+// without it the call fails with a connection error and writes nothing.
+func TestSingleRetriesLossBeforeSending(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port() })
+	ctx := context.Background()
+	for i, retry := range []bool{false, true} {
+		id := i + 1
+		sql := "INSERT INTO item (id, name) VALUES ($1, 'cut at prepare " + strconv.Itoa(id) + "')"
+		proxy.SetRule(pgproxy.Once(func(m pgproxy.Message) bool { return parseText(m) == sql }, pgproxy.CutBefore))
+		runs := 0
+		err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: retry}, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			_, err := q.Exec(ctx, sql, id)
+			return err
+		})
+		present := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = $1", id)
+		switch {
+		case proxy.Cuts() != id:
+			t.Fatalf("retry %v: %d cuts, want %d", retry, proxy.Cuts(), id)
+		case retry && (err != nil || runs != 2 || present != 1):
+			t.Fatalf("retry: %v after %d runs, %d rows; want success after 2 runs, 1 row", err, runs, present)
+		case !retry && (!errors.Is(err, dberr.ErrConnection) || runs != 1 || present != 0):
+			t.Fatalf("no retry: %v after %d runs, %d rows; want a connection error after 1 run, no row", err, runs, present)
+		}
+	}
+}
+
+// TestSingleTokenOnlyAfterCommit: with replicas configured, a Single write
+// reads the WAL position after its commit; the read-your-writes token is
+// raised by a write that committed, never by one that failed (at the
+// statement or at the commit).
+func TestSingleTokenOnlyAfterCommit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+		"INSERT INTO item (id, name) VALUES (1, 'taken')")
+	// The "replica" is the primary under another name: only its presence
+	// matters here (Strong calls never go to a replica).
+	db := e.open(func(c *config.Config) { c.Replicas.Servers = []config.Replica{{Host: "localhost"}} })
+	ctx := engine.TrackWrites(context.Background())
+	ins := func(id int, name string) error {
+		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, $2)", id, name)
+			return err
+		})
+	}
+	if err := ins(1, "dup id"); !errors.Is(err, dberr.ErrUniqueViolation) {
+		t.Fatalf("duplicate id: %v", err)
+	}
+	if err := ins(2, "taken"); !errors.Is(err, dberr.ErrUniqueViolation) {
+		t.Fatalf("duplicate name at commit: %v", err)
+	}
+	if tok := engine.TokenFromContext(ctx); !tok.IsZero() {
+		t.Fatalf("failed writes raised the token to %v", tok)
+	}
+	if err := ins(3, "free"); err != nil {
+		t.Fatal(err)
+	}
+	if engine.TokenFromContext(ctx).IsZero() {
+		t.Fatal("a committed write left the token zero")
+	}
+	if n := countItems(t, e); n != 2 {
+		t.Fatalf("%d rows, want 2", n)
+	}
+}
