@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/uno-db/uno/config"
 	"github.com/uno-db/uno/dberr"
 	"github.com/uno-db/uno/engine"
@@ -216,5 +218,43 @@ func TestSingleTokenOnlyAfterCommit(t *testing.T) {
 	}
 	if n := countItems(t, e); n != 2 {
 		t.Fatalf("%d rows, want 2", n)
+	}
+}
+
+// TestSingleScanErrorIsNotConnectionLoss: a Scan that fails on the client
+// says nothing about the connection: a write whose commit the server
+// refused (a deferred unique violation) returns that typed error, once,
+// and is not run again as if the connection had been lost.
+//
+// It fails today (remove the Skip to see it): single.noteErr takes every error that is not a server
+// error for the connection's loss, so the scan error sets lostErr; the
+// outcome is then resolved by transaction id ("connection lost during
+// COMMIT; the server reports the transaction aborted", ErrConnection,
+// retryable) and with Retry the call runs MaxAttempts times.
+func TestSingleScanErrorIsNotConnectionLoss(t *testing.T) {
+	t.Skip("known bug in single.go (noteErr via singleRows.Close): a client-side scan error is taken for a lost connection; see the report")
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+		"INSERT INTO item (id, name) VALUES (1, 'taken')")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	runs := 0
+	var scanErr error
+	err := db.Single(context.Background(), engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, q engine.Querier) error {
+		runs++
+		var n int
+		scanErr = q.QueryRow(ctx, "INSERT INTO item (id, name) VALUES (2, 'taken') RETURNING name").Scan(&n)
+		return scanErr
+	})
+	if dberr.Code(err) != "23505" || errors.Is(err, dberr.ErrConnection) || runs != 1 {
+		t.Fatalf("%v after %d runs, want the deferred unique violation (23505) after 1 run", err, runs)
+	}
+	// Scan's error carries both failures (singleRow.Scan joins them).
+	var sa pgx.ScanArgError
+	if !errors.As(scanErr, &sa) || dberr.Code(scanErr) != "23505" {
+		t.Fatalf("Scan: %v, want the scan's failure and the commit's", scanErr)
+	}
+	if n := countItems(t, e); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
 	}
 }
