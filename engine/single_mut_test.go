@@ -258,3 +258,59 @@ func TestSingleScanErrorIsNotConnectionLoss(t *testing.T) {
 		t.Fatalf("%d rows, want 1", n)
 	}
 }
+
+// TestSingleCommitRetry: the commit itself fails with a serialization
+// failure (a deferred constraint trigger raises 40001 at commit, the first
+// time of each pair): with Retry the call runs again and commits, without
+// it the typed error is returned after one run; in the implicit
+// transaction (the error answers the Sync) and with BEGIN (it answers
+// COMMIT). A call whose context has ended is not run again.
+func TestSingleCommitRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "CREATE SEQUENCE commits",
+		`CREATE FUNCTION flaky_commit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+	IF nextval('commits') % 2 = 1 THEN
+		RAISE EXCEPTION 'flaky commit' USING ERRCODE = '40001';
+	END IF;
+	RETURN NULL;
+END $$`,
+		"CREATE CONSTRAINT TRIGGER flaky AFTER INSERT ON item DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flaky_commit()")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	id := 0
+	for _, iso := range []pgx.TxIsoLevel{"", pgx.RepeatableRead} {
+		for _, retry := range []bool{true, false} {
+			id++
+			runs := 0
+			err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Isolation: iso, Retry: retry}, func(ctx context.Context, q engine.Querier) error {
+				runs++
+				return insertItem(ctx, q, id)
+			})
+			present := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = $1", id)
+			if retry && (err != nil || runs != 2 || present != 1) {
+				t.Fatalf("iso %q, Retry: %v after %d runs, %d rows; want success after 2 runs", iso, err, runs, present)
+			}
+			if !retry {
+				if dberr.Code(err) != "40001" || runs != 1 || present != 0 {
+					t.Fatalf("iso %q, no Retry: %v after %d runs, %d rows; want 40001 after 1 run", iso, err, runs, present)
+				}
+				pgtest.Exec(t, e.db.URL, "SELECT nextval('commits')") // even again
+			}
+		}
+	}
+	// The context ends during fn (before the statement): not run again.
+	id++
+	cctx, cancel := context.WithCancel(ctx)
+	runs := 0
+	err := db.Single(cctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, q engine.Querier) error {
+		runs++
+		err := insertItem(ctx, q, id)
+		cancel()
+		return err
+	})
+	if err == nil || runs != 1 {
+		t.Fatalf("ended context: %v after %d runs, want an error after 1", err, runs)
+	}
+}
