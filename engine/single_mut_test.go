@@ -314,3 +314,33 @@ END $$`,
 		t.Fatalf("ended context: %v after %d runs, want an error after 1", err, runs)
 	}
 }
+
+// TestSingleGuardFails: a statement of the release guard is refused by
+// the server at Parse (the connection's callback set a search_path that
+// puts a table named pg_prepared_statements, without the column the
+// guard's check reads, before pg_catalog; the guard restores that
+// search_path before its check). The call's write committed and it
+// succeeds; the connection, whose state the guard could not check, is
+// discarded as dirty, not taken for lost.
+func TestSingleGuardFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{Callbacks: []engine.Callback{{Name: "search_path", Run: func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "SET search_path = uno_shadow, pg_catalog, public")
+		return err
+	}}}})
+	pgtest.Exec(t, e.db.URL, "CREATE SCHEMA uno_shadow", "CREATE TABLE uno_shadow.pg_prepared_statements (x int)",
+		"GRANT USAGE ON SCHEMA uno_shadow TO PUBLIC", "GRANT SELECT ON uno_shadow.pg_prepared_statements TO PUBLIC")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	if n := db.Discards(); n != 0 {
+		t.Fatalf("%d discards before the call", n)
+	}
+	if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+		return insertItem(ctx, q, 1)
+	}); err != nil {
+		t.Fatalf("write whose guard fails: %v", err)
+	}
+	if n := countItems(t, e); n != 1 || db.Discards() != 1 {
+		t.Fatalf("%d rows, %d discards; want 1 and 1", n, db.Discards())
+	}
+}
