@@ -185,7 +185,7 @@ func TestSingleRetriesLossBeforeSending(t *testing.T) {
 // TestSingleTokenOnlyAfterCommit: with replicas configured, a Single write
 // reads the WAL position after its commit; the read-your-writes token is
 // raised by a write that committed, never by one that failed (at the
-// statement or at the commit).
+// statement or at the commit), in the implicit transaction and with BEGIN.
 func TestSingleTokenOnlyAfterCommit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
@@ -194,30 +194,32 @@ func TestSingleTokenOnlyAfterCommit(t *testing.T) {
 	// The "replica" is the primary under another name: only its presence
 	// matters here (Strong calls never go to a replica).
 	db := e.open(func(c *config.Config) { c.Replicas.Servers = []config.Replica{{Host: "localhost"}} })
-	ctx := engine.TrackWrites(context.Background())
-	ins := func(id int, name string) error {
-		return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
-			_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, $2)", id, name)
-			return err
-		})
+	for i, iso := range []pgx.TxIsoLevel{"", pgx.RepeatableRead} {
+		ctx := engine.TrackWrites(context.Background())
+		ins := func(id int, name string) error {
+			return db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Isolation: iso}, func(ctx context.Context, q engine.Querier) error {
+				_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES ($1, $2)", id, name)
+				return err
+			})
+		}
+		if err := ins(1, "dup id"); !errors.Is(err, dberr.ErrUniqueViolation) {
+			t.Fatalf("iso %q: duplicate id: %v", iso, err)
+		}
+		if err := ins(10+i, "taken"); !errors.Is(err, dberr.ErrUniqueViolation) {
+			t.Fatalf("iso %q: duplicate name at commit: %v", iso, err)
+		}
+		if tok := engine.TokenFromContext(ctx); !tok.IsZero() {
+			t.Fatalf("iso %q: failed writes raised the token to %v", iso, tok)
+		}
+		if err := ins(20+i, "free "+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if engine.TokenFromContext(ctx).IsZero() {
+			t.Fatalf("iso %q: a committed write left the token zero", iso)
+		}
 	}
-	if err := ins(1, "dup id"); !errors.Is(err, dberr.ErrUniqueViolation) {
-		t.Fatalf("duplicate id: %v", err)
-	}
-	if err := ins(2, "taken"); !errors.Is(err, dberr.ErrUniqueViolation) {
-		t.Fatalf("duplicate name at commit: %v", err)
-	}
-	if tok := engine.TokenFromContext(ctx); !tok.IsZero() {
-		t.Fatalf("failed writes raised the token to %v", tok)
-	}
-	if err := ins(3, "free"); err != nil {
-		t.Fatal(err)
-	}
-	if engine.TokenFromContext(ctx).IsZero() {
-		t.Fatal("a committed write left the token zero")
-	}
-	if n := countItems(t, e); n != 2 {
-		t.Fatalf("%d rows, want 2", n)
+	if n := countItems(t, e); n != 3 {
+		t.Fatalf("%d rows, want 3", n)
 	}
 }
 
@@ -342,5 +344,48 @@ func TestSingleGuardFails(t *testing.T) {
 	}
 	if n := countItems(t, e); n != 1 || db.Discards() != 1 {
 		t.Fatalf("%d rows, %d discards; want 1 and 1", n, db.Discards())
+	}
+}
+
+// failingRewriter is a pgx.QueryRewriter that refuses to rewrite.
+type failingRewriter struct{}
+
+var errRewrite = errors.New("rewrite refused")
+
+func (failingRewriter) RewriteQuery(context.Context, *pgx.Conn, string, []any) (string, []any, error) {
+	return "", nil, errRewrite
+}
+
+// TestSingleQueryRewriter: a statement's first argument may be a
+// pgx.QueryRewriter, as with WithTx: pgx.NamedArgs are rewritten and the
+// row is written; a rewriter's error is returned (wrapped), nothing is
+// sent, and the connection goes back to the pool usable.
+func TestSingleQueryRewriter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	w := engine.TxOptions{Role: engine.RoleWriter}
+	if err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+		_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (@id, @name)", pgx.NamedArgs{"id": 1, "name": "named"})
+		return err
+	}); err != nil {
+		t.Fatalf("named arguments: %v", err)
+	}
+	if n := pgtest.Scalar[int](t, e.db.URL, "SELECT count(*) FROM item WHERE id = 1 AND name = 'named'"); n != 1 {
+		t.Fatalf("%d rows of the named insert", n)
+	}
+	err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error {
+		_, err := q.Exec(ctx, "INSERT INTO item (id, name) VALUES (2, 'x')", failingRewriter{})
+		return err
+	})
+	if !errors.Is(err, errRewrite) {
+		t.Fatalf("failing rewriter: %v", err)
+	}
+	if err := db.Single(ctx, w, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, 3) }); err != nil {
+		t.Fatalf("after the rewriter's failure: %v", err)
+	}
+	if n := countItems(t, e); n != 2 || db.Discards() != 0 {
+		t.Fatalf("%d rows, %d discards; want 2 and 0", n, db.Discards())
 	}
 }
