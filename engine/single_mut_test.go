@@ -389,3 +389,83 @@ func TestSingleQueryRewriter(t *testing.T) {
 		t.Fatalf("%d rows, %d discards; want 2 and 0", n, db.Discards())
 	}
 }
+
+// TestSingleReadOnlyLoss: a read-only call whose connection is lost.
+// Cut before its statement reached the server (fn has seen nothing), it
+// is sent again on a fresh connection, also without Retry, and fn runs
+// once. Cut after fn read the statement's row but before the Sync was
+// answered, it fails with a connection error (a read-only transaction
+// wrote nothing, so nothing is unknown), which Retry runs again.
+func TestSingleReadOnlyLoss(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "INSERT INTO item (id, name) VALUES (1, 'one')")
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const sql = "SELECT name FROM item WHERE id = $1"
+	read := func(opts engine.TxOptions, mid func()) (string, int, error) {
+		var name string
+		runs := 0
+		err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			rows, err := q.Query(ctx, sql, 1)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if rows.Next() {
+				if err := rows.Scan(&name); err != nil {
+					return err
+				}
+			}
+			if mid != nil && runs == 1 {
+				mid()
+			}
+			for rows.Next() {
+			}
+			return rows.Err()
+		})
+		return name, runs, err
+	}
+	r := engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}
+	if name, _, err := read(r, nil); err != nil || name != "one" { // warms the connection
+		t.Fatalf("warm-up: %q, %v", name, err)
+	}
+	// (a) Cut before the statement's Bind (the pipeline's second).
+	var binds atomic.Int32
+	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+		if m.Type == 'B' && binds.Add(1) == 2 {
+			return pgproxy.CutBefore
+		}
+		return pgproxy.Forward
+	})
+	name, runs, err := read(r, nil)
+	if err != nil || name != "one" || runs != 1 || proxy.Cuts() != 1 {
+		t.Fatalf("cut before the statement: %q, %v after %d runs, %d cuts; want success after 1 run", name, err, runs, proxy.Cuts())
+	}
+	// (b) Hold the Sync that ends the transaction; cut it once fn has the row.
+	for i, retry := range []bool{false, true} {
+		var commits pgproxy.CommitPoints
+		var fired atomic.Bool
+		proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+			if !fired.Load() && commits.Is(m) {
+				fired.Store(true)
+				return pgproxy.Hold
+			}
+			return pgproxy.Forward
+		})
+		opts := r
+		opts.Retry = retry
+		name, runs, err := read(opts, func() { (<-proxy.Held()).CutBefore() })
+		switch {
+		case proxy.Cuts() != 2+i:
+			t.Fatalf("retry %v: %d cuts, want %d", retry, proxy.Cuts(), 2+i)
+		case retry && (err != nil || name != "one" || runs != 2):
+			t.Fatalf("lost after the row, Retry: %q, %v after %d runs; want success after 2", name, err, runs)
+		case !retry && (!errors.Is(err, dberr.ErrConnection) || errors.Is(err, dberr.ErrCommitUnknown) || runs != 1):
+			t.Fatalf("lost after the row: %v after %d runs; want a connection error after 1", err, runs)
+		}
+	}
+}
