@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -466,6 +468,91 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 			t.Fatalf("lost after the row, Retry: %q, %v after %d runs; want success after 2", name, err, runs)
 		case !retry && (!errors.Is(err, dberr.ErrConnection) || errors.Is(err, dberr.ErrCommitUnknown) || runs != 1):
 			t.Fatalf("lost after the row: %v after %d runs; want a connection error after 1", err, runs)
+		}
+	}
+}
+
+// traceKey carries a traced query's SQL from TraceQueryStart to
+// TraceQueryEnd.
+type traceKey struct{}
+
+// endTracer records the end of every traced query: its SQL and end data.
+type endTracer struct {
+	mu   sync.Mutex
+	ends map[string][]pgx.TraceQueryEndData
+}
+
+func (tr *endTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, traceKey{}, d.SQL)
+}
+
+func (tr *endTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	sql, _ := ctx.Value(traceKey{}).(string)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.ends[sql] = append(tr.ends[sql], d)
+}
+
+func (tr *endTracer) take(sql string) []pgx.TraceQueryEndData {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	d := tr.ends[sql]
+	delete(tr.ends, sql)
+	return d
+}
+
+// TestSingleTraced: the pool's query tracer sees a Single call's statement
+// (and nothing else of its pipeline: no prelude), once, and its end with
+// the command tag and the call's failure: the statement's, the prelude's
+// or the commit's.
+func TestSingleTraced(t *testing.T) {
+	t.Parallel()
+	tr := &endTracer{ends: map[string][]pgx.TraceQueryEndData{}}
+	e := newEnv(t, engine.Options{Tracer: tr})
+	pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+		"INSERT INTO item (id, name) VALUES (1, 'taken')")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	noWriter := e.open(func(c *config.Config) {
+		c.Pool.MaxConns = 1
+		c.Roles.Writer = "uno no such writer"
+		c.Host = "localhost"
+	})
+	ctx := context.Background()
+	const sql = "INSERT INTO item (id, name) VALUES ($1, $2)"
+	for _, tc := range []struct {
+		db   *engine.DB
+		id   int
+		name string
+		code string // "" for success
+	}{
+		{db, 2, "free", ""},
+		{db, 1, "dup id", "23505"},
+		{db, 3, "taken", "23505"},
+		{noWriter, 4, "x", "22023"},
+	} {
+		err := tc.db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, sql, tc.id, tc.name)
+			return err
+		})
+		if dberr.Code(err) != tc.code {
+			t.Fatalf("%s: %v, want %q", tc.name, err, tc.code)
+		}
+		ends := tr.take(sql)
+		if len(ends) != 1 {
+			t.Fatalf("%s: the tracer saw the statement end %d times, want 1", tc.name, len(ends))
+		}
+		if got := dberr.Code(ends[0].Err); got != tc.code || (tc.code == "") != (ends[0].Err == nil) {
+			t.Fatalf("%s: traced error %v, want %q", tc.name, ends[0].Err, tc.code)
+		}
+		if tc.code == "" && ends[0].CommandTag.String() != "INSERT 0 1" {
+			t.Fatalf("%s: traced tag %q", tc.name, ends[0].CommandTag)
+		}
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for q := range tr.ends {
+		if strings.Contains(q, "pg_current_xact_id") {
+			t.Fatalf("the tracer saw the prelude: %s", q)
 		}
 	}
 }
