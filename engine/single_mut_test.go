@@ -556,3 +556,42 @@ func TestSingleTraced(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleResendBudget: a read-only call whose connection is cut before
+// its statement reached the server is sent again only within
+// Retry.MaxElapsed: with the budget already spent it fails with a
+// connection error after one run of fn.
+func TestSingleResendBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	proxy := newProxy(t, net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port)))
+	db := e.open(func(c *config.Config) {
+		c.Port = proxy.Port()
+		c.Pool.MaxConns = 1
+		c.Retry.MaxElapsed = time.Nanosecond
+	})
+	ctx := context.Background()
+	read := func() (int, error) {
+		runs := 0
+		err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			var n int
+			return q.QueryRow(ctx, "SELECT count(*) FROM item").Scan(&n)
+		})
+		return runs, err
+	}
+	if _, err := read(); err != nil { // warms the connection
+		t.Fatal(err)
+	}
+	var binds atomic.Int32
+	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
+		if m.Type == 'B' && binds.Add(1) == 2 { // the statement's Bind, after the prelude's
+			return pgproxy.CutBefore
+		}
+		return pgproxy.Forward
+	})
+	runs, err := read()
+	if !errors.Is(err, dberr.ErrConnection) || runs != 1 || proxy.Cuts() != 1 {
+		t.Fatalf("%v after %d runs, %d cuts; want a connection error after 1 run and 1 cut", err, runs, proxy.Cuts())
+	}
+}
