@@ -435,17 +435,21 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 	if name, _, err := read(r, nil); err != nil || name != "one" { // warms the connection
 		t.Fatalf("warm-up: %q, %v", name, err)
 	}
-	// (a) Cut before the statement's Bind (the pipeline's second).
+	// (a) Cut before the statement's Bind (the pipeline's second; a new
+	// connection's preparation has none), twice: the second resend waits
+	// for the backoff first.
 	var binds atomic.Int32
 	proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
-		if m.Type == 'B' && binds.Add(1) == 2 {
-			return pgproxy.CutBefore
+		if m.Type == 'B' {
+			if n := binds.Add(1); n == 2 || n == 4 {
+				return pgproxy.CutBefore
+			}
 		}
 		return pgproxy.Forward
 	})
 	name, runs, err := read(r, nil)
-	if err != nil || name != "one" || runs != 1 || proxy.Cuts() != 1 {
-		t.Fatalf("cut before the statement: %q, %v after %d runs, %d cuts; want success after 1 run", name, err, runs, proxy.Cuts())
+	if err != nil || name != "one" || runs != 1 || proxy.Cuts() != 2 {
+		t.Fatalf("cut before the statement: %q, %v after %d runs, %d cuts; want success after 1 run, 2 cuts", name, err, runs, proxy.Cuts())
 	}
 	// (b) Hold the Sync that ends the transaction; cut it once fn has the row.
 	for i, retry := range []bool{false, true} {
@@ -462,8 +466,8 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 		opts.Retry = retry
 		name, runs, err := read(opts, func() { (<-proxy.Held()).CutBefore() })
 		switch {
-		case proxy.Cuts() != 2+i:
-			t.Fatalf("retry %v: %d cuts, want %d", retry, proxy.Cuts(), 2+i)
+		case proxy.Cuts() != 3+i:
+			t.Fatalf("retry %v: %d cuts, want %d", retry, proxy.Cuts(), 3+i)
 		case retry && (err != nil || name != "one" || runs != 2):
 			t.Fatalf("lost after the row, Retry: %q, %v after %d runs; want success after 2", name, err, runs)
 		case !retry && (!errors.Is(err, dberr.ErrConnection) || errors.Is(err, dberr.ErrCommitUnknown) || runs != 1):
