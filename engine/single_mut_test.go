@@ -599,3 +599,33 @@ func TestSingleResendBudget(t *testing.T) {
 		t.Fatalf("%v after %d runs, %d cuts; want a connection error after 1 run and 1 cut", err, runs, proxy.Cuts())
 	}
 }
+
+// TestSingleRowsLeftOpen: fn returns without reading or closing the rows
+// of its Query; Single reads them to the end itself, and a statement that
+// fails after its first row (a division by zero) returns its typed error
+// (DML with RETURNING fails before any row, as it runs to completion
+// first: a SELECT shows this). The connection stays usable.
+func TestSingleRowsLeftOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		start int
+		code  string
+	}{{20, ""}, {10, "22012"}} {
+		err := db.Single(ctx, engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}, func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Query(ctx, "SELECT 10 / (11 - g) FROM generate_series($1::int, $1::int + 2) g", tc.start)
+			return err
+		})
+		if dberr.Code(err) != tc.code || (tc.code == "") != (err == nil) {
+			t.Fatalf("from %d: %v, want %q", tc.start, err, tc.code)
+		}
+	}
+	if err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error { return insertItem(ctx, q, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := countItems(t, e); n != 1 || db.Discards() != 0 {
+		t.Fatalf("%d rows, %d discards; want 1 and 0", n, db.Discards())
+	}
+}
