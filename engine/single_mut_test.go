@@ -636,3 +636,59 @@ func TestSingleRowsLeftOpen(t *testing.T) {
 		t.Fatalf("%d rows, %d discards; want 1 and 0", n, db.Discards())
 	}
 }
+
+// TestSingleNotRetried: with Retry, a call that fails before anything was
+// sent for a reason other than the connection (fn's own error, or a
+// statement the server refuses to prepare) runs once.
+func TestSingleNotRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	ctx := context.Background()
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context, engine.Querier) error
+		ok   func(error) bool
+	}{
+		{"fn error", func(context.Context, engine.Querier) error { return boom }, func(err error) bool { return errors.Is(err, boom) }},
+		{"syntax error", func(ctx context.Context, q engine.Querier) error {
+			_, err := q.Exec(ctx, "INSERT INTO nosuchtable VALUES (1)")
+			return err
+		}, func(err error) bool { return dberr.Code(err) == "42P01" }},
+	} {
+		runs := 0
+		err := db.Single(ctx, engine.TxOptions{Role: engine.RoleWriter, Retry: true}, func(ctx context.Context, q engine.Querier) error {
+			runs++
+			return tc.fn(ctx, q)
+		})
+		if !tc.ok(err) || runs != 1 {
+			t.Fatalf("%s: %v after %d runs, want its error after 1", tc.name, err, runs)
+		}
+	}
+}
+
+// TestSingleScanErrorAlone: QueryRow's Scan fails on the client for a
+// write whose commit the server then refuses (a deferred unique
+// violation): Scan's error is the scan's failure, not a connection error,
+// and nothing is written.
+func TestSingleScanErrorAlone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, engine.Options{})
+	pgtest.Exec(t, e.db.URL, "ALTER TABLE item ADD CONSTRAINT item_name_once UNIQUE (name) DEFERRABLE INITIALLY DEFERRED",
+		"INSERT INTO item (id, name) VALUES (1, 'taken')")
+	db := e.open(func(c *config.Config) { c.Pool.MaxConns = 1 })
+	var scanErr error
+	err := db.Single(context.Background(), engine.TxOptions{Role: engine.RoleWriter}, func(ctx context.Context, q engine.Querier) error {
+		var n int
+		scanErr = q.QueryRow(ctx, "INSERT INTO item (id, name) VALUES (2, 'taken') RETURNING name").Scan(&n)
+		return scanErr
+	})
+	var sa pgx.ScanArgError
+	if err == nil || !errors.As(scanErr, &sa) || errors.Is(scanErr, dberr.ErrConnection) {
+		t.Fatalf("Scan: %v; Single: %v; want the scan's failure alone, and a failed call", scanErr, err)
+	}
+	if n := countItems(t, e); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+}
