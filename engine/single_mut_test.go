@@ -396,9 +396,11 @@ func TestSingleQueryRewriter(t *testing.T) {
 // TestSingleReadOnlyLoss: a read-only call whose connection is lost.
 // Cut before its statement reached the server (fn has seen nothing), it
 // is sent again on a fresh connection, also without Retry, and fn runs
-// once. Cut after fn read the statement's row but before the Sync was
-// answered, it fails with a connection error (a read-only transaction
-// wrote nothing, so nothing is unknown), which Retry runs again.
+// once. Cut after fn read the statement's first rows but before the Sync
+// was answered (a read sends no Flush, so only a result larger than the
+// server's output buffer reaches fn before the Sync), it fails with a
+// connection error (a read-only transaction wrote nothing, so nothing is
+// unknown), which Retry runs again.
 func TestSingleReadOnlyLoss(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, engine.Options{})
@@ -407,8 +409,9 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 	db := e.open(func(c *config.Config) { c.Port = proxy.Port(); c.Pool.MaxConns = 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const sql = "SELECT name FROM item WHERE id = $1"
-	read := func(opts engine.TxOptions, mid func()) (string, int, error) {
+	const one = "SELECT name FROM item WHERE id = $1"
+	const many = "SELECT name FROM item, generate_series(1, 20000) WHERE id = $1"
+	read := func(sql string, opts engine.TxOptions, mid func()) (string, int, error) {
 		var name string
 		runs := 0
 		err := db.Single(ctx, opts, func(ctx context.Context, q engine.Querier) error {
@@ -433,7 +436,7 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 		return name, runs, err
 	}
 	r := engine.TxOptions{Role: engine.RoleReader, ReadOnly: true}
-	if name, _, err := read(r, nil); err != nil || name != "one" { // warms the connection
+	if name, _, err := read(one, r, nil); err != nil || name != "one" { // warms the connection
 		t.Fatalf("warm-up: %q, %v", name, err)
 	}
 	// (a) Cut before the statement's Bind (the pipeline's second; a new
@@ -448,16 +451,23 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 		}
 		return pgproxy.Forward
 	})
-	name, runs, err := read(r, nil)
+	name, runs, err := read(one, r, nil)
 	if err != nil || name != "one" || runs != 1 || proxy.Cuts() != 2 {
 		t.Fatalf("cut before the statement: %q, %v after %d runs, %d cuts; want success after 1 run, 2 cuts", name, err, runs, proxy.Cuts())
 	}
-	// (b) Hold the Sync that ends the transaction; cut it once fn has the row.
+	if name, _, err := read(many, r, nil); err != nil || name != "one" { // prepares the large read
+		t.Fatalf("large read: %q, %v", name, err)
+	}
+	// (b) Hold the Sync that ends the transaction; cut it once fn has rows.
 	for i, retry := range []bool{false, true} {
-		var commits pgproxy.CommitPoints
-		var fired atomic.Bool
+		// The first Sync after an Execute: a fresh connection's preparing
+		// round trip (Parse, Describe, Sync) is let through.
+		var fired, executed atomic.Bool
 		proxy.SetRule(func(m pgproxy.Message) pgproxy.Action {
-			if !fired.Load() && commits.Is(m) {
+			if m.Type == 'E' {
+				executed.Store(true)
+			}
+			if !fired.Load() && m.Type == 'S' && executed.Load() {
 				fired.Store(true)
 				return pgproxy.Hold
 			}
@@ -465,7 +475,7 @@ func TestSingleReadOnlyLoss(t *testing.T) {
 		})
 		opts := r
 		opts.Retry = retry
-		name, runs, err := read(opts, func() { (<-proxy.Held()).CutBefore() })
+		name, runs, err := read(many, opts, func() { (<-proxy.Held()).CutBefore() })
 		switch {
 		case proxy.Cuts() != 3+i:
 			t.Fatalf("retry %v: %d cuts, want %d", retry, proxy.Cuts(), 3+i)
