@@ -109,7 +109,7 @@ func TestTerminatedBackends(t *testing.T) {
 	if killed < 1 {
 		t.Fatalf("terminated %d backends", killed)
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitGone(t, e)
 	for i := 0; i < 3; i++ {
 		if err := db.WithTx(ctx, engine.TxOptions{}, func(ctx context.Context, tx *engine.Tx) error {
 			_, err := tx.Exec(ctx, "SELECT 1")
@@ -121,7 +121,7 @@ func TestTerminatedBackends(t *testing.T) {
 	pgtest.Scalar[int](t, e.db.URL,
 		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
 		e.db.Name, e.cfg.User)
-	time.Sleep(50 * time.Millisecond)
+	waitGone(t, e)
 	// The dead connections found above made the pool ping what it hands
 	// out for a few seconds, so a plain WithConn gets a live connection.
 	var one int
@@ -267,5 +267,19 @@ func TestOpenMismatch(t *testing.T) {
 	cfg.Pool.MaxConns = -1
 	if _, err := e.factory.Open(context.Background(), cfg); !errors.Is(err, config.ErrInvalid) {
 		t.Fatalf("invalid config: %v", err)
+	}
+}
+
+// waitGone waits until the server lists no backend of e's login role in
+// e's database: the terminated backends have exited, so their FATAL and
+// end of stream have been sent.
+func waitGone(t *testing.T, e *env) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); pgtest.Scalar[int](t, e.db.URL,
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2", e.db.Name, e.cfg.User) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("terminated backends still listed after 30 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
