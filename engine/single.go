@@ -105,14 +105,13 @@ func (db *DB) Single(ctx context.Context, opts TxOptions, fn func(ctx context.Co
 	if err != nil {
 		return err
 	}
-	first := single{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role,
+	call := singleCall{db: db, opts: opts, beginSQL: beginSQL, setSQL: setSQL, setArgs: textArgs, role: role,
 		implicit: opts.Isolation == "" && !opts.Deferrable}
-	first.preludeSQL = first.prelude()
+	call.preludeSQL = call.prelude()
 	start := time.Now()
 	runs := 0
 	for attempt := 1; ; attempt++ {
-		s := new(single)
-		*s = first
+		s := &single{singleCall: call}
 		retryable, err := s.run(ctx, fn)
 		if s.sent {
 			runs++
@@ -161,8 +160,8 @@ func (db *DB) singleWorks(ctx context.Context, opts TxOptions) bool {
 	return opts.Consistency == Strong && db.singleConf().works
 }
 
-// single is one attempt of a Single call. It is the Querier fn gets.
-type single struct {
+// singleCall is what every attempt of a Single call shares, made once.
+type singleCall struct {
 	db       *DB
 	opts     TxOptions
 	beginSQL string
@@ -172,8 +171,13 @@ type single struct {
 	// implicit: the pipeline's implicit transaction, without BEGIN and
 	// COMMIT (see the comment at the top).
 	implicit bool
-	// preludeSQL is prelude's text, made once per call.
+	// preludeSQL is prelude's text.
 	preludeSQL string
+}
+
+// single is one attempt of a Single call. It is the Querier fn gets.
+type single struct {
+	singleCall
 
 	used bool // fn issued its statement
 	sent bool // the pipeline went out: the statement may have run
@@ -540,8 +544,7 @@ func (s *single) start(ctx context.Context, sql string, args []any) (*pgconn.Res
 // reset forgets a failed attempt whose pipeline ran nothing, before the
 // next one.
 func (s *single) reset() {
-	*s = single{db: s.db, opts: s.opts, beginSQL: s.beginSQL, setSQL: s.setSQL, setArgs: s.setArgs, role: s.role,
-		implicit: s.implicit, preludeSQL: s.preludeSQL, used: true}
+	*s = single{singleCall: s.singleCall, used: true}
 }
 
 type retryKind int
@@ -720,7 +723,7 @@ func (s *single) prepare(ctx context.Context, conn *pgx.Conn, cache *stmtCache, 
 
 // prelude returns the SELECT that opens the call's transaction (see the
 // comment at the top), or "" when there is nothing to set or capture.
-func (s *single) prelude() string {
+func (s *singleCall) prelude() string {
 	var cols []string
 	if !s.opts.ReadOnly {
 		cols = append(cols, "pg_current_xact_id()::text", "clock_timestamp()")
